@@ -1,0 +1,97 @@
+"""fermask: facial-expression recognition on faces that wear masks.
+
+The public API is re-exported here and imported lazily, so ``import fermask``
+is fast and never imports TensorFlow; each name loads its module on first use.
+
+Example:
+    >>> import fermask
+    >>> "surgical" in fermask.list_masks()
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_LAZY = {
+    # errors and labels
+    "FermaskError": "errors",
+    "ImageError": "errors",
+    "NoFaceError": "errors",
+    "LandmarkModelNotFound": "errors",
+    "UnknownNameError": "errors",
+    "DataFormatError": "errors",
+    "MissingDependencyError": "errors",
+    "EMOTIONS": "labels",
+    "load_image": "_image",
+    # faces
+    "FaceAnalyzer": "faces",
+    "Face": "faces",
+    "find_landmarks_model": "faces",
+    # masks
+    "MaskStyle": "masks",
+    "register_mask": "masks",
+    "get_mask": "masks",
+    "list_masks": "masks",
+    # masker
+    "Masker": "masker",
+    "MaskResult": "masker",
+    # data
+    "FERDataset": "data",
+    "make_synthetic_fer": "data",
+    # models and training
+    "register_model": "models",
+    "create_model": "models",
+    "list_models": "models",
+    "TrainConfig": "train",
+    "train": "train",
+    "evaluate": "evaluate",
+    "load_bundle": "bundle",
+    "save_bundle": "bundle",
+    "BundleInfo": "bundle",
+    # prediction
+    "Predictor": "predictor",
+    "Prediction": "predictor",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fermask' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._image import load_image
+    from .bundle import BundleInfo, load_bundle, save_bundle
+    from .data import FERDataset, make_synthetic_fer
+    from .errors import (
+        DataFormatError,
+        FermaskError,
+        ImageError,
+        LandmarkModelNotFound,
+        MissingDependencyError,
+        NoFaceError,
+        UnknownNameError,
+    )
+    from .evaluate import evaluate
+    from .faces import Face, FaceAnalyzer, find_landmarks_model
+    from .labels import EMOTIONS
+    from .masker import Masker, MaskResult
+    from .masks import MaskStyle, get_mask, list_masks, register_mask
+    from .models import create_model, list_models, register_model
+    from .predictor import Prediction, Predictor
+    from .train import TrainConfig, train

@@ -1,0 +1,173 @@
+"""Reading images from the forms users have: paths, bytes, PIL images, arrays.
+
+Everything becomes a C-contiguous ``uint8`` array, either ``(H, W)`` gray or
+``(H, W, 3)`` RGB. EXIF orientation is applied. Problems raise
+:class:`~fermask.errors.ImageError` with the source named in the message.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+__all__ = ["ImageInput", "load_image", "to_gray", "to_rgb", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image", np.ndarray]
+"""What fermask accepts as an image: a path, encoded bytes, a PIL image or an array."""
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+"""File suffixes treated as images when walking folders (compared lower-case)."""
+
+MIN_SIDE = 8
+"""Images with a side shorter than this many pixels are refused as too small."""
+
+MAX_PIXELS = 120_000_000
+"""Images with more pixels than this are refused (decompression-bomb guard)."""
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{os.fspath(source)}'"
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<array shape={source.shape} dtype={source.dtype}>"
+    return f"<{type(source).__name__}>"
+
+
+def _from_pil(img: Image.Image, name: str) -> np.ndarray:
+    img = ImageOps.exif_transpose(img) or img
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        return np.ascontiguousarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if mode == "F":
+        return _from_array(np.asarray(img), name)
+    if mode in ("1", "L", "LA"):
+        return np.ascontiguousarray(np.asarray(img.convert("L")))
+    return np.ascontiguousarray(np.asarray(img.convert("RGB")))
+
+
+def _from_array(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+        raise ImageError(
+            f"{name}: expected an image array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+            f"got shape {arr.shape}"
+        )
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.bool_:
+        raise ImageError(f"{name}: boolean arrays are not images; convert to uint8 (0-255) or float (0-1)")
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ImageError(f"{name}: the float image contains NaN or infinite values")
+        hi = float(arr.max(initial=0.0))
+        scale = 255.0 if hi <= 1.0 else 1.0
+        out = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.uint16:
+        out = (arr.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer):
+        if arr.min(initial=0) < 0 or arr.max(initial=0) > 255:
+            raise ImageError(
+                f"{name}: integer pixel values must lie in 0-255, got {arr.min()} to {arr.max()}"
+            )
+        out = arr.astype(np.uint8)
+    else:
+        raise ImageError(f"{name}: unsupported array dtype {arr.dtype}; use uint8 or float")
+    return np.ascontiguousarray(out)
+
+
+def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image into a ``uint8`` array, gray ``(H, W)`` or RGB ``(H, W, 3)``.
+
+    Args:
+        source: A file path, encoded image bytes, a PIL image, or an array
+            (gray, RGB or RGBA; uint8, uint16 or float in 0-1 or 0-255).
+        max_pixels: Refuse images with more pixels than this.
+
+    Returns:
+        The pixels. Gray inputs stay gray; alpha is dropped; EXIF orientation
+        is applied; 16-bit images are scaled to 8 bits.
+
+    Raises:
+        ImageError: The source is missing, empty, not an image, too small
+            (a side under 8 pixels) or too large.
+
+    Example:
+        >>> import numpy as np
+        >>> load_image(np.zeros((48, 48), dtype=np.float32)).dtype
+        dtype('uint8')
+    """
+    name = _describe(source)
+    if isinstance(source, np.ndarray):
+        arr = _from_array(source, name)
+    else:
+        try:
+            if isinstance(source, Image.Image):
+                img = source
+            elif isinstance(source, (bytes, bytearray, memoryview)):
+                if len(source) == 0:
+                    raise ImageError(f"{name}: empty bytes are not an image")
+                img = Image.open(io.BytesIO(bytes(source)))
+            elif isinstance(source, (str, os.PathLike)):
+                path = Path(source)
+                if not path.exists():
+                    raise ImageError(f"{name}: no such file")
+                if path.is_dir():
+                    raise ImageError(f"{name}: is a folder, expected an image file")
+                if path.stat().st_size == 0:
+                    raise ImageError(f"{name}: the file is empty (0 bytes)")
+                img = Image.open(path)
+            else:
+                raise ImageError(
+                    f"expected a path, bytes, a PIL image or a numpy array, got {type(source).__name__}"
+                )
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"{name}: the image is {w}x{h} = {w * h:,} pixels, more than the limit of "
+                    f"{max_pixels:,}; downscale it or pass a larger max_pixels"
+                )
+            img.load()
+            arr = _from_pil(img, name)
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not a readable image (unknown or corrupt format)") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"{name}: the image is too large: {exc}") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"{name}: could not decode the image ({exc})") from None
+    if min(arr.shape[:2]) < MIN_SIDE:
+        raise ImageError(
+            f"{name}: the image is {arr.shape[1]}x{arr.shape[0]} pixels; "
+            f"fermask needs at least {MIN_SIDE}x{MIN_SIDE}"
+        )
+    return arr
+
+
+def to_gray(arr: np.ndarray) -> np.ndarray:
+    """Convert a ``uint8`` RGB image to gray (ITU-R 601 luma); gray passes through."""
+    if arr.ndim == 2:
+        return arr
+    g = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+    return np.clip(g + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_rgb(arr: np.ndarray) -> np.ndarray:
+    """Convert a ``uint8`` gray image to RGB by repeating it; RGB passes through."""
+    if arr.ndim == 3:
+        return arr
+    return np.repeat(arr[..., None], 3, axis=2)

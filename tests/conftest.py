@@ -1,0 +1,43 @@
+"""Shared fixtures: real faces from scikit-image's bundled data."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's public-domain 512x512 RGB portrait (one face)."""
+    skdata = pytest.importorskip("skimage.data")
+    return np.ascontiguousarray(skdata.astronaut())
+
+
+@pytest.fixture(scope="session")
+def astronaut_face_box() -> tuple[int, int, int, int]:
+    """A generous box around the astronaut's face (left, top, right, bottom)."""
+    return (165, 60, 285, 200)
+
+
+@pytest.fixture(scope="session")
+def astronaut_crop48(astronaut: np.ndarray) -> np.ndarray:
+    """The astronaut's face cropped like FER2013: 48x48 gray."""
+    crop = Image.fromarray(astronaut).crop((170, 70, 275, 185)).convert("L")
+    return np.asarray(crop.resize((48, 48), Image.BILINEAR))
+
+
+@pytest.fixture(scope="session")
+def lfw_crops48() -> np.ndarray:
+    """100 real face crops (LFW subset bundled with scikit-image), resized to 48x48 gray uint8."""
+    skdata = pytest.importorskip("skimage.data")
+    faces = skdata.lfw_subset()[:100]
+    out = np.empty((len(faces), 48, 48), dtype=np.uint8)
+    for i, f in enumerate(faces):
+        img = Image.fromarray((f * 255).round().astype(np.uint8))
+        out[i] = np.asarray(img.resize((48, 48), Image.BILINEAR))
+    return out
