@@ -1,0 +1,662 @@
+"""Predict emotions on the faces in photos with a trained model bundle.
+
+A :class:`Predictor` joins a face finder (:class:`~fermask.FaceAnalyzer`) and a
+Keras model. It reads everything it needs (labels, input size, colour mode,
+face margin, output kind) from a bundle written by :func:`fermask.save_bundle`
+or ``fermask train``, so loading one folder is enough::
+
+    predictor = Predictor.load("runs/shallow/bundle")
+    for p in predictor.predict("group_photo.jpg"):
+        print(p.index, p.box, p.label, round(p.score, 2))
+
+Faces are cropped from their box (grown by the bundle's ``face_margin``;
+edge pixels are repeated where the grown box leaves the image), converted
+to the model's colour mode, resized with PIL's antialiased bilinear filter
+and given to the model as float32 values in 0-255 (fermask models scale
+inside themselves). Model calls are batched: :meth:`Predictor.predict_many`
+gathers the faces of many images into few calls.
+
+An image with no face gives an empty :class:`PredictionList`. Asking it for
+its :meth:`~PredictionList.top_emotion` raises :class:`~fermask.NoFaceError`
+with a clear message (never an ``IndexError``), unless a ``default`` is given.
+
+Example:
+    >>> from fermask import Predictor
+    >>> predictor = Predictor.load("bundle")  # doctest: +SKIP
+    >>> preds = predictor.predict("photo.jpg")  # doctest: +SKIP
+    >>> preds.top_emotion()  # doctest: +SKIP
+    ('happy', 0.83)
+    >>> preds[0].scores["surprise"]  # doctest: +SKIP
+    0.04
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from ._image import ImageInput, load_image, to_gray, to_rgb
+from .bundle import BundleInfo
+from .errors import DataFormatError, FermaskError, NoFaceError
+from .labels import EMOTIONS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .faces import Face, FaceAnalyzer
+
+__all__ = [
+    "Prediction",
+    "PredictionList",
+    "Predictor",
+    "top_emotion",
+    "crop_face",
+]
+
+_MISSING: Any = object()
+
+
+@dataclass
+class Prediction:
+    """The emotion scores of one face.
+
+    Attributes:
+        index: Position of the face in its image, counted left to right from 0.
+        box: ``(left, top, right, bottom)`` of the face in pixels.
+        landmarks: ``(68, 2)`` float32 landmark points, or ``None``.
+        label: The label with the highest score.
+        scores: One score per label, in the model's label order; they sum to 1.
+        detected: ``True`` if a detector found the face, ``False`` if the whole
+            frame was taken as the face (a face crop).
+        masked_style: The mask style drawn on the face before predicting
+            (``simulate_mask``), else ``None``.
+    """
+
+    index: int
+    box: tuple[int, int, int, int]
+    label: str
+    scores: dict[str, float]
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    detected: bool = True
+    masked_style: str | None = None
+
+    @property
+    def score(self) -> float:
+        """The score of :attr:`label`."""
+        return self.scores[self.label]
+
+    def to_dict(self, *, landmarks: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict.
+
+        Args:
+            landmarks: Include the 68 landmark points (rounded to 0.01 px).
+
+        Returns:
+            ``index``, ``box``, ``label``, ``score``, ``scores``, ``detected``,
+            ``masked_style`` and, if asked, ``landmarks``.
+        """
+        d: dict[str, Any] = {
+            "index": self.index,
+            "box": [int(v) for v in self.box],
+            "label": self.label,
+            "score": round(float(self.score), 6),
+            "scores": {k: round(float(v), 6) for k, v in self.scores.items()},
+            "detected": bool(self.detected),
+            "masked_style": self.masked_style,
+        }
+        if landmarks and self.landmarks is not None:
+            d["landmarks"] = np.round(self.landmarks, 2).tolist()
+        return d
+
+
+class PredictionList(list[Prediction]):
+    """The predictions for one image: a list of :class:`Prediction`, left to right.
+
+    Attributes:
+        source: A short description of the image (its path, when it had one).
+        error: Why the image could not be used, when
+            :meth:`Predictor.predict_many` ran with ``on_error="record"``;
+            the list is then empty.
+        image_size: ``(height, width)`` of the image, when it was read.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[Prediction] = (),
+        *,
+        source: str | None = None,
+        error: str | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(items)
+        self.source = source
+        self.error = error
+        self.image_size = image_size
+
+    def top_emotion(self, default: Any = _MISSING) -> tuple[str, float]:
+        """The label and score of the first (leftmost) face.
+
+        Args:
+            default: Returned instead of raising when there is no face.
+
+        Returns:
+            ``(label, score)`` of face 0.
+
+        Raises:
+            NoFaceError: The image has no face (and no ``default`` was given).
+
+        Example:
+            >>> PredictionList([]).top_emotion(default=None) is None
+            True
+        """
+        return top_emotion(self, default=default)
+
+    def to_dicts(self, *, landmarks: bool = False) -> list[dict[str, Any]]:
+        """Every prediction as a dict (see :meth:`Prediction.to_dict`)."""
+        return [p.to_dict(landmarks=landmarks) for p in self]
+
+    def __repr__(self) -> str:
+        extra = f", error={self.error!r}" if self.error else ""
+        return f"PredictionList({list.__repr__(self)}, source={self.source!r}{extra})"
+
+
+def top_emotion(predictions: Sequence[Prediction], default: Any = _MISSING) -> tuple[str, float]:
+    """The top label and its score for the first face of an image.
+
+    Args:
+        predictions: What :meth:`Predictor.predict` returned.
+        default: Returned instead of raising when the list is empty.
+
+    Returns:
+        ``(label, score)`` of the first (leftmost) face.
+
+    Raises:
+        NoFaceError: ``predictions`` is empty and no ``default`` was given.
+
+    Example:
+        >>> top_emotion([], default=("none", 0.0))
+        ('none', 0.0)
+    """
+    if len(predictions) == 0:
+        if default is not _MISSING:
+            return default  # type: ignore[no-any-return]
+        src = getattr(predictions, "source", None)
+        err = getattr(predictions, "error", None)
+        where = f" in {src}" if src else ""
+        why = f" (the image could not be read: {err})" if err else ""
+        raise NoFaceError(
+            f"no face was found{where}{why}, so there is no top emotion. Check `len(predictions)` "
+            "first, pass top_emotion(default=...), or try detector='cnn' (finds more masked and "
+            "turned faces) or face_policy='full_frame' for images that are already face crops."
+        )
+    p = predictions[0]
+    return p.label, float(p.score)
+
+
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
+    """Cut a face box out of an image, grown by ``margin`` on every side.
+
+    Where the grown box leaves the image, edge pixels are repeated, so the
+    crop keeps the box's shape and the face stays centred.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` array.
+        box: ``(left, top, right, bottom)``.
+        margin: Fraction of the box's width/height added on each side.
+
+    Returns:
+        The crop, same dtype and channels as ``image``.
+
+    Example:
+        >>> import numpy as np
+        >>> crop_face(np.zeros((10, 10), np.uint8), (-2, 0, 4, 6)).shape
+        (6, 6)
+    """
+    left, top, right, bottom = (int(round(v)) for v in box)
+    if right <= left or bottom <= top:
+        raise FermaskError(f"a face box must have right > left and bottom > top, got {tuple(box)}")
+    if margin:
+        dx = int(round((right - left) * margin))
+        dy = int(round((bottom - top) * margin))
+        left, top, right, bottom = left - dx, top - dy, right + dx, bottom + dy
+    h, w = image.shape[:2]
+    pad_l, pad_t = max(0, -left), max(0, -top)
+    pad_r, pad_b = max(0, right - w), max(0, bottom - h)
+    if pad_l or pad_t or pad_r or pad_b:
+        pads = [(pad_t, pad_b), (pad_l, pad_r)] + [(0, 0)] * (image.ndim - 2)
+        image = np.pad(image, pads, mode="edge")
+        left, right = left + pad_l, right + pad_l
+        top, bottom = top + pad_t, bottom + pad_t
+    return image[top:bottom, left:right]
+
+
+def _describe(src: Any) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src)
+    if isinstance(src, np.ndarray):
+        return f"<array {src.shape} {src.dtype}>"
+    if isinstance(src, (bytes, bytearray)):
+        return f"<{len(src)} bytes>"
+    return f"<{type(src).__name__}>"
+
+
+@dataclass
+class _Pending:
+    """Faces of one image waiting for the model."""
+
+    faces: list[Face]
+    crops: list[np.ndarray]
+    styles: list[str | None]
+    source: str
+    size: tuple[int, int] | None
+    error: str | None = None
+
+
+class Predictor:
+    """Emotion scores for every face in an image, from a Keras model.
+
+    Use :meth:`load` for a bundle; the constructor wraps a Keras model given
+    by hand (whatever it cannot read from the model is taken from ``info``
+    or the keyword arguments).
+
+    Args:
+        model: A Keras model taking float32 pixels in 0-255 of shape
+            ``input_shape`` and returning one score per label (softmax) or
+            one probability of ``labels[1]`` (sigmoid).
+        info: The model's :class:`~fermask.BundleInfo`; built from the model
+            and the keyword arguments when ``None``.
+        labels: Label names in output order (default: the seven FER2013
+            emotions for a 7-way model).
+        face_margin: Border added around face boxes, as a fraction of their size.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (HOG, then dlib's CNN
+            detector where HOG finds nothing; better on masked faces).
+        face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
+            :class:`~fermask.FaceAnalyzer`.
+        upsample: Detector upsampling (``None``: chosen by image size).
+        simulate_mask: A mask style name, a ``MaskStyle``, a list of names,
+            ``"random"`` or a ready :class:`~fermask.Masker`: every face is
+            masked before its crop is taken, to try a model on masked faces
+            with ordinary photos.
+        mask_seed: Seed of the masker's random choices (colours, ``"random"``).
+        landmarks_path: Path of dlib's 68-point landmark model.
+        analyzer: A ready :class:`~fermask.FaceAnalyzer` (overrides
+            ``detector``, ``face_policy``, ``upsample``, ``landmarks_path``).
+
+    Example:
+        >>> import keras  # doctest: +SKIP
+        >>> model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255),
+        ...     keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])  # doctest: +SKIP
+        >>> Predictor(model).labels  # doctest: +SKIP
+        ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        info: BundleInfo | None = None,
+        *,
+        labels: Sequence[str] | None = None,
+        face_margin: float | None = None,
+        detector: Literal["hog", "cnn", "auto"] = "hog",
+        face_policy: Literal["auto", "detect", "full_frame"] = "auto",
+        upsample: int | None = None,
+        simulate_mask: Any = None,
+        mask_seed: int = 0,
+        landmarks_path: str | os.PathLike[str] | None = None,
+        analyzer: FaceAnalyzer | None = None,
+    ) -> None:
+        self.model = model
+        if info is None:
+            info = self._info_from_model(model, labels)
+        elif labels is not None:
+            info.labels = [str(x) for x in labels]
+        if face_margin is not None:
+            info.face_margin = float(face_margin)
+        self.info = info
+        self._check_model_matches_info()
+        self._analyzer = analyzer
+        self._analyzer_args = {
+            "policy": face_policy,
+            "detector": detector,
+            "upsample": upsample,
+            "landmarks_path": landmarks_path,
+        }
+        if analyzer is None and detector not in ("hog", "cnn", "auto"):
+            raise ValueError(f"detector must be 'hog', 'cnn' or 'auto', got {detector!r}")
+        if analyzer is None and face_policy not in ("auto", "detect", "full_frame"):
+            raise ValueError(f"face_policy must be 'auto', 'detect' or 'full_frame', got {face_policy!r}")
+        self.simulate_mask = simulate_mask
+        self.mask_seed = int(mask_seed)
+        self._masker: Any = None
+        self._fn: Any = None
+        self._warned_logits = False
+
+    # ------------------------------------------------------------------ setup
+    @classmethod
+    def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
+        """Load a model bundle (a folder with ``model.keras`` and ``fermask.json``).
+
+        Args:
+            bundle: The bundle folder.
+            **kwargs: Any keyword argument of :class:`Predictor` (``detector``,
+                ``simulate_mask``, ...).
+
+        Returns:
+            A predictor that knows the bundle's labels, input size, colour
+            mode and face margin.
+
+        Example:
+            >>> Predictor.load("runs/shallow/bundle", detector="auto")  # doctest: +SKIP
+            Predictor(labels=7, input_shape=(48, 48, 1), color_mode='grayscale', ...)
+        """
+        from .bundle import load_bundle
+
+        model, info = load_bundle(bundle)
+        return cls(model, info, **kwargs)
+
+    @staticmethod
+    def _info_from_model(model: Any, labels: Sequence[str] | None) -> BundleInfo:
+        try:
+            in_shape = tuple(model.input_shape)
+            out_shape = tuple(model.output_shape)
+        except (AttributeError, ValueError) as exc:
+            raise FermaskError(
+                f"cannot read the input/output shape of {type(model).__name__} ({exc}); pass a built "
+                "Keras model or a BundleInfo describing it"
+            ) from None
+        if len(in_shape) != 4 or any(v is None for v in in_shape[1:]):
+            raise DataFormatError(
+                f"the model's input shape is {in_shape}; expected (batch, height, width, 1 or 3) "
+                "with a fixed height and width"
+            )
+        n_out = int(out_shape[-1])
+        if labels is None:
+            if n_out == len(EMOTIONS):
+                labels = list(EMOTIONS)
+            else:
+                raise DataFormatError(
+                    f"the model has {n_out} outputs; pass labels=[...] naming them "
+                    "(for a one-output sigmoid model: [negative, positive])"
+                )
+        output = "sigmoid" if n_out == 1 else "softmax"
+        return BundleInfo(labels=list(labels), input_shape=in_shape[1:], output=output)  # type: ignore[arg-type]
+
+    def _check_model_matches_info(self) -> None:
+        try:
+            n_out = int(tuple(self.model.output_shape)[-1])
+        except Exception:  # models without a static output shape: checked on first call
+            return
+        want = 1 if self.info.output == "sigmoid" else len(self.info.labels)
+        if n_out != want:
+            raise DataFormatError(
+                f"the model has {n_out} outputs but its description says output={self.info.output!r} "
+                f"with labels {self.info.labels} (expected {want} outputs)"
+            )
+
+    @property
+    def labels(self) -> list[str]:
+        """Label names in the model's output order."""
+        return list(self.info.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(height, width, channels)`` of the model's input."""
+        return self.info.input_shape
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        """The face finder (created on first use)."""
+        if self._analyzer is None:
+            from .faces import FaceAnalyzer
+
+            self._analyzer = FaceAnalyzer(**self._analyzer_args)  # type: ignore[arg-type]
+        return self._analyzer
+
+    @property
+    def masker(self) -> Any:
+        """The :class:`~fermask.Masker` used by ``simulate_mask``, or ``None``."""
+        if self.simulate_mask is None:
+            return None
+        if self._masker is None:
+            from .masker import Masker
+
+            if isinstance(self.simulate_mask, Masker):
+                self._masker = self.simulate_mask
+            else:
+                self._masker = Masker(
+                    style=self.simulate_mask,
+                    seed=self.mask_seed,
+                    keep_color=self.info.color_mode == "rgb",
+                    landmarks_path=self._analyzer_args.get("landmarks_path"),
+                )
+        return self._masker
+
+    def __repr__(self) -> str:
+        det = self._analyzer.detector if self._analyzer is not None else self._analyzer_args["detector"]
+        return (
+            f"Predictor(labels={len(self.info.labels)}, input_shape={self.info.input_shape}, "
+            f"color_mode={self.info.color_mode!r}, output={self.info.output!r}, detector={det!r}, "
+            f"simulate_mask={self.simulate_mask!r})"
+        )
+
+    # --------------------------------------------------------------- the model
+    def _model_fn(self) -> Any:
+        if self._fn is None:
+            from ._tf import tf_module
+
+            tf = tf_module()
+            model = self.model
+            self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        return self._fn
+
+    def preprocess(self, crop: np.ndarray) -> np.ndarray:
+        """Turn a ``uint8`` face crop into one model input: colour mode, size, float32 0-255.
+
+        Args:
+            crop: ``(h, w)`` gray or ``(h, w, 3)`` RGB ``uint8`` array.
+
+        Returns:
+            ``input_shape`` float32 array.
+        """
+        h, w, c = self.info.input_shape
+        arr = to_gray(crop) if c == 1 else to_rgb(crop)
+        if arr.shape[:2] != (h, w):
+            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.BILINEAR))
+        out = arr.astype(np.float32)
+        return out[..., None] if c == 1 else out
+
+    def scores(self, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Run the model on preprocessed inputs and return probabilities.
+
+        Args:
+            inputs: ``(n, height, width, channels)`` float32 in 0-255.
+            batch_size: Most inputs per model call.
+
+        Returns:
+            ``(n, len(labels))`` float64 array; each row sums to 1.
+        """
+        n_labels = len(self.info.labels)
+        if len(inputs) == 0:
+            return np.zeros((0, n_labels))
+        expect = tuple(self.info.input_shape)
+        if tuple(inputs.shape[1:]) != expect:
+            raise DataFormatError(f"model inputs must have shape (n, {expect}), got {inputs.shape}")
+        fn = self._model_fn()
+        outs = []
+        for i in range(0, len(inputs), max(1, int(batch_size))):
+            y = fn(np.ascontiguousarray(inputs[i : i + batch_size], dtype=np.float32))
+            outs.append(np.asarray(y, dtype=np.float64).reshape(len(inputs[i : i + batch_size]), -1))
+        raw = np.concatenate(outs)
+        if self.info.output == "sigmoid":
+            if raw.shape[1] != 1:
+                raise DataFormatError(f"a sigmoid model must give 1 output per face, got {raw.shape[1]}")
+            p = np.clip(raw[:, 0], 0.0, 1.0)
+            return np.stack([1.0 - p, p], axis=1)
+        if raw.shape[1] != n_labels:
+            raise DataFormatError(
+                f"the model gave {raw.shape[1]} outputs per face but has {n_labels} labels {self.info.labels}"
+            )
+        sums = raw.sum(axis=1, keepdims=True)
+        if (raw < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
+            if not self._warned_logits:
+                warnings.warn(
+                    "the model's outputs are not probabilities (negative values or rows not summing "
+                    "to 1); applying softmax. End the model with a softmax activation to silence this.",
+                    stacklevel=3,
+                )
+                self._warned_logits = True
+            e = np.exp(raw - raw.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return raw / sums
+
+    # ------------------------------------------------------------- prediction
+    def _prepare(self, image: ImageInput, faces: Sequence[Face] | None = None) -> _Pending:
+        source = _describe(image)
+        arr = load_image(image)
+        if faces is None:
+            faces = self.analyzer.find_in_gray(to_gray(arr))
+        faces = list(faces)
+        styles: list[str | None] = [None] * len(faces)
+        if faces and self.masker is not None:
+            res = self.masker.mask_faces(arr, faces)
+            if res.image is not None:
+                arr = res.image
+            styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
+        margin = float(self.info.face_margin)
+        crops = [self.preprocess(crop_face(arr, f.box, margin)) for f in faces]
+        return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])))
+
+    def _finish(self, pending: _Pending, probs: np.ndarray) -> PredictionList:
+        labels = self.info.labels
+        preds = []
+        for i, (face, row, style) in enumerate(zip(pending.faces, probs, pending.styles)):
+            scores = {lab: float(v) for lab, v in zip(labels, row)}
+            preds.append(
+                Prediction(
+                    index=i,
+                    box=tuple(int(v) for v in face.box),  # type: ignore[arg-type]
+                    label=labels[int(np.argmax(row))],
+                    scores=scores,
+                    landmarks=face.landmarks,
+                    detected=bool(face.detected),
+                    masked_style=style,
+                )
+            )
+        return PredictionList(preds, source=pending.source, error=pending.error, image_size=pending.size)
+
+    def predict(self, image: ImageInput, faces: Sequence[Face] | None = None) -> PredictionList:
+        """Find every face in an image and score its emotions.
+
+        Args:
+            image: A path, encoded bytes, a PIL image or an array (gray, RGB
+                or RGBA; uint8 or float).
+            faces: Faces already found (skips detection), e.g. from
+                :meth:`FaceAnalyzer.find`.
+
+        Returns:
+            One :class:`Prediction` per face, left to right; empty when no
+            face was found.
+
+        Raises:
+            ImageError: The image cannot be read.
+
+        Example:
+            >>> preds = predictor.predict("photo.jpg")  # doctest: +SKIP
+            >>> [(p.index, p.label) for p in preds]  # doctest: +SKIP
+            [(0, 'happy'), (1, 'neutral')]
+        """
+        pending = self._prepare(image, faces)
+        probs = self.scores(np.stack(pending.crops)) if pending.crops else np.zeros((0, len(self.labels)))
+        return self._finish(pending, probs)
+
+    def predict_crops(self, crops: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
+        """Score images that already are face crops (no detection, no masking).
+
+        Args:
+            crops: Face images (any size; resized to the model's input).
+            batch_size: Most crops per model call.
+
+        Returns:
+            ``(n, len(labels))`` probabilities.
+        """
+        inputs = [self.preprocess(load_image(c)) for c in crops]
+        if not inputs:
+            return np.zeros((0, len(self.labels)))
+        return self.scores(np.stack(inputs), batch_size=batch_size)
+
+    def iter_predict(
+        self,
+        images: Iterable[ImageInput],
+        batch_size: int = 64,
+        *,
+        on_error: Literal["raise", "record"] = "raise",
+    ) -> Iterator[PredictionList]:
+        """Like :meth:`predict_many`, but yields results as they are ready (bounded memory)."""
+        if on_error not in ("raise", "record"):
+            raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+        batch_size = max(1, int(batch_size))
+        queue: list[_Pending] = []
+        n_faces = 0
+
+        def flush() -> Iterator[PredictionList]:
+            crops = [c for p in queue for c in p.crops]
+            probs = self.scores(np.stack(crops), batch_size) if crops else np.zeros((0, len(self.labels)))
+            start = 0
+            for p in queue:
+                yield self._finish(p, probs[start : start + len(p.crops)])
+                start += len(p.crops)
+            queue.clear()
+
+        for image in images:
+            try:
+                pending = self._prepare(image)
+            except FermaskError as exc:
+                if on_error == "raise":
+                    raise
+                pending = _Pending([], [], [], _describe(image), None, error=str(exc))
+            queue.append(pending)
+            n_faces += len(pending.crops)
+            if n_faces >= batch_size:
+                yield from flush()
+                n_faces = 0
+        if queue:
+            yield from flush()
+
+    def predict_many(
+        self,
+        images: Iterable[ImageInput],
+        batch_size: int = 64,
+        *,
+        progress: bool = False,
+        on_error: Literal["raise", "record"] = "raise",
+    ) -> list[PredictionList]:
+        """Predict on many images, batching their faces into few model calls.
+
+        Faces are found image by image; their crops are gathered until
+        ``batch_size`` faces wait, then scored in one model call. Results
+        equal those of :meth:`predict` on each image.
+
+        Args:
+            images: Images in any form :meth:`predict` takes.
+            batch_size: Faces per model call.
+            progress: Show a progress bar.
+            on_error: ``"raise"`` stops at the first unreadable image;
+                ``"record"`` gives it an empty list whose ``error`` says why.
+
+        Returns:
+            One :class:`PredictionList` per image, in input order.
+
+        Example:
+            >>> results = predictor.predict_many(["a.jpg", "b.jpg"], batch_size=32)  # doctest: +SKIP
+            >>> [len(r) for r in results]  # doctest: +SKIP
+            [1, 3]
+        """
+        from tqdm.auto import tqdm
+
+        seq = list(images) if not isinstance(images, Sequence) else images
+        it = self.iter_predict(seq, batch_size, on_error=on_error)
+        return list(tqdm(it, total=len(seq), desc="predict", unit="img", disable=not progress))
