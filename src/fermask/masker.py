@@ -1,0 +1,382 @@
+"""The Masker: puts masks on the faces in images.
+
+Example:
+    >>> from fermask import Masker
+    >>> masker = Masker(style="surgical", color="white", seed=0)
+    >>> result = masker("photo.jpg")  # doctest: +SKIP
+    >>> result.masked, result.styles  # doctest: +SKIP
+    (True, ['surgical'])
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import numpy as np
+
+from . import __version__
+from ._image import ImageInput, load_image, to_gray, to_rgb
+from .errors import FermaskError
+from .faces import Detector, Face, FaceAnalyzer, Policy
+from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
+from .masks.render import COLORS, ColorSpec, paint
+
+__all__ = ["Masker", "MaskResult"]
+
+StyleChoice = Union[StyleLike, Sequence[StyleLike]]
+
+
+@dataclass
+class MaskResult:
+    """The outcome of masking one image.
+
+    Attributes:
+        image: The masked image (``uint8``; gray ``(H, W)`` or RGB ``(H, W, 3)``),
+            the unchanged image when no face was found, or ``None`` when the
+            input could not be read.
+        faces: The faces found, left to right.
+        styles: The style used on each face.
+        colors: The RGB colour used on each face.
+        patterns: The pattern used on each face (``None`` for plain).
+        masked: Whether at least one face was masked.
+        reason: Why the image was not masked (``"no face found"`` or the
+            error message), else ``None``.
+        index: Position of the image in a batch.
+        source: A description of the input (its path, when it was one).
+    """
+
+    image: np.ndarray | None
+    faces: list[Face] = field(default_factory=list)
+    styles: list[str] = field(default_factory=list)
+    colors: list[tuple[int, int, int]] = field(default_factory=list)
+    patterns: list[str | None] = field(default_factory=list)
+    masked: bool = False
+    reason: str | None = None
+    index: int = 0
+    source: str | None = None
+
+    @property
+    def style(self) -> str | None:
+        """The style of the first face, or ``None``."""
+        return self.styles[0] if self.styles else None
+
+    @property
+    def face_found(self) -> bool:
+        """Whether any face was found."""
+        return bool(self.faces)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the input could be read (masked or not)."""
+        return self.image is not None
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready summary (no pixels)."""
+        return {
+            "index": self.index,
+            "source": self.source,
+            "masked": self.masked,
+            "faces": len(self.faces),
+            "styles": self.styles,
+            "colors": [list(c) for c in self.colors],
+            "patterns": self.patterns,
+            "full_frame": [not f.detected for f in self.faces],
+            "reason": self.reason,
+        }
+
+
+def _source_name(image: Any) -> str | None:
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    return None
+
+
+class Masker:
+    """Puts masks on faces.
+
+    Args:
+        style: A style name, a :class:`~fermask.masks.MaskStyle`, a list of
+            them (one is picked per image), or ``"random"`` (any registered style).
+        color: ``None`` (the style's colour), a name, ``#rrggbb``, ``(r, g, b)``,
+            or ``"random"`` (one per image from :data:`fermask.masks.COLORS`).
+        pattern: ``None`` (the style's default), ``"none"``, a pattern name from
+            :data:`fermask.masks.PATTERNS`, or ``"random"``.
+        pattern_color: The pattern's second colour (default: a tint of ``color``).
+        strength: Opacity of the mask, from 0 (invisible) to 1 (opaque).
+        keep_color: On a gray image, keep the mask in colour and return a
+            3-channel image (as the report did); ``False`` keeps the output gray.
+        seed: Seed of the random choices; image ``i`` of a batch always gets
+            the same choices for the same seed, whatever the number of workers.
+        face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
+            :class:`~fermask.faces.FaceAnalyzer`. ``"auto"`` treats small
+            images (FER2013 crops) as one face when no face is detected.
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"``.
+        upsample: Detector upsampling; ``None`` chooses by image size.
+        landmarks_path: Path of the 68-point landmark model.
+
+    Example:
+        >>> import numpy as np
+        >>> masker = Masker("n95", keep_color=True)
+        >>> masker.config()["styles"][0]["name"]
+        'n95'
+    """
+
+    def __init__(
+        self,
+        style: StyleChoice = "surgical",
+        *,
+        color: ColorSpec = None,
+        pattern: str | None = None,
+        pattern_color: ColorSpec = None,
+        strength: float = 1.0,
+        keep_color: bool = False,
+        seed: int = 0,
+        face_policy: Policy = "auto",
+        detector: Detector = "hog",
+        upsample: int | None = None,
+        landmarks_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if isinstance(style, str) and style.strip().lower() == "random":
+            names = list_masks()
+            self.styles: list[MaskStyle] = [get_mask(n) for n in names]
+            self.random_style = True
+        elif isinstance(style, (list, tuple)):
+            if not style:
+                raise FermaskError("style was given as an empty list; name at least one mask style")
+            self.styles = [get_mask(s) for s in style]
+            self.random_style = len(self.styles) > 1
+        else:
+            self.styles = [get_mask(style)]  # type: ignore[arg-type]
+            self.random_style = False
+        self.random_color = isinstance(color, str) and color.strip().lower() == "random"
+        self.color = None if self.random_color else parse_color(color)
+        pat = None if pattern is None else str(pattern).strip().lower()
+        if pat not in (None, "none", "random") and pat not in PATTERNS:
+            raise ValueError(
+                f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}, 'none' or 'random'"
+            )
+        self.pattern = pat
+        self.pattern_color = parse_color(pattern_color)
+        strength = float(strength)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must lie between 0 and 1, got {strength}")
+        self.strength = strength
+        self.keep_color = bool(keep_color)
+        self.seed = int(seed)
+        self.analyzer = FaceAnalyzer(
+            policy=face_policy, detector=detector, upsample=upsample, landmarks_path=landmarks_path
+        )
+        self._calls = 0
+
+    # -- configuration ----------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The full configuration, JSON-ready: what a cache key or a bundle records."""
+        return {
+            "styles": [s.config() for s in self.styles],
+            "random_style": self.random_style,
+            "color": "random" if self.random_color else (list(self.color) if self.color else None),
+            "pattern": self.pattern,
+            "pattern_color": list(self.pattern_color) if self.pattern_color else None,
+            "strength": self.strength,
+            "keep_color": self.keep_color,
+            "seed": self.seed,
+            "faces": self.analyzer.config(),
+            "fermask": __version__,
+        }
+
+    def __repr__(self) -> str:
+        names = [s.name for s in self.styles]
+        return f"Masker(style={names if len(names) > 1 else names[0]!r}, seed={self.seed})"
+
+    # -- one image --------------------------------------------------------
+    def _choose(self, rng: np.random.Generator) -> tuple[MaskStyle, Appearance]:
+        style = self.styles[int(rng.integers(len(self.styles)))] if self.random_style else self.styles[0]
+        if self.random_color:
+            names = sorted(COLORS)
+            color = COLORS[names[int(rng.integers(len(names)))]]
+        else:
+            color = self.color or tuple(style.default_color)  # type: ignore[assignment]
+        if self.pattern == "random":
+            options: list[str | None] = [None, *PATTERNS]
+            pattern = options[int(rng.integers(len(options)))]
+        elif self.pattern == "none":
+            pattern = None
+        elif self.pattern is None:
+            pattern = style.default_pattern
+        else:
+            pattern = self.pattern
+        return style, Appearance(color, pattern, self.pattern_color)  # type: ignore[arg-type]
+
+    def mask_faces(self, image: np.ndarray, faces: Sequence[Face], index: int | None = None) -> MaskResult:
+        """Mask the given faces of an already-loaded image (no detection).
+
+        Args:
+            image: ``uint8`` image as :func:`fermask.load_image` returns it.
+            faces: Faces with landmarks (e.g. from :class:`~fermask.faces.FaceAnalyzer`).
+            index: Position in a batch; seeds the random choices.
+
+        Returns:
+            The result; ``masked`` is ``False`` when ``faces`` is empty.
+        """
+        if index is None:
+            index = self._calls
+            self._calls += 1
+        if not faces:
+            return MaskResult(image=image, index=index, reason="no face found")
+        rng = np.random.default_rng([self.seed, index])
+        style, look = self._choose(rng)
+        gray_in = image.ndim == 2
+        luma = image if gray_in else to_gray(image)
+        if gray_in and self.keep_color:
+            work = to_rgb(image).astype(np.float32)
+        else:
+            work = image.astype(np.float32)
+        for face in faces:
+            g = FaceGeometry(face.landmarks)
+            paint(work, luma, style.shape(g), g, look, self.strength, rng)
+        out = np.clip(work + 0.5, 0, 255).astype(np.uint8)
+        n = len(faces)
+        return MaskResult(
+            image=out,
+            faces=list(faces),
+            styles=[style.name] * n,
+            colors=[look.color] * n,
+            patterns=[look.pattern] * n,
+            masked=True,
+            index=index,
+        )
+
+    def __call__(self, image: ImageInput, *, index: int | None = None) -> MaskResult:
+        """Find the faces in ``image`` and mask them.
+
+        Args:
+            image: A path, bytes, PIL image or array (gray, RGB or RGBA; uint8 or float).
+            index: Position in a batch; seeds the random choices (default: a
+                per-Masker call counter).
+
+        Returns:
+            A :class:`MaskResult`; when no face is found, ``masked`` is ``False``
+            and ``image`` is the unchanged input.
+
+        Raises:
+            ImageError: The input is not a readable image.
+        """
+        arr = load_image(image)
+        faces = self.analyzer.find_in_gray(to_gray(arr))
+        result = self.mask_faces(arr, faces, index)
+        result.source = _source_name(image)
+        return result
+
+    # -- many images ------------------------------------------------------
+    def _safe_one(self, index: int, image: ImageInput) -> MaskResult:
+        try:
+            return self(image, index=index)
+        except FermaskError as exc:
+            return MaskResult(image=None, index=index, reason=str(exc), source=_source_name(image))
+        except Exception as exc:  # a per-image failure must not stop a batch
+            return MaskResult(
+                image=None, index=index, reason=f"{type(exc).__name__}: {exc}", source=_source_name(image)
+            )
+
+    def _run_chunk(self, chunk: list[tuple[int, ImageInput]]) -> list[MaskResult]:
+        return [self._safe_one(i, img) for i, img in chunk]
+
+    def mask_many(
+        self,
+        images: Iterable[ImageInput],
+        *,
+        workers: int | None = None,
+        executor: Executor | None = None,
+        chunksize: int = 64,
+        progress: bool = True,
+        start: int = 0,
+        total: int | None = None,
+    ) -> Iterator[MaskResult]:
+        """Mask many images, in parallel, yielding results in input order.
+
+        Unreadable inputs do not stop the batch: their result has ``image=None``
+        and the error in ``reason``.
+
+        Args:
+            images: Paths, arrays, PIL images or bytes; any iterable (read lazily).
+            workers: Worker processes; ``None`` uses every CPU, ``1`` works in
+                this process. Ignored when ``executor`` is given.
+            executor: Any :class:`concurrent.futures.Executor` (a Dask or Ray
+                executor scales this out over a cluster). Not shut down here.
+            chunksize: Images sent to a worker at a time.
+            progress: Show a progress bar.
+            start: Index of the first image (seeds the random choices).
+            total: Number of images, for the progress bar when ``images`` has no length.
+
+        Yields:
+            One :class:`MaskResult` per input, in order.
+        """
+        from tqdm.auto import tqdm
+
+        if total is None and hasattr(images, "__len__"):
+            total = len(images)  # type: ignore[arg-type]
+        if chunksize < 1:
+            raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+        n_workers = _cpu_count() if workers is None else int(workers)
+        if executor is None and n_workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        bar = tqdm(total=total, disable=not progress, unit="img", desc="masking", smoothing=0.1)
+        try:
+            if executor is None and n_workers == 1:
+                for i, img in enumerate(images, start):
+                    res = self._safe_one(i, img)
+                    bar.update(1)
+                    yield res
+                return
+            own = executor is None
+            pool = executor or _process_pool(n_workers)
+            try:
+                window = 2 * (n_workers if own else max(2, _cpu_count()))
+                pending: deque[Future[list[MaskResult]]] = deque()
+                chunk: list[tuple[int, ImageInput]] = []
+                for i, img in enumerate(images, start):
+                    chunk.append((i, img))
+                    if len(chunk) >= chunksize:
+                        pending.append(pool.submit(self._run_chunk, chunk))
+                        chunk = []
+                        while len(pending) >= window:
+                            for res in pending.popleft().result():
+                                bar.update(1)
+                                yield res
+                if chunk:
+                    pending.append(pool.submit(self._run_chunk, chunk))
+                while pending:
+                    for res in pending.popleft().result():
+                        bar.update(1)
+                        yield res
+            finally:
+                if own:
+                    pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            bar.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool; ``fork`` is avoided once TensorFlow is loaded (it is not fork-safe)."""
+    method: Literal["fork", "forkserver", "spawn"] | None = None
+    if sys.platform.startswith("linux"):
+        method = "forkserver" if "tensorflow" in sys.modules else "fork"
+    ctx = multiprocessing.get_context(method) if method else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

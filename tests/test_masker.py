@@ -1,0 +1,236 @@
+"""The Masker: inputs, options, results, batches and plugins."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fermask
+from fermask import Masker
+from fermask.errors import ImageError, UnknownNameError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker("surgical")
+
+
+def test_result_fields(masker: Masker, astronaut: np.ndarray) -> None:
+    res = masker(astronaut)
+    assert res.masked and res.face_found and res.reason is None
+    assert res.image.shape == astronaut.shape and res.image.dtype == np.uint8
+    assert len(res.faces) == 1 and res.faces[0].landmarks.shape == (68, 2)
+    assert res.styles == ["surgical"] and res.style == "surgical"
+    assert res.colors == [(150, 200, 230)]
+    rec = res.to_record()
+    assert rec["faces"] == 1 and rec["styles"] == ["surgical"]
+
+
+def test_input_forms_give_the_same_mask(masker: Masker, astronaut: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    forms = [
+        astronaut,
+        str(path),
+        path,
+        path.read_bytes(),
+        Image.open(path),
+        rgba,
+        astronaut.astype(np.float32) / 255.0,
+    ]
+    outs = [masker(f, index=0).image for f in forms]
+    for out in outs[1:]:
+        assert np.abs(out.astype(int) - outs[0].astype(int)).max() <= 1
+
+
+def test_input_is_not_modified(masker: Masker, astronaut: np.ndarray) -> None:
+    before = astronaut.copy()
+    masker(astronaut)
+    assert np.array_equal(before, astronaut)
+
+
+def test_gray_input_keep_color_choice(astronaut_crop48: np.ndarray) -> None:
+    gray = Masker("surgical", keep_color=False)(astronaut_crop48).image
+    color = Masker("surgical", keep_color=True)(astronaut_crop48).image
+    assert gray.shape == (48, 48)
+    assert color.shape == (48, 48, 3)
+    # the colour is really there: the light-blue mask has blue > red on the masked area
+    diff = np.abs(color.astype(int) - astronaut_crop48[..., None].astype(int)).sum(axis=2) > 30
+    assert (color[..., 2][diff].astype(int) - color[..., 0][diff].astype(int)).mean() > 20
+
+
+def test_strength(astronaut: np.ndarray) -> None:
+    zero = Masker("surgical", strength=0.0)(astronaut).image
+    half = Masker("surgical", strength=0.5)(astronaut).image
+    full = Masker("surgical", strength=1.0)(astronaut).image
+    assert np.array_equal(zero, astronaut)
+    d_half = np.abs(half.astype(int) - astronaut).sum()
+    d_full = np.abs(full.astype(int) - astronaut).sum()
+    assert 0.3 * d_full < d_half < 0.7 * d_full
+
+
+def test_color_and_pattern_options(astronaut: np.ndarray) -> None:
+    plain = Masker("surgical", color="red", pattern="none")(astronaut)
+    striped = Masker("surgical", color="red", pattern="stripes")(astronaut)
+    assert plain.colors == [(190, 40, 45)] and plain.patterns == [None]
+    assert striped.patterns == ["stripes"]
+    assert not np.array_equal(plain.image, striped.image)
+    cloth = Masker("cloth")(astronaut)
+    assert cloth.patterns == ["fabric"]  # the style's own default
+
+
+def test_random_styles_are_seeded_and_recorded(astronaut_crop48: np.ndarray) -> None:
+    crops = [astronaut_crop48] * 24
+    a = [r.style for r in Masker("random", seed=3).mask_many(crops, workers=1, progress=False)]
+    b = [r.style for r in Masker("random", seed=3).mask_many(crops, workers=1, progress=False)]
+    c = [r.style for r in Masker("random", seed=4).mask_many(crops, workers=1, progress=False)]
+    assert a == b and a != c
+    assert len(set(a)) >= 3 and set(a) <= set(fermask.list_masks())
+    some = [r.style for r in Masker(["n95", "gas"], seed=1).mask_many(crops, workers=1, progress=False)]
+    assert set(some) == {"n95", "gas"}
+
+
+def test_random_color_and_pattern(astronaut_crop48: np.ndarray) -> None:
+    res = list(Masker("surgical", color="random", pattern="random", seed=0).mask_many(
+        [astronaut_crop48] * 20, workers=1, progress=False))
+    assert len({r.colors[0] for r in res}) >= 4
+    assert len({r.patterns[0] for r in res}) >= 3
+
+
+def test_two_faces_masked_left_to_right(astronaut: np.ndarray) -> None:
+    top = astronaut[:260]  # the faces, not the space suit
+    pair = np.ascontiguousarray(np.concatenate([top, top[:, ::-1]], axis=1))
+    res = Masker("n95")(pair)
+    assert len(res.faces) == 2 and res.styles == ["n95", "n95"]
+    assert res.faces[0].box[0] < res.faces[1].box[0]
+    for f in res.faces:
+        x, y = np.round(f.landmarks[62]).astype(int)  # inner lip
+        assert np.abs(res.image[y, x].astype(int) - pair[y, x]).sum() > 20
+
+
+def test_no_face_is_reported_not_raised() -> None:
+    noise = np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    res = Masker()(noise)
+    assert not res.masked and not res.face_found and res.reason == "no face found"
+    assert np.array_equal(res.image, noise)
+
+
+def test_exif_orientation_is_honoured(astronaut: np.ndarray) -> None:
+    rotated = Image.fromarray(astronaut).rotate(90, expand=True)  # stored sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buf = io.BytesIO()
+    rotated.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    res = Masker()(buf.getvalue())
+    assert res.masked and res.image.shape == astronaut.shape
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"strength": 1.5}, "strength"),
+        ({"pattern": "tartan"}, "pattern"),
+        ({"color": "rainbow"}, "colour"),
+        ({"style": []}, "empty"),
+        ({"face_policy": "maybe"}, "policy"),
+    ],
+)
+def test_bad_options(kwargs, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises((ValueError, fermask.FermaskError), match=match):
+        Masker(**kwargs)
+
+
+def test_unknown_style_in_masker() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'n95'"):
+        Masker("n96")
+
+
+def test_unreadable_input_raises_on_call_and_is_recorded_in_batch(tmp_path: Path, astronaut_crop48: np.ndarray) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(ImageError, match="bad.png"):
+        Masker()(bad)
+    results = list(Masker().mask_many([astronaut_crop48, bad, np.zeros((1, 1), np.uint8)], workers=1, progress=False))
+    assert [r.ok for r in results] == [True, False, False]
+    assert "bad.png" in results[1].reason and results[1].source == str(bad)
+    assert "at least" in results[2].reason
+
+
+def test_mask_many_processes_match_serial(lfw_crops48: np.ndarray) -> None:
+    crops = list(lfw_crops48[:40])
+    m = Masker("random", seed=7)
+    serial = list(m.mask_many(crops, workers=1, progress=False))
+    parallel = list(m.mask_many(iter(crops), workers=2, chunksize=8, progress=False, total=40))
+    assert [r.index for r in parallel] == list(range(40))
+    for s, p in zip(serial, parallel):
+        assert s.style == p.style
+        assert np.array_equal(s.image, p.image)
+
+
+def test_mask_many_any_executor(lfw_crops48: np.ndarray) -> None:
+    crops = list(lfw_crops48[:10])
+    with ThreadPoolExecutor(2) as ex:
+        res = list(Masker().mask_many(crops, executor=ex, chunksize=3, progress=False))
+    assert len(res) == 10 and all(r.masked for r in res)
+
+
+def test_config_is_complete_and_json_ready() -> None:
+    import json
+
+    a = Masker("surgical", color="white", seed=1).config()
+    b = Masker("surgical", color="white", seed=2).config()
+    c = Masker(["surgical", "n95"], seed=1).config()
+    json.dumps(a)
+    assert a != b and a != c
+    assert a["faces"]["policy"] == "auto"
+
+
+@pytest.mark.slow
+def test_plugin_package_installs_and_registers(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """The example plugin in examples/ installs and its style is found through its entry point."""
+    target = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(ROOT / "examples" / "fermask-plugin-example")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    code = (
+        "import fermask, numpy as np; from skimage import data;"
+        "print(fermask.masks.registry.source('duckbill'));"
+        "r = fermask.Masker('duckbill')(data.astronaut()); print(r.styles, r.masked)"
+    )
+    env_path = str(target)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "PYTHONPATH": env_path})
+    assert run.returncode == 0, run.stderr
+    assert "plugin fermask_duckbill:DuckBill" in run.stdout
+    assert "['duckbill'] True" in run.stdout
+
+
+def test_broken_plugin_warns_but_does_not_break(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[fermask.masks]\nbroken = no_such_module_xyz:Style\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from fermask.masks import registry
+
+    try:
+        with pytest.warns(RuntimeWarning, match="broken"):
+            registry.reload_plugins()
+        assert "broken" not in registry.names()
+        assert "surgical" in registry.names()
+    finally:
+        monkeypatch.undo()
+        registry.reload_plugins()
