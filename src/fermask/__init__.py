@@ -61,9 +61,17 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
+_SUBMODULES = frozenset(
+    {"bundle", "cli", "data", "errors", "evaluate", "faces", "labels", "masker", "masks", "models",
+     "plots", "predictor", "train", "assets"}
+)
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'fermask' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
