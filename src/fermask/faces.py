@@ -298,6 +298,10 @@ class FaceAnalyzer:
             1 for images under 400 px on their longer side, else 0.
         crop_max_side: Under ``policy="auto"``, images whose sides are all at
             most this many pixels are treated as face crops when no face is detected.
+        min_score: Detections scoring below this are dropped. dlib itself keeps
+            every score above 0; fermask's default of 0.1 drops the weakest
+            detections, which on photos are mostly false positives (clothes,
+            backgrounds). Lower it to find more faces at the cost of more errors.
         landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
         cnn_model_path: Path of the CNN detector model.
 
@@ -315,6 +319,7 @@ class FaceAnalyzer:
         detector: Detector = "hog",
         upsample: int | None = None,
         crop_max_side: int = 160,
+        min_score: float = 0.1,
         landmarks_path: str | os.PathLike[str] | None = None,
         cnn_model_path: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -328,6 +333,7 @@ class FaceAnalyzer:
         self.detector: Detector = detector
         self.upsample = None if upsample is None else int(upsample)
         self.crop_max_side = int(crop_max_side)
+        self.min_score = float(min_score)
         self.landmarks_path = str(find_landmarks_model(landmarks_path))
         self._cnn_path = None if cnn_model_path is None else str(cnn_model_path)
 
@@ -338,6 +344,7 @@ class FaceAnalyzer:
             "detector": self.detector,
             "upsample": self.upsample,
             "crop_max_side": self.crop_max_side,
+            "min_score": self.min_score,
             "landmarks_model": Path(self.landmarks_path).name,
         }
 
@@ -360,7 +367,7 @@ class FaceAnalyzer:
         found: list[tuple[tuple[int, int, int, int], float | None]] = []
         if self.detector in ("hog", "auto"):
             hog = _dlib_model("hog", "")
-            rects, scores, _ = hog.run(gray, up, 0.0)
+            rects, scores, _ = hog.run(gray, up, self.min_score)
             found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
         if self.detector == "cnn" or (self.detector == "auto" and not found):
             cnn_path = str(find_cnn_detector_model(self._cnn_path))
@@ -369,6 +376,7 @@ class FaceAnalyzer:
             found = [
                 ((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence))
                 for d in cnn(rgb, up)
+                if d.confidence >= self.min_score
             ]
         return found
 

@@ -119,6 +119,8 @@ class Masker:
             images (FER2013 crops) as one face when no face is detected.
         detector: ``"hog"``, ``"cnn"`` or ``"auto"``.
         upsample: Detector upsampling; ``None`` chooses by image size.
+        min_score: Detections scoring below this are ignored (see
+            :class:`~fermask.faces.FaceAnalyzer`).
         landmarks_path: Path of the 68-point landmark model.
 
     Example:
@@ -141,6 +143,7 @@ class Masker:
         face_policy: Policy = "auto",
         detector: Detector = "hog",
         upsample: int | None = None,
+        min_score: float = 0.1,
         landmarks_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(style, str) and style.strip().lower() == "random":
@@ -171,7 +174,11 @@ class Masker:
         self.keep_color = bool(keep_color)
         self.seed = int(seed)
         self.analyzer = FaceAnalyzer(
-            policy=face_policy, detector=detector, upsample=upsample, landmarks_path=landmarks_path
+            policy=face_policy,
+            detector=detector,
+            upsample=upsample,
+            min_score=min_score,
+            landmarks_path=landmarks_path,
         )
         self._calls = 0
 
