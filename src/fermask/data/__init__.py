@@ -1,0 +1,27 @@
+"""Datasets: FER2013 readers, operations, masking with a cache, tf.data pipelines.
+
+Example:
+    >>> from fermask.data import FERDataset, make_synthetic_fer
+    >>> ds = make_synthetic_fer(70, balanced=True)
+    >>> sorted(ds.class_counts().values())
+    [10, 10, 10, 10, 10, 10, 10]
+"""
+
+from __future__ import annotations
+
+from .dataset import FERDataset
+from .readers import USAGES
+from .store import load_dataset, save_dataset
+from .synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
+from .writers import write_fer2013_csv, write_image_folder
+
+__all__ = [
+    "FERDataset",
+    "make_synthetic_fer",
+    "write_fer2013_csv",
+    "write_image_folder",
+    "save_dataset",
+    "load_dataset",
+    "USAGES",
+    "SYNTHETIC_SOURCE",
+]

@@ -1,0 +1,783 @@
+"""FERDataset: facial-expression images and labels held as compact arrays.
+
+Example:
+    >>> from fermask.data import make_synthetic_fer
+    >>> ds = make_synthetic_fer(70, seed=0)
+    >>> ds.images.shape, ds.images.dtype
+    ((70, 48, 48), dtype('uint8'))
+    >>> train, dev = ds.split(fraction=0.1, seed=0)
+    >>> len(train), len(dev)
+    (63, 7)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import DataFormatError
+from ..labels import EMOTIONS, label_index
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..masker import Masker
+
+__all__ = ["FERDataset"]
+
+Index = int | slice | Sequence[int] | np.ndarray
+
+
+def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
+    if values is None:
+        return np.full(n, "", dtype="<U1")
+    arr = np.asarray(values)
+    if arr.dtype.kind not in ("U", "S", "O"):
+        raise DataFormatError(f"{what} must be strings, got dtype {arr.dtype}")
+    arr = arr.astype(str)
+    if arr.shape != (n,):
+        raise DataFormatError(f"{what} must have one entry per image ({n}), got shape {arr.shape}")
+    return arr
+
+
+def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` over groups in proportion to ``counts`` (largest remainder)."""
+    n = int(counts.sum())
+    exact = counts * (total / n)
+    base = np.floor(exact).astype(np.int64)
+    rest = total - int(base.sum())
+    order = np.lexsort((np.arange(len(counts)), -(exact - base)))
+    base[order[:rest]] += 1
+    return np.minimum(base, counts)
+
+
+class FERDataset:
+    """Face images with emotion labels, held as one uint8 array.
+
+    Every operation returns a new dataset; the arrays of the original are
+    never modified.
+
+    Attributes:
+        images: ``(N, H, W)`` gray or ``(N, H, W, 3)`` RGB, uint8.
+        labels: ``(N,)`` int64 indices into :attr:`label_names`; ``-1`` means
+            unlabelled (Kaggle's ``test.csv``).
+        usage: ``(N,)`` str: ``"Training"``, ``"PublicTest"``,
+            ``"PrivateTest"``, ``"Test"`` (a folder copy's test folder, which
+            mixes both test sets) or ``""``.
+        styles: ``(N,)`` str mask style per image (``""`` = not masked), or
+            ``None`` for a dataset that was never masked.
+        soft_labels: ``(N, K)`` float32 label distributions (FER+ votes), or ``None``.
+        label_names: Class names; the seven FER2013 emotions by default.
+        ids: ``(N,)`` int64 row numbers in the source file, used to join FER+ votes.
+        source: A description of where the data came from.
+        masking: The Masker configuration the images were masked with, or ``None``.
+        notes: Counts recorded by operations (rows dropped, faces not found...).
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | Sequence[int],
+        *,
+        usage: Iterable[str] | np.ndarray | None = None,
+        styles: Iterable[str] | np.ndarray | None = None,
+        soft_labels: np.ndarray | None = None,
+        label_names: Sequence[str] = EMOTIONS,
+        ids: np.ndarray | Sequence[int] | None = None,
+        source: str = "",
+        masking: dict[str, Any] | None = None,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            raise DataFormatError(
+                f"images must be uint8 (pixel values 0-255), got dtype {images.dtype}; "
+                "convert with np.clip(x, 0, 255).astype(np.uint8)"
+            )
+        if images.ndim == 4 and images.shape[3] == 1:
+            images = images[..., 0]
+        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
+            raise DataFormatError(
+                f"images must have shape (N, H, W) or (N, H, W, 3), got {images.shape}"
+            )
+        n = images.shape[0]
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise DataFormatError(f"labels must have shape ({n},) to match the images, got {labels.shape}")
+        if labels.size and not np.issubdtype(labels.dtype, np.integer):
+            raise DataFormatError(f"labels must be integers, got dtype {labels.dtype}")
+        labels = labels.astype(np.int64, copy=False)
+        names = tuple(str(x) for x in label_names)
+        if len(names) < 2:
+            raise DataFormatError(f"label_names needs at least two classes, got {names}")
+        if labels.size and (labels.min() < -1 or labels.max() >= len(names)):
+            bad = int(labels.min() if labels.min() < -1 else labels.max())
+            raise DataFormatError(
+                f"label {bad} is out of range for {len(names)} classes {names}; use 0-{len(names) - 1}, or -1 for unlabelled"
+            )
+        self.images: np.ndarray = images
+        self.labels: np.ndarray = labels
+        self.usage: np.ndarray = _as_str_array(usage, n, "usage")
+        self.styles: np.ndarray | None = None if styles is None else _as_str_array(styles, n, "styles")
+        if soft_labels is not None:
+            soft_labels = np.asarray(soft_labels, dtype=np.float32)
+            if soft_labels.shape != (n, len(names)):
+                raise DataFormatError(
+                    f"soft_labels must have shape ({n}, {len(names)}), got {soft_labels.shape}"
+                )
+        self.soft_labels: np.ndarray | None = soft_labels
+        self.label_names: tuple[str, ...] = names
+        self.ids: np.ndarray = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        if self.ids.shape != (n,):
+            raise DataFormatError(f"ids must have shape ({n},), got {self.ids.shape}")
+        self.source: str = source
+        self.masking: dict[str, Any] | None = masking
+        self.notes: dict[str, Any] = dict(notes or {})
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        images: np.ndarray,
+        labels: np.ndarray | Sequence[int] | None = None,
+        **kwargs: Any,
+    ) -> FERDataset:
+        """Build a dataset from arrays (``labels=None`` means unlabelled).
+
+        Example:
+            >>> import numpy as np
+            >>> ds = FERDataset.from_arrays(np.zeros((2, 48, 48), np.uint8), [3, 6])
+            >>> ds.class_counts()["happy"]
+            1
+        """
+        images = np.asarray(images)
+        if labels is None:
+            labels = np.full(images.shape[0] if images.ndim else 0, -1, dtype=np.int64)
+        kwargs.setdefault("source", "arrays")
+        return cls(images, labels, **kwargs)
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str], *, progress: bool = False) -> FERDataset:
+        """Read ``fer2013.csv``, ``icml_face_data.csv``, or Kaggle's ``train.csv`` / ``test.csv``.
+
+        The format is recognised from the header. Pixels go straight into one
+        ``(N, 48, 48)`` uint8 array (the full FER2013 takes 83 MB).
+
+        Args:
+            path: The CSV file (``.csv`` or ``.csv.gz``).
+            progress: Show a progress bar.
+
+        Raises:
+            DataFormatError: The file is not in one of these formats; the
+                message names the line and the problem.
+
+        Example:
+            >>> ds = FERDataset.from_csv("fer2013.csv")  # doctest: +SKIP
+            >>> ds.class_counts()["happy"]  # doctest: +SKIP
+            8989
+        """
+        from .readers import read_fer_csv
+
+        data = read_fer_csv(path, progress=progress)
+        return cls(data.images, data.labels, usage=data.usage, source=f"{data.kind} CSV '{path}'")
+
+    @classmethod
+    def from_folder(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        label_names: Sequence[str] | None = None,
+        image_size: tuple[int, int] | None = None,
+        color_mode: Literal["grayscale", "rgb"] | None = None,
+        progress: bool = False,
+    ) -> FERDataset:
+        """Read a labelled image folder (``train/<label>/*.png``, ``test/<label>/*.png`` or ``<label>/*.png``).
+
+        Folder names are mapped to labels *by name* (``happy`` is label 3 in
+        FER2013 order), never by the alphabetical order of the folders. Any
+        resolution and colour works: pass ``image_size`` when sizes differ.
+        The Kaggle copy's ``test`` folder becomes usage ``"Test"``.
+
+        Args:
+            path: The root folder.
+            label_names: Class names when the folders are not the seven
+                emotions; labels follow this order.
+            image_size: ``(height, width)`` to resize every image to.
+            color_mode: ``"grayscale"`` or ``"rgb"``; default keeps gray when
+                every image is gray.
+            progress: Show a progress bar.
+
+        Example:
+            >>> ds = FERDataset.from_folder("fer2013_images/")  # doctest: +SKIP
+            >>> train, test = ds.split(by="usage").values()  # doctest: +SKIP
+        """
+        from .readers import read_image_folder
+
+        names = None if label_names is None else tuple(str(x) for x in label_names)
+        images, labels, usage, _ = read_image_folder(
+            path, label_names=names, image_size=image_size, color_mode=color_mode, progress=progress
+        )
+        return cls(images, labels, usage=usage, label_names=names or EMOTIONS, source=f"image folder '{path}'")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FERDataset:
+        """Load a dataset written by :meth:`save` (see :mod:`fermask.data.store`)."""
+        from .store import load_dataset
+
+        return load_dataset(path)
+
+    @classmethod
+    def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
+        """Join datasets with the same label names and image shape."""
+        if not datasets:
+            raise DataFormatError("concat needs at least one dataset")
+        first = datasets[0]
+        for d in datasets[1:]:
+            if d.label_names != first.label_names:
+                raise DataFormatError(f"cannot concat datasets with labels {first.label_names} and {d.label_names}")
+            if d.images.shape[1:] != first.images.shape[1:]:
+                raise DataFormatError(
+                    f"cannot concat images of shape {first.images.shape[1:]} and {d.images.shape[1:]}"
+                )
+        styles = None
+        if any(d.styles is not None for d in datasets):
+            styles = np.concatenate([d.styles if d.styles is not None else np.full(len(d), "") for d in datasets])
+        soft = None
+        if all(d.soft_labels is not None for d in datasets):
+            soft = np.concatenate([d.soft_labels for d in datasets])  # type: ignore[misc]
+        return cls(
+            np.concatenate([d.images for d in datasets]),
+            np.concatenate([d.labels for d in datasets]),
+            usage=np.concatenate([d.usage for d in datasets]),
+            styles=styles,
+            soft_labels=soft,
+            label_names=first.label_names,
+            ids=np.concatenate([d.ids for d in datasets]),
+            source=" + ".join(d.source for d in datasets),
+            masking=first.masking,
+        )
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, index: Index) -> FERDataset:
+        return self.select(index)
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.images.shape[1:])
+        masked = "" if self.styles is None else f", masked={int((self.styles != '').sum())}"
+        return f"FERDataset(n={len(self)}, image={shape}, classes={len(self.label_names)}{masked}, source={self.source!r})"
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(height, width, channels)`` of one image."""
+        s = self.images.shape
+        return (int(s[1]), int(s[2]), 1 if len(s) == 3 else int(s[3]))
+
+    @property
+    def color_mode(self) -> str:
+        """``"grayscale"`` or ``"rgb"``."""
+        return "grayscale" if self.images.ndim == 3 else "rgb"
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (``len(label_names)``)."""
+        return len(self.label_names)
+
+    def _replace(self, **changes: Any) -> FERDataset:
+        fields: dict[str, Any] = {
+            "images": self.images,
+            "labels": self.labels,
+            "usage": self.usage,
+            "styles": self.styles,
+            "soft_labels": self.soft_labels,
+            "label_names": self.label_names,
+            "ids": self.ids,
+            "source": self.source,
+            "masking": self.masking,
+            "notes": self.notes,
+        }
+        fields.update(changes)
+        images = fields.pop("images")
+        labels = fields.pop("labels")
+        return FERDataset(images, labels, **fields)
+
+    def select(self, indices: Index) -> FERDataset:
+        """The rows at ``indices`` (an int, a slice, integer indices or a bool mask)."""
+        if isinstance(indices, (int, np.integer)):
+            i = int(indices)
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"index {i} is out of range for a dataset of {len(self)} images")
+            idx: Any = np.array([i % len(self)])
+        elif isinstance(indices, slice):
+            idx = indices
+        else:
+            idx = np.asarray(indices)
+            if idx.dtype == bool:
+                if idx.shape != (len(self),):
+                    raise IndexError(f"a boolean mask must have shape ({len(self)},), got {idx.shape}")
+            elif idx.size and not np.issubdtype(idx.dtype, np.integer):
+                raise IndexError(f"indices must be integers or booleans, got dtype {idx.dtype}")
+            else:
+                idx = idx.astype(np.int64)
+        return self._replace(
+            images=self.images[idx],
+            labels=self.labels[idx],
+            usage=self.usage[idx],
+            styles=None if self.styles is None else self.styles[idx],
+            soft_labels=None if self.soft_labels is None else self.soft_labels[idx],
+            ids=self.ids[idx],
+        )
+
+    # ------------------------------------------------------------------ counts
+    def _class_of(self, name: str | int) -> int:
+        if isinstance(name, (int, np.integer)):
+            if not 0 <= int(name) < self.num_classes:
+                raise DataFormatError(f"class {name} is out of range; expected 0-{self.num_classes - 1}")
+            return int(name)
+        low = [n.lower() for n in self.label_names]
+        key = str(name).strip().lower()
+        if key in low:
+            return low.index(key)
+        if self.label_names == EMOTIONS:
+            return label_index(key)
+        raise DataFormatError(f"unknown class {name!r}; this dataset's classes are {list(self.label_names)}")
+
+    def _counts(self) -> np.ndarray:
+        lab = self.labels[self.labels >= 0]
+        return np.bincount(lab, minlength=self.num_classes)
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class (unlabelled rows are not counted), in label order.
+
+        Example:
+            >>> import numpy as np
+            >>> FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 3]).class_counts()["happy"]
+            2
+        """
+        return {name: int(c) for name, c in zip(self.label_names, self._counts())}
+
+    def summary(self) -> str:
+        """A text table of class counts per usage split."""
+        splits = [u for u in ("Training", "PublicTest", "PrivateTest", "Test", "") if (self.usage == u).any()]
+        head = ["class", *[u or "(none)" for u in splits], "total"]
+        rows = []
+        for k, name in enumerate(self.label_names):
+            per = [int(((self.labels == k) & (self.usage == u)).sum()) for u in splits]
+            rows.append([f"{k} {name}", *map(str, per), str(int((self.labels == k).sum()))])
+        unl = int((self.labels < 0).sum())
+        if unl:
+            per = [int(((self.labels < 0) & (self.usage == u)).sum()) for u in splits]
+            rows.append(["unlabelled", *map(str, per), str(unl)])
+        rows.append(["total", *[str(int((self.usage == u).sum())) for u in splits], str(len(self))])
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+        return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+
+    def plot_class_counts(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """A bar plot of :meth:`class_counts` (needs the ``plot`` extra).
+
+        Args:
+            ax: A matplotlib Axes to draw on; a new figure is made if ``None``.
+            title: The plot title (defaults to the dataset's source).
+
+        Returns:
+            The matplotlib Axes.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            from ..errors import missing_dependency
+
+            raise missing_dependency("matplotlib", "plot", "plotting class counts") from None
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1 + 0.9 * self.num_classes, 3.5))
+        counts = self.class_counts()
+        bars = ax.bar(list(counts), list(counts.values()), color="#4C72B0")
+        ax.bar_label(bars, fmt="%d", fontsize=8)
+        ax.set_ylabel("images")
+        ax.set_title(title if title is not None else (self.source or "class counts"), fontsize=9)
+        ax.tick_params(axis="x", rotation=30)
+        return ax
+
+    def class_weights(self) -> dict[int, float]:
+        """Balanced class weights ``n / (k * count)`` for the classes present (for ``Model.fit``).
+
+        Example:
+            >>> import numpy as np
+            >>> FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 3]).class_weights()
+            {0: 1.5, 3: 0.75}
+        """
+        counts = self._counts()
+        present = np.flatnonzero(counts)
+        if present.size == 0:
+            raise DataFormatError("class_weights needs labelled images; this dataset has none")
+        n = int(counts.sum())
+        return {int(k): float(n / (len(present) * counts[k])) for k in present}
+
+    # ------------------------------------------------------------------ sampling
+    def _require_nonempty(self, what: str) -> None:
+        if len(self) == 0:
+            raise DataFormatError(f"{what}: the dataset is empty")
+
+    def _groups(self) -> tuple[np.ndarray, np.ndarray]:
+        keys, inverse = np.unique(self.labels, return_inverse=True)
+        return keys, inverse
+
+    def _stratified_pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        keys, inv = self._groups()
+        counts = np.bincount(inv, minlength=len(keys))
+        take = _allocate(counts, n)
+        picked = [rng.choice(np.flatnonzero(inv == g), size=int(t), replace=False) for g, t in enumerate(take) if t]
+        return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
+
+    def subset(self, n: int, *, stratify: bool = True, seed: int = 0) -> FERDataset:
+        """A random subset of exactly ``n`` images, in their original order.
+
+        Args:
+            n: How many images to keep.
+            stratify: Keep the class proportions (largest-remainder rounding).
+            seed: Random seed; the same seed gives the same subset.
+
+        Example:
+            >>> from fermask.data import make_synthetic_fer
+            >>> len(make_synthetic_fer(100).subset(10))
+            10
+        """
+        self._require_nonempty("subset")
+        n = int(n)
+        if not 0 < n <= len(self):
+            raise DataFormatError(f"subset(n={n}): n must be between 1 and the dataset size {len(self)}")
+        rng = np.random.default_rng(seed)
+        idx = self._stratified_pick(n, rng) if stratify else np.sort(rng.choice(len(self), size=n, replace=False))
+        out = self.select(idx)
+        out.source = f"{self.source} | subset({n}, stratify={stratify}, seed={seed})"
+        return out
+
+    def _check_classes(self, parts: Mapping[str, FERDataset], allow_empty: bool) -> None:
+        if allow_empty:
+            return
+        present = self._counts() > 0
+        for name, part in parts.items():
+            if len(part) == 0:
+                raise DataFormatError(f"the split leaves '{name}' with no images")
+            missing = [self.label_names[k] for k in np.flatnonzero(present & (part._counts() == 0))]
+            if missing:
+                raise DataFormatError(
+                    f"the split leaves class(es) {', '.join(missing)} empty in '{name}' "
+                    f"(counts overall: {', '.join(f'{m} {self.class_counts()[m]}' for m in missing)}). "
+                    "Use a larger fraction or more data, or pass allow_empty=True if this is intended"
+                )
+
+    def split(
+        self,
+        by: Literal["usage"] | None = None,
+        *,
+        fraction: float | None = None,
+        seed: int = 0,
+        stratify: bool = True,
+        allow_empty: bool = False,
+    ) -> Any:
+        """Split by FER2013's Usage column, or into a seeded train/dev pair.
+
+        ``split(by="usage")`` returns a dict ``{usage: dataset}`` (keys in the
+        order Training, PublicTest, PrivateTest, Test). ``split(fraction=0.1)``
+        returns ``(train, dev)`` with ``round(fraction * N)`` dev images,
+        stratified by class unless ``stratify=False`` (the report's 90/10 split).
+
+        Raises:
+            DataFormatError: No usage information, a bad fraction, or a split
+                that leaves a class empty (unless ``allow_empty=True``).
+
+        Example:
+            >>> from fermask.data import make_synthetic_fer
+            >>> train, dev = make_synthetic_fer(100).split(fraction=0.1, seed=1)
+            >>> len(dev)
+            10
+        """
+        self._require_nonempty("split")
+        if (by is None) == (fraction is None):
+            raise DataFormatError("split needs exactly one of by='usage' or fraction=...")
+        if by is not None:
+            if by != "usage":
+                raise DataFormatError(f"split(by={by!r}): only by='usage' is supported")
+            if (self.usage == "").all():
+                raise DataFormatError(
+                    f"split(by='usage'): this dataset ({self.source}) has no Usage column; "
+                    "use split(fraction=0.1) for a seeded train/dev split"
+                )
+            order = ["Training", "PublicTest", "PrivateTest", "Test"]
+            keys = [u for u in order if (self.usage == u).any()] + sorted(set(self.usage.tolist()) - set(order))
+            parts = {u: self.select(self.usage == u) for u in keys}
+            for u, part in parts.items():
+                part.source = f"{self.source} | {u or '(no usage)'}"
+            self._check_classes(parts, allow_empty)
+            return parts
+        f = float(fraction)  # type: ignore[arg-type]
+        if not 0.0 < f < 1.0:
+            raise DataFormatError(f"split(fraction={fraction}): the fraction must lie strictly between 0 and 1")
+        n_dev = int(round(f * len(self)))
+        if not 0 < n_dev < len(self):
+            raise DataFormatError(
+                f"split(fraction={fraction}) of {len(self)} images leaves one side empty; use a different fraction"
+            )
+        rng = np.random.default_rng(seed)
+        dev_idx = self._stratified_pick(n_dev, rng) if stratify else rng.choice(len(self), size=n_dev, replace=False)
+        mask = np.zeros(len(self), dtype=bool)
+        mask[dev_idx] = True
+        train, dev = self.select(~mask), self.select(mask)
+        train.source = f"{self.source} | train {1 - f:g} (seed={seed})"
+        dev.source = f"{self.source} | dev {f:g} (seed={seed})"
+        self._check_classes({"train": train, "dev": dev}, allow_empty)
+        return train, dev
+
+    def usage_split(self) -> tuple[FERDataset, FERDataset, FERDataset]:
+        """``(Training, PublicTest, PrivateTest)`` of a dataset read from ``fer2013.csv``."""
+        parts = self.split(by="usage")
+        missing = [u for u in ("Training", "PublicTest", "PrivateTest") if u not in parts]
+        if missing:
+            raise DataFormatError(
+                f"usage_split needs Training, PublicTest and PrivateTest rows; missing {', '.join(missing)} "
+                f"(found {', '.join(parts)}). Use split(by='usage') instead"
+            )
+        return parts["Training"], parts["PublicTest"], parts["PrivateTest"]
+
+    def cap(self, per_class: int | Mapping[str | int, int], *, seed: int = 0) -> FERDataset:
+        """Keep at most a number of images per class, chosen at random (original order kept).
+
+        Args:
+            per_class: One cap for every class, or ``{class name: cap}``
+                (the report's ``{"happy": 3500}``).
+            seed: Random seed.
+
+        Example:
+            >>> from fermask.data import make_synthetic_fer
+            >>> make_synthetic_fer(140).cap({"happy": 5}).class_counts()["happy"]
+            5
+        """
+        self._require_nonempty("cap")
+        caps: dict[int, int] = {}
+        if isinstance(per_class, Mapping):
+            for k, v in per_class.items():
+                caps[self._class_of(k)] = int(v)
+        else:
+            caps = {k: int(per_class) for k in range(self.num_classes)}
+        if any(v < 1 for v in caps.values()):
+            raise DataFormatError(f"cap: every cap must be at least 1, got {per_class}")
+        rng = np.random.default_rng(seed)
+        keep = np.ones(len(self), dtype=bool)
+        for k, limit in caps.items():
+            idx = np.flatnonzero(self.labels == k)
+            if idx.size > limit:
+                drop = rng.choice(idx, size=idx.size - limit, replace=False)
+                keep[drop] = False
+        out = self.select(keep)
+        out.source = f"{self.source} | cap({per_class})"
+        return out
+
+    def binary(self, positive: str | int | Sequence[str | int] = "happy", *, negative_name: str | None = None) -> FERDataset:
+        """A two-class view: ``positive`` against everything else.
+
+        Labels become 1 for the positive class(es) and 0 otherwise;
+        :attr:`label_names` is ``("not happy", "happy")`` for ``positive="happy"``.
+
+        Example:
+            >>> import numpy as np
+            >>> ds = FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 6]).binary("happy")
+            >>> ds.label_names, ds.labels.tolist()
+            (('not happy', 'happy'), [0, 1, 0])
+        """
+        pos = [positive] if isinstance(positive, (str, int, np.integer)) else list(positive)
+        ks = sorted({self._class_of(p) for p in pos})
+        pos_name = " or ".join(self.label_names[k] for k in ks)
+        names = (negative_name or f"not {pos_name}", pos_name)
+        is_pos = np.isin(self.labels, ks)
+        labels = np.where(self.labels < 0, -1, is_pos.astype(np.int64))
+        soft = None
+        if self.soft_labels is not None:
+            p = self.soft_labels[:, ks].sum(axis=1)
+            soft = np.stack([1.0 - p, p], axis=1).astype(np.float32)
+        return self._replace(labels=labels, label_names=names, soft_labels=soft, source=f"{self.source} | binary({pos_name})")
+
+    # ------------------------------------------------------------------ FER+
+    def with_ferplus(self, path: str | os.PathLike[str], *, mode: Literal["majority", "soft"] = "majority") -> FERDataset:
+        """Join FER+ votes (``fer2013new.csv``) and relabel with them.
+
+        FER+ has one row per ``fer2013.csv`` row, in the same order; rows are
+        matched through :attr:`ids`, so this works on a subset too. The seven
+        FER2013 classes are kept; ``contempt``, ``unknown`` and ``NF`` votes
+        count towards the total but no class.
+
+        * ``"majority"``: the label is the category with more than half of
+          the votes; rows without such a majority, or whose majority is
+          contempt/unknown/NF, are dropped.
+        * ``"soft"``: :attr:`soft_labels` holds the vote shares of the seven
+          classes (renormalised); the label is their argmax; rows with no
+          vote for any of the seven are dropped.
+
+        Rows with a blank FER+ image name are dropped in both modes. The
+        numbers dropped are recorded in :attr:`notes`.
+
+        Raises:
+            DataFormatError: The votes file does not line up with this dataset.
+        """
+        from .readers import read_ferplus_votes
+
+        if mode not in ("majority", "soft"):
+            raise DataFormatError(f"with_ferplus(mode={mode!r}): expected 'majority' or 'soft'")
+        if self.label_names != EMOTIONS:
+            raise DataFormatError("with_ferplus needs a dataset with the seven FER2013 classes (not a binary view)")
+        votes, usage, named = read_ferplus_votes(path)
+        if len(self) and int(self.ids.max()) >= len(votes):
+            raise DataFormatError(
+                f"'{path}' has {len(votes):,} rows but this dataset refers to row {int(self.ids.max()):,}; "
+                "FER+ votes join fer2013.csv row by row (35,887 rows), so load the full fer2013.csv"
+            )
+        v = votes[self.ids]
+        fu = usage[self.ids]
+        both = (self.usage != "") & (fu != "")
+        if both.any() and (self.usage[both] != fu[both]).any():
+            bad = int(np.flatnonzero(both & (self.usage != fu))[0])
+            raise DataFormatError(
+                f"'{path}' does not line up with this dataset: source row {int(self.ids[bad])} has Usage "
+                f"{self.usage[bad]!r} here and {fu[bad]!r} in the FER+ file; both must be in fer2013.csv order"
+            )
+        # FER+ column order -> FER2013 class index
+        # FER+ vote columns of the seven FER2013 classes, in FER2013 order (angry ... neutral)
+        fer_cols = [FERPLUS_ORDER.index(c) for c in _FERPLUS_NAMES]
+        seven = v[:, fer_cols].astype(np.float32)
+        total = v.sum(axis=1)
+        keep = named[self.ids].copy()
+        blank = int((~keep).sum())
+        if mode == "majority":
+            best = v.argmax(axis=1)
+            has_majority = v.max(axis=1) * 2 > total
+            in_seven = np.isin(best, fer_cols)
+            dropped_vote = keep & ~(has_majority & in_seven)
+            keep &= has_majority & in_seven
+            labels = seven.argmax(axis=1)
+            soft = None
+        else:
+            s = seven.sum(axis=1)
+            dropped_vote = keep & (s == 0)
+            keep &= s > 0
+            soft = seven / np.maximum(s, 1)[:, None]
+            labels = soft.argmax(axis=1)
+        out = self._replace(labels=labels.astype(np.int64), soft_labels=soft, source=f"{self.source} | FER+ {mode}")
+        out = out.select(keep)
+        out.notes = {**self.notes, "ferplus": {"mode": mode, "blank_name_dropped": blank, "no_label_dropped": int(dropped_vote.sum())}}
+        if len(out) == 0:
+            raise DataFormatError(f"with_ferplus(mode={mode!r}) left no images")
+        return out
+
+    # ------------------------------------------------------------------ masking, storage, tf.data
+    def mask(
+        self,
+        masker: Masker,
+        *,
+        on_no_face: Literal["drop", "keep"] = "drop",
+        cache_dir: str | os.PathLike[str] | None = None,
+        workers: int | None = None,
+        progress: bool = True,
+        shard_size: int = 2000,
+        use_cache: bool = True,
+    ) -> FERDataset:
+        """Mask every face with a :class:`~fermask.Masker`, cached on disk and resumable.
+
+        The result is stored under a key made of the images, the labels, the
+        masker's full :meth:`~fermask.Masker.config` and the fermask version,
+        in shards of ``shard_size`` images written as they finish: a second
+        call loads in seconds, and an interrupted call resumes with the
+        unfinished shards.
+
+        Args:
+            masker: The masker.
+            on_no_face: What to do with images where no face/landmarks were
+                found: ``"drop"`` them or ``"keep"`` them unmasked (style ``""``).
+                Either way the count is in ``notes["masking"]``.
+            cache_dir: Cache root; default ``fermask.faces.cache_dir() / "datasets"``.
+            workers: Worker processes for masking (``None``: the masker's default).
+            progress: Show a progress bar.
+            shard_size: Images per cache shard.
+            use_cache: ``False`` masks in memory without reading or writing the cache.
+
+        Returns:
+            The masked dataset; :attr:`styles` records each image's mask style.
+            Gray images masked with ``keep_color=True`` make an RGB dataset.
+
+        Example:
+            >>> masked = ds.mask(fermask.Masker("surgical"), workers=2)  # doctest: +SKIP
+            >>> masked.notes["masking"]  # doctest: +SKIP
+            {'masked': 3493, 'not_masked': 1507, 'dropped': 1507, ...}
+        """
+        from .cache import mask_dataset
+
+        return mask_dataset(
+            self,
+            masker,
+            on_no_face=on_no_face,
+            cache_dir=cache_dir,
+            workers=workers,
+            progress=progress,
+            shard_size=shard_size,
+            use_cache=use_cache,
+        )
+
+    def save(self, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
+        """Write the dataset to a folder of compressed ``.npz`` shards plus ``dataset.json``.
+
+        See :mod:`fermask.data.store` for the format. Reload with :meth:`load`.
+        """
+        from .store import save_dataset
+
+        return save_dataset(self, path, shard_size=shard_size, overwrite=overwrite)
+
+    def to_tf_dataset(
+        self,
+        batch_size: int = 64,
+        *,
+        shuffle: bool = True,
+        augment: bool | Mapping[str, float] = False,
+        image_size: tuple[int, int] | int | None = None,
+        color_mode: Literal["grayscale", "rgb"] | None = None,
+        label_mode: Literal["int", "categorical", "soft", "binary"] | None = "int",
+        seed: int = 0,
+        repeat: bool = False,
+        drop_remainder: bool = False,
+    ) -> Any:
+        """A ``tf.data.Dataset`` of ``(x, y)`` batches for Keras.
+
+        ``x`` is float32 with pixel values 0-255 and shape
+        ``(B, h, w, c)``; models scale inside themselves. See
+        :func:`fermask.data.tfdata.make_tf_dataset` for the arguments.
+
+        Example:
+            >>> from fermask.data import make_synthetic_fer
+            >>> tfds = make_synthetic_fer(64).to_tf_dataset(32, image_size=64, color_mode="rgb")  # doctest: +SKIP
+            >>> next(iter(tfds))[0].shape  # doctest: +SKIP
+            TensorShape([32, 64, 64, 3])
+        """
+        from .tfdata import make_tf_dataset
+
+        return make_tf_dataset(
+            self,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            augment=augment,
+            image_size=image_size,
+            color_mode=color_mode,
+            label_mode=label_mode,
+            seed=seed,
+            repeat=repeat,
+            drop_remainder=drop_remainder,
+        )
+
+
+# FER+ vote columns (fer2013new.csv after Usage and Image name).
+FERPLUS_ORDER = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "nf")
+# The FER+ names of the FER2013 classes, in FER2013 label order.
+_FERPLUS_NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+assert [label_index(c) for c in _FERPLUS_NAMES] == list(range(len(EMOTIONS)))

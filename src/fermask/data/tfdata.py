@@ -1,0 +1,214 @@
+"""``tf.data`` input pipelines for :class:`~fermask.data.FERDataset`.
+
+The images stay uint8 in memory; each batch is gathered by index, converted
+to float32 (values 0-255: fermask models scale inside themselves), turned
+gray or RGB, resized and optionally augmented in a parallel ``map``, and
+prefetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DataFormatError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import FERDataset
+
+__all__ = ["make_tf_dataset", "AUGMENT_DEFAULTS"]
+
+AUGMENT_DEFAULTS: dict[str, float] = {
+    "flip": 0.5,  # probability of a horizontal flip
+    "shift": 0.1,  # largest shift, as a fraction of the image side
+    "rotation": 10.0,  # largest rotation, in degrees
+    "brightness": 0.1,  # largest brightness change, as a fraction of 255
+}
+"""What ``augment=True`` does; pass a dict to change any of these (0 turns one off)."""
+
+_LABEL_MODES = ("int", "categorical", "soft", "binary", None)
+
+
+def _augment_params(augment: bool | Mapping[str, float]) -> dict[str, float] | None:
+    if augment is False or augment is None:
+        return None
+    if augment is True:
+        return dict(AUGMENT_DEFAULTS)
+    if not isinstance(augment, Mapping):
+        raise DataFormatError(f"augment must be True, False or a dict of {sorted(AUGMENT_DEFAULTS)}, got {augment!r}")
+    unknown = set(augment) - set(AUGMENT_DEFAULTS)
+    if unknown:
+        raise DataFormatError(
+            f"unknown augmentation(s) {sorted(unknown)}; expected some of {sorted(AUGMENT_DEFAULTS)}"
+        )
+    params = {k: 0.0 for k in AUGMENT_DEFAULTS}
+    params.update({k: float(v) for k, v in augment.items()})
+    return params
+
+
+def _size(image_size: tuple[int, int] | int | None, ds: FERDataset) -> tuple[int, int]:
+    if image_size is None:
+        return ds.image_shape[0], ds.image_shape[1]
+    if isinstance(image_size, (int, np.integer)):
+        return int(image_size), int(image_size)
+    if len(image_size) == 3:  # (h, w, c) as in a model's input_shape
+        image_size = (image_size[0], image_size[1])
+    if len(image_size) != 2 or min(int(v) for v in image_size) < 8:
+        raise DataFormatError(f"image_size must be an int or (height, width) of at least 8, got {image_size!r}")
+    return int(image_size[0]), int(image_size[1])
+
+
+def make_tf_dataset(
+    ds: FERDataset,
+    *,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    augment: bool | Mapping[str, float] = False,
+    image_size: tuple[int, int] | int | None = None,
+    color_mode: str | None = None,
+    label_mode: str | None = "int",
+    seed: int = 0,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+) -> Any:
+    """Build a ``tf.data.Dataset`` of ``(x, y)`` batches.
+
+    Args:
+        ds: The dataset.
+        batch_size: Images per batch.
+        shuffle: Reshuffle every epoch (seeded).
+        augment: ``True`` for :data:`AUGMENT_DEFAULTS` (random horizontal
+            flips, shifts, rotations and brightness), or a dict of those keys.
+        image_size: Output ``(height, width)`` or side; ``None`` keeps the
+            dataset's size. Images are resized bilinearly.
+        color_mode: ``"grayscale"`` (1 channel) or ``"rgb"`` (3 channels);
+            ``None`` keeps the dataset's.
+        label_mode: ``"int"`` (int32 ``(B,)``), ``"categorical"`` (one-hot
+            float32 ``(B, K)``), ``"soft"`` (the FER+ distributions, float32
+            ``(B, K)``), ``"binary"`` (float32 ``(B, 1)``, two-class datasets)
+            or ``None`` (batches of ``x`` only).
+        seed: Seed of the shuffling and the augmentation.
+        repeat: Repeat forever (use ``steps_per_epoch`` in ``fit``).
+        drop_remainder: Drop the last, smaller batch.
+
+    Returns:
+        A ``tf.data.Dataset``; ``x`` is float32 ``(B, h, w, c)`` with values 0-255.
+    """
+    from .._tf import tf_module
+
+    if len(ds) == 0:
+        raise DataFormatError("to_tf_dataset: the dataset is empty")
+    if label_mode not in _LABEL_MODES:
+        raise DataFormatError(f"label_mode must be one of {_LABEL_MODES}, got {label_mode!r}")
+    if color_mode not in (None, "grayscale", "rgb"):
+        raise DataFormatError(f"color_mode must be 'grayscale', 'rgb' or None, got {color_mode!r}")
+    if int(batch_size) < 1:
+        raise DataFormatError(f"batch_size must be at least 1, got {batch_size}")
+    if label_mode is not None and (ds.labels < 0).any():
+        raise DataFormatError(
+            f"{int((ds.labels < 0).sum())} images have no label (e.g. Kaggle test.csv); "
+            "use label_mode=None to get images only"
+        )
+    if label_mode == "soft" and ds.soft_labels is None:
+        raise DataFormatError(
+            "label_mode='soft' needs soft labels; join FER+ votes with with_ferplus(path, mode='soft'), "
+            "or use label_mode='categorical'"
+        )
+    if label_mode == "binary" and ds.num_classes != 2:
+        raise DataFormatError(
+            f"label_mode='binary' needs a two-class dataset, this one has {ds.num_classes}; use ds.binary('happy')"
+        )
+    aug = _augment_params(augment)
+    h, w = _size(image_size, ds)
+    src_h, src_w, src_c = ds.image_shape
+    out_c = {"grayscale": 1, "rgb": 3, None: src_c}[color_mode]
+    num_classes = ds.num_classes
+    augment_first = h * w >= src_h * src_w  # augment at the smaller resolution
+
+    tf = tf_module()
+    images = tf.constant(ds.images)
+    labels = tf.constant(ds.labels.astype(np.int32))
+    soft = tf.constant(ds.soft_labels) if (label_mode == "soft" and ds.soft_labels is not None) else None
+    n = len(ds)
+
+    def to_float(x: Any) -> Any:
+        x = tf.cast(x, tf.float32)
+        if src_c == 1:
+            x = x[..., None]
+        if out_c == 1 and src_c == 3:
+            x = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
+        elif out_c == 3 and src_c == 1:
+            x = tf.tile(x, [1, 1, 1, 3])
+        return x
+
+    def resize(x: Any) -> Any:
+        if (h, w) == (src_h, src_w):
+            return x
+        return tf.clip_by_value(tf.image.resize(x, (h, w), method="bilinear", antialias=h < src_h), 0.0, 255.0)
+
+    def do_augment(x: Any, rnd: Any) -> Any:
+        assert aug is not None
+        b = tf.shape(x)[0]
+        size_h = tf.cast(tf.shape(x)[1], tf.float32)
+        size_w = tf.cast(tf.shape(x)[2], tf.float32)
+
+        def uniform(k: int, shape: Any, lo: float, hi: float) -> Any:
+            return tf.random.stateless_uniform(shape, seed=tf.stack([rnd, tf.constant(k, tf.int64)]), minval=lo, maxval=hi)
+
+        if aug["flip"] > 0:
+            flip = uniform(1, [b], 0.0, 1.0) < aug["flip"]
+            x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
+        if aug["shift"] > 0 or aug["rotation"] > 0:
+            ang = uniform(2, [b], -1.0, 1.0) * (aug["rotation"] * np.pi / 180.0)
+            tx = uniform(3, [b], -1.0, 1.0) * aug["shift"] * size_w
+            ty = uniform(4, [b], -1.0, 1.0) * aug["shift"] * size_h
+            c, s = tf.cos(ang), tf.sin(ang)
+            cx, cy = (size_w - 1.0) / 2.0, (size_h - 1.0) / 2.0
+            # output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2)
+            a2 = cx - c * cx - s * cy - tx
+            b2 = cy + s * cx - c * cy - ty
+            zeros = tf.zeros_like(c)
+            transforms = tf.stack([c, s, a2, -s, c, b2, zeros, zeros], axis=1)
+            x = tf.raw_ops.ImageProjectiveTransformV3(
+                images=x,
+                transforms=transforms,
+                output_shape=tf.shape(x)[1:3],
+                fill_value=0.0,
+                interpolation="BILINEAR",
+                fill_mode="NEAREST",
+            )
+        if aug["brightness"] > 0:
+            delta = uniform(5, [b], -1.0, 1.0) * (aug["brightness"] * 255.0)
+            x = tf.clip_by_value(x + delta[:, None, None, None], 0.0, 255.0)
+        return x
+
+    def prepare(idx: Any, rnd: Any) -> Any:
+        x = to_float(tf.gather(images, idx))
+        if aug is not None and augment_first:
+            x = do_augment(x, rnd)
+        x = resize(x)
+        if aug is not None and not augment_first:
+            x = do_augment(x, rnd)
+        x = tf.ensure_shape(x, [None, h, w, out_c])
+        if label_mode is None:
+            return x
+        y = tf.gather(labels, idx)
+        if label_mode == "categorical":
+            y = tf.one_hot(y, num_classes, dtype=tf.float32)
+        elif label_mode == "soft":
+            y = tf.gather(soft, idx)
+        elif label_mode == "binary":
+            y = tf.cast(y, tf.float32)[:, None]
+        return x, y
+
+    order = tf.data.Dataset.range(n)
+    if shuffle:
+        order = order.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        order = order.repeat()
+    order = order.batch(int(batch_size), drop_remainder=drop_remainder)
+    rand = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    out = tf.data.Dataset.zip((order, rand)).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return out.prefetch(tf.data.AUTOTUNE)
