@@ -3,7 +3,7 @@
 The public API is re-exported here and imported lazily, so ``import fermask``
 is fast and never imports TensorFlow; each name loads its module on first use.
 
-Example:
+Examples:
     >>> import fermask
     >>> "surgical" in fermask.list_masks()
     True

@@ -105,7 +105,7 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
         ImageError: The source is missing, empty, not an image, too small
             (a side under 8 pixels) or too large.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> load_image(np.zeros((48, 48), dtype=np.float32)).dtype
         dtype('uint8')

@@ -10,7 +10,7 @@ A bundle is a folder::
 :class:`~fermask.Predictor` loads a bundle with no other arguments.
 ``fermask.json`` is plain JSON so that other tools can read it.
 
-Example:
+Examples:
     >>> from fermask.bundle import BundleInfo
     >>> info = BundleInfo(labels=["angry", "happy"], input_shape=(48, 48, 1))
     >>> info.color_mode

@@ -105,7 +105,7 @@ def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
         LandmarkModelNotFound: No copy was found; the message lists every
             way to provide one.
 
-    Example:
+    Examples:
         >>> find_landmarks_model().name  # doctest: +SKIP
         'shape_predictor_68_face_landmarks.dat'
     """
@@ -305,7 +305,7 @@ class FaceAnalyzer:
         landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
         cnn_model_path: Path of the CNN detector model.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> analyzer = FaceAnalyzer(policy="full_frame")
         >>> faces = analyzer.find(np.full((48, 48), 128, dtype=np.uint8))  # doctest: +SKIP

@@ -5,7 +5,7 @@ FER2013 numbers its classes 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad,
 alphabetically, which is a different order: always map folder names through
 :func:`label_index`, never by position.
 
-Example:
+Examples:
     >>> from fermask.labels import EMOTIONS, label_index
     >>> EMOTIONS[3]
     'happy'
@@ -52,7 +52,7 @@ def label_index(name: str) -> int:
     Raises:
         DataFormatError: The name is not one of the seven emotions.
 
-    Example:
+    Examples:
         >>> label_index("happiness")
         3
     """
@@ -79,7 +79,7 @@ def label_name(index: int) -> str:
     Raises:
         DataFormatError: The label is out of range.
 
-    Example:
+    Examples:
         >>> label_name(0)
         'angry'
     """

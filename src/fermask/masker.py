@@ -1,6 +1,6 @@
 """The Masker: puts masks on the faces in images.
 
-Example:
+Examples:
     >>> from fermask import Masker
     >>> masker = Masker(style="surgical", color="white", seed=0)
     >>> result = masker("photo.jpg")  # doctest: +SKIP
@@ -123,7 +123,7 @@ class Masker:
             :class:`~fermask.faces.FaceAnalyzer`).
         landmarks_path: Path of the 68-point landmark model.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> masker = Masker("n95", keep_color=True)
         >>> masker.config()["styles"][0]["name"]

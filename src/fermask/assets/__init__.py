@@ -11,7 +11,7 @@ __all__ = ["example_photo"]
 def example_photo() -> Path:
     """Path of the packaged example portrait (public-domain NASA photo, 512x512).
 
-    Example:
+    Examples:
         >>> example_photo().name
         'astronaut.jpg'
     """

@@ -5,7 +5,7 @@ A mask style turns a face's 68 landmarks into a mask shape (see
 ``cloth``, ``gas`` and ``bandana``. Third-party packages add styles through
 the ``fermask.masks`` entry-point group.
 
-Example:
+Examples:
     >>> from fermask.masks import list_masks, get_mask
     >>> list_masks()[:3]
     ['bandana', 'cloth', 'gas']
@@ -75,7 +75,7 @@ def register_mask(name: str, style: Any = None, *, overwrite: bool = False) -> A
     Returns:
         ``style`` itself (or a decorator that returns it).
 
-    Example:
+    Examples:
         >>> from fermask.masks import MaskStyle, MaskShape, register_mask
         >>> @register_mask("doc-band", overwrite=True)
         ... class Band(MaskStyle):

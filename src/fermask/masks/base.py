@@ -30,7 +30,7 @@ class FaceGeometry:
     Args:
         landmarks: ``(68, 2)`` array of ``(x, y)`` points.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> pts = np.zeros((68, 2)); pts[16] = (100, 0); pts[27] = (50, -10); pts[8] = (50, 60)
         >>> g = FaceGeometry(pts)
@@ -177,7 +177,7 @@ class MaskStyle:
     with :func:`fermask.register_mask` or an entry point in the
     ``fermask.masks`` group.
 
-    Example:
+    Examples:
         >>> from fermask.masks import MaskStyle, MaskShape, register_mask
         >>> class Visor(MaskStyle):
         ...     name = "doc-visor"

@@ -60,7 +60,7 @@ def parse_color(color: ColorSpec) -> RGB | None:
     Raises:
         ValueError: Unknown name or malformed value.
 
-    Example:
+    Examples:
         >>> parse_color("#ff8000")
         (255, 128, 0)
     """
