@@ -187,7 +187,21 @@ def test_crop_face_pads_with_edges() -> None:
 def test_simulate_mask(bundle: str, astronaut: np.ndarray) -> None:
     pytest.importorskip("fermask.masker")
     plain = Predictor.load(bundle).predict(astronaut)[0]
-    masked = Predictor.load(bundle, simulate_mask="surgical").predict(astronaut)[0]
+    masked_list = Predictor.load(bundle, simulate_mask="surgical", keep_masked_images=True).predict(astronaut)
+    masked = masked_list[0]
+    drawn = masked_list.masked_image
+    assert drawn is not None and drawn.shape == astronaut.shape
+    l, t, r, b = masked.box
+    lower_face = (slice((t + b) // 2, b), slice(l, r))
+    assert np.abs(drawn[lower_face].astype(int) - astronaut[lower_face]).mean() > 10
     assert plain.masked_style is None and masked.masked_style == "surgical"
     assert masked.box == plain.box
     assert masked.scores != pytest.approx(plain.scores, abs=1e-6)
+
+
+def test_unknown_mask_style_fails_at_construction(bundle: str) -> None:
+    pytest.importorskip("fermask.masker")
+    from fermask.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError):
+        Predictor.load(bundle, simulate_mask="no-such-style")

@@ -122,6 +122,8 @@ class PredictionList(list[Prediction]):
             :meth:`Predictor.predict_many` ran with ``on_error="record"``;
             the list is then empty.
         image_size: ``(height, width)`` of the image, when it was read.
+        masked_image: The image with the simulated masks drawn, when the
+            predictor was made with ``simulate_mask`` and ``keep_masked_images=True``.
     """
 
     def __init__(
@@ -131,11 +133,13 @@ class PredictionList(list[Prediction]):
         source: str | None = None,
         error: str | None = None,
         image_size: tuple[int, int] | None = None,
+        masked_image: np.ndarray | None = None,
     ) -> None:
         super().__init__(items)
         self.source = source
         self.error = error
         self.image_size = image_size
+        self.masked_image = masked_image
 
     def top_emotion(self, default: Any = _MISSING) -> tuple[str, float]:
         """The label and score of the first (leftmost) face.
@@ -254,6 +258,7 @@ class _Pending:
     source: str
     size: tuple[int, int] | None
     error: str | None = None
+    masked: np.ndarray | None = None
 
 
 class Predictor:
@@ -285,6 +290,8 @@ class Predictor:
         landmarks_path: Path of dlib's 68-point landmark model.
         analyzer: A ready :class:`~fermask.FaceAnalyzer` (overrides
             ``detector``, ``face_policy``, ``upsample``, ``landmarks_path``).
+        keep_masked_images: With ``simulate_mask``, keep each masked image in
+            :attr:`PredictionList.masked_image` (for plots; costs memory).
 
     Example:
         >>> import keras  # doctest: +SKIP
@@ -308,8 +315,10 @@ class Predictor:
         mask_seed: int = 0,
         landmarks_path: str | os.PathLike[str] | None = None,
         analyzer: FaceAnalyzer | None = None,
+        keep_masked_images: bool = False,
     ) -> None:
         self.model = model
+        self.keep_masked_images = bool(keep_masked_images)
         if info is None:
             info = self._info_from_model(model, labels)
         elif labels is not None:
@@ -334,6 +343,8 @@ class Predictor:
         self._masker: Any = None
         self._fn: Any = None
         self._warned_logits = False
+        if simulate_mask is not None:
+            _ = self.masker  # an unknown style fails here, not once per image
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -521,14 +532,16 @@ class Predictor:
             faces = self.analyzer.find_in_gray(to_gray(arr))
         faces = list(faces)
         styles: list[str | None] = [None] * len(faces)
+        masked = None
         if faces and self.masker is not None:
             res = self.masker.mask_faces(arr, faces)
             if res.image is not None:
                 arr = res.image
+                masked = arr if self.keep_masked_images else None
             styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
         margin = float(self.info.face_margin)
         crops = [self.preprocess(crop_face(arr, f.box, margin)) for f in faces]
-        return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])))
+        return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
 
     def _finish(self, pending: _Pending, probs: np.ndarray) -> PredictionList:
         labels = self.info.labels
@@ -546,7 +559,9 @@ class Predictor:
                     masked_style=style,
                 )
             )
-        return PredictionList(preds, source=pending.source, error=pending.error, image_size=pending.size)
+        return PredictionList(
+            preds, source=pending.source, error=pending.error, image_size=pending.size, masked_image=pending.masked
+        )
 
     def predict(self, image: ImageInput, faces: Sequence[Face] | None = None) -> PredictionList:
         """Find every face in an image and score its emotions.

@@ -1,0 +1,201 @@
+"""``fermask predict``: emotions of the faces in photos and videos.
+
+Examples::
+
+    fermask predict photo.jpg --model runs/shallow/bundle
+    fermask predict photos/ --model bundle --json > predictions.jsonl
+    fermask predict photo.jpg --model bundle --simulate-mask surgical --plot figures/
+    fermask predict clip.mp4 --model bundle --stride 5 --out tables/ --plot figures/
+
+Images and videos may be mixed; folders are searched recursively. Each
+unreadable input is reported on its own line and the run goes on; the exit
+status is 1 when any input failed, else 0.
+
+``--json`` prints one JSON object per line: ``{"source", "faces", "error"}``
+per image, and per sampled video frame the same plus ``"frame"`` and
+``"time_s"``. A video also gets a per-frame CSV table
+(``<out>/<name>.emotions.csv``) and, with ``--plot``, an emotion-over-time
+plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``fermask predict``."""
+    parser.add_argument("inputs", nargs="+", metavar="IMAGES_OR_VIDEOS",
+                        help="image or video files, or folders holding them")
+    parser.add_argument("--model", "-m", required=True, metavar="BUNDLE",
+                        help="a model bundle folder (model.keras + fermask.json)")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
+    parser.add_argument("--simulate-mask", metavar="STYLE",
+                        help="mask every face with this style before predicting ('random' picks per image)")
+    parser.add_argument("--detector", choices=["hog", "cnn", "auto"], default="hog",
+                        help="face detector: hog (fast), cnn (finds more masked faces), auto (hog, then cnn)")
+    parser.add_argument("--face-policy", choices=["auto", "detect", "full_frame"], default="auto",
+                        help="full_frame treats every image as one face crop (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")
+    parser.add_argument("--stride", type=int, default=1, help="video: use every N-th frame (default: 1)")
+    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many sampled frames")
+    parser.add_argument("--out", metavar="DIR", default=".",
+                        help="video: folder for the per-frame CSV tables (default: current folder)")
+    parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _collect(inputs: list[str]) -> list[Path]:
+    from fermask._image import IMAGE_SUFFIXES
+    from fermask.video import VIDEO_SUFFIXES
+
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
+            out.extend(found)
+        else:
+            out.append(p)  # missing files are reported per file later
+    return out
+
+
+class _Names:
+    """Output file names unique within one run, never equal to an input."""
+
+    def __init__(self, inputs: list[Path]) -> None:
+        self.used: set[Path] = {p.resolve() for p in inputs}
+
+    def __call__(self, folder: Path, stem: str, suffix: str) -> Path:
+        n = 1
+        while True:
+            name = f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}"
+            p = folder / name
+            if p.resolve() not in self.used:
+                self.used.add(p.resolve())
+                return p
+            n += 1
+
+
+def _table_line(source: str, preds: Any, width: int) -> list[str]:
+    if preds.error:
+        return [f"{source:<{width}}  -     error: {preds.error}"]
+    if not preds:
+        return [f"{source:<{width}}  -     no face found"]
+    lines = []
+    for p in preds:
+        box = ",".join(str(v) for v in p.box)
+        ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])
+        nxt = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
+        masked = f"  [{p.masked_style}]" if p.masked_style else ""
+        lines.append(f"{source:<{width}}  {p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {nxt}{masked}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask predict``; returns 0, or 1 when some input failed."""
+    from fermask.errors import FermaskError
+    from fermask.predictor import Predictor
+    from fermask.video import is_video, predict_video
+
+    if args.batch_size < 1:
+        raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
+    if args.stride < 1:
+        raise FermaskError(f"--stride must be 1 or more, got {args.stride}")
+    paths = _collect(args.inputs)
+    if not paths:
+        raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
+    try:
+        predictor = Predictor.load(
+            args.model,
+            detector=args.detector,
+            face_policy=args.face_policy,
+            simulate_mask=args.simulate_mask,
+            landmarks_path=args.landmarks,
+            keep_masked_images=bool(args.plot),
+        )
+    except FermaskError:
+        raise
+    except Exception as exc:  # a corrupt model.keras fails deep inside Keras
+        raise FermaskError(f"could not load the model bundle '{args.model}': {exc}") from None
+
+    plot_dir = Path(args.plot) if args.plot else None
+    out_dir = Path(args.out)
+    names = _Names(paths)
+    width = min(40, max(len(str(p)) for p in paths))
+    failed = 0
+    if not args.json:
+        print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  NEXT")
+
+    def emit(preds: Any, extra: dict[str, Any] | None = None, source: str | None = None) -> None:
+        src = source or preds.source
+        if args.json:
+            rec: dict[str, Any] = {"source": src, **(extra or {})}
+            rec["faces"] = preds.to_dicts()
+            rec["error"] = preds.error
+            print(json.dumps(rec), flush=True)
+        else:
+            for line in _table_line(src, preds, width):
+                print(line)
+
+    images = [p for p in paths if not is_video(p)]
+    videos = [p for p in paths if is_video(p)]
+    if images:
+        from tqdm.auto import tqdm
+
+        results = predictor.iter_predict([str(p) for p in images], args.batch_size, on_error="record")
+        for path, preds in tqdm(zip(images, results), total=len(images), desc="predict", unit="img",
+                                disable=args.quiet or not args.json or len(images) < 2, file=sys.stderr):
+            emit(preds, source=str(path))
+            if preds.error:
+                failed += 1
+                if args.json:
+                    print(f"fermask predict: {path}: {preds.error}", file=sys.stderr)
+            elif plot_dir is not None:
+                _plot_image(path, preds, plot_dir, names)
+
+    for path in videos:
+        try:
+            result = predict_video(predictor, path, stride=args.stride, batch_size=args.batch_size,
+                                   max_frames=args.max_frames, progress=not args.quiet)
+        except FermaskError as exc:
+            failed += 1
+            from fermask.predictor import PredictionList
+
+            emit(PredictionList(source=str(path), error=str(exc)))
+            if args.json:
+                print(f"fermask predict: {path}: {exc}", file=sys.stderr)
+            continue
+        for number, t, preds in result.frames:
+            emit(preds, {"frame": number, "time_s": round(t, 4)}, source=str(path))
+        csv_path = result.to_csv(names(out_dir, path.stem, ".emotions.csv"))
+        msg = f"{path}: {len(result.frames)} frames -> {csv_path}"
+        if plot_dir is not None:
+            from fermask.plots import save_figure
+
+            png = save_figure(result.plot(), names(plot_dir, path.stem, ".emotions.png"))
+            msg += f", {png}"
+        print(msg, file=sys.stderr if args.json else sys.stdout)
+    if failed and not args.json:
+        print(f"{failed} of {len(paths)} inputs could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _plot_image(path: Path, preds: Any, plot_dir: Path, names: _Names) -> None:
+    from fermask._image import load_image
+    from fermask.plots import annotate_image, plot_face_scores, save_figure
+
+    image = preds.masked_image if preds.masked_image is not None else load_image(path)
+    save_figure(annotate_image(image, preds, title=path.name), names(plot_dir, path.stem, ".annotated.png"))
+    save_figure(plot_face_scores(preds, image), names(plot_dir, path.stem, ".scores.png"))

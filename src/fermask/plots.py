@@ -1,0 +1,276 @@
+"""Figures, drawn with matplotlib (the optional ``plot`` extra).
+
+Every function builds a :class:`matplotlib.figure.Figure` without pyplot, so
+nothing opens a window and no global state is touched; save it with
+:func:`save_figure` (PNG by default) or show it in a notebook by leaving it as
+a cell's value. matplotlib is imported inside the functions: without it,
+calling one raises :class:`~fermask.MissingDependencyError` saying
+``pip install 'fermask[plot]'``.
+
+This is one flat module of functions; each takes plain data (arrays, dicts,
+:class:`~fermask.Prediction` objects) and returns a figure.
+
+Example:
+    >>> from fermask import plots
+    >>> fig = plots.plot_scores({"happy": 0.7, "sad": 0.2, "neutral": 0.1})
+    >>> fig.axes[0].get_xlim()[1] <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import missing_dependency
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .predictor import Prediction
+
+__all__ = [
+    "plot_scores",
+    "plot_face_scores",
+    "annotate_image",
+    "plot_emotion_timeline",
+    "save_figure",
+]
+
+# One colour per FER2013 emotion, so every figure uses the same ones.
+EMOTION_COLORS: dict[str, str] = {
+    "angry": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "happy": "#ff7f0e",
+    "sad": "#1f77b4",
+    "surprise": "#e377c2",
+    "neutral": "#7f7f7f",
+}
+
+
+def _mpl() -> Any:
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise missing_dependency("matplotlib", "plot", "plotting") from None
+    return matplotlib, Figure
+
+
+def _color(label: str, i: int) -> str:
+    return EMOTION_COLORS.get(label, f"C{i % 10}")
+
+
+def _scores_of(item: Prediction | Mapping[str, float]) -> dict[str, float]:
+    scores = getattr(item, "scores", item)
+    if not isinstance(scores, Mapping):
+        raise TypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
+    return {str(k): float(v) for k, v in scores.items()}
+
+
+def plot_scores(
+    scores: Prediction | Mapping[str, float],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A horizontal bar chart of one face's emotion scores (the report's Figure 3).
+
+    Args:
+        scores: A :class:`~fermask.Prediction` or a mapping label -> score.
+        ax: Draw into these axes instead of a new figure.
+        title: Axes title; defaults to the top label and its score.
+
+    Returns:
+        The figure holding the chart.
+
+    Example:
+        >>> fig = plot_scores({"happy": 0.9, "sad": 0.1}, title="face 0")
+        >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        ['happy', 'sad']
+    """
+    _, Figure = _mpl()
+    s = _scores_of(scores)
+    if ax is None:
+        fig = Figure(figsize=(4.5, 0.35 * len(s) + 1.0), layout="constrained")
+        ax = fig.add_subplot()
+    labels = list(s)
+    values = [s[k] for k in labels]
+    y = np.arange(len(labels))
+    ax.barh(y, values, color=[_color(k, i) for i, k in enumerate(labels)])
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("probability")
+    for yi, v in zip(y, values):
+        ax.text(min(v + 0.02, 0.85), yi, f"{v:.2f}", va="center", fontsize=8)
+    if title is None and labels:
+        top = max(labels, key=s.__getitem__)
+        title = f"{top} ({s[top]:.0%})"
+    if title:
+        ax.set_title(title)
+    return ax.figure  # type: ignore[return-value]
+
+
+def plot_face_scores(
+    predictions: Sequence[Prediction],
+    image: Any = None,
+    *,
+    max_faces: int = 12,
+) -> Figure:
+    """One row per face: its crop (when ``image`` is given) beside its score bars.
+
+    Args:
+        predictions: The predictions of one image.
+        image: The image they come from (anything :func:`fermask.load_image` takes).
+        max_faces: Draw at most this many faces.
+
+    Returns:
+        The figure; a single "no face found" panel when ``predictions`` is empty.
+    """
+    _, Figure = _mpl()
+    preds = list(predictions)[:max_faces]
+    arr = None
+    if image is not None:
+        from ._image import load_image
+
+        arr = load_image(image)
+    rows = max(1, len(preds))
+    cols = 2 if arr is not None else 1
+    fig = Figure(figsize=(3.0 * cols + 1.5, 2.6 * rows), layout="constrained")
+    if not preds:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no face found", ha="center", va="center", fontsize=14)
+        ax.set_axis_off()
+        return fig
+    from .predictor import crop_face
+
+    axes = fig.subplots(rows, cols, squeeze=False, width_ratios=[1, 2] if cols == 2 else None)
+    for row, p in zip(axes, preds):
+        if arr is not None:
+            crop = crop_face(arr, p.box)
+            row[0].imshow(crop, cmap="gray" if crop.ndim == 2 else None, vmin=0, vmax=255)
+            row[0].set_title(f"face {p.index}")
+            row[0].set_axis_off()
+        plot_scores(p, ax=row[-1], title=f"face {p.index}: {p.label} ({p.score:.0%})")
+    return fig
+
+
+def annotate_image(
+    image: Any,
+    predictions: Sequence[Prediction],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The photo with a box and the top label over every face.
+
+    Args:
+        image: The photo (anything :func:`fermask.load_image` takes).
+        predictions: Its predictions.
+        ax: Draw into these axes instead of a new figure.
+        title: Axes title.
+
+    Returns:
+        The figure.
+    """
+    matplotlib, Figure = _mpl()
+    from matplotlib.patches import Rectangle
+
+    from ._image import load_image
+
+    arr = load_image(image)
+    if ax is None:
+        h, w = arr.shape[:2]
+        scale = 6.0 / max(h, w)
+        fig = Figure(figsize=(max(2.0, w * scale), max(2.0, h * scale) + 0.4), layout="constrained")
+        ax = fig.add_subplot()
+    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255)
+    for p in predictions:
+        l, t, r, b = p.box
+        color = _color(p.label, p.index)
+        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor=color, linewidth=2))
+        text = f"{p.index}: {p.label} {p.score:.0%}"
+        if getattr(p, "masked_style", None):
+            text += f" [{p.masked_style}]"
+        ax.text(l, t - 3, text, color="white", fontsize=9, va="bottom",
+                bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"})
+    if not predictions:
+        ax.text(0.5, 0.02, "no face found", transform=ax.transAxes, ha="center", va="bottom",
+                color="white", bbox={"facecolor": "black", "alpha": 0.6})
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax.figure  # type: ignore[return-value]
+
+
+def plot_emotion_timeline(
+    times: Sequence[float] | np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    *,
+    title: str | None = None,
+    xlabel: str = "time (s)",
+) -> Figure:
+    """Each emotion's score over time (a video), one line per label.
+
+    Args:
+        times: ``n`` time points (seconds or frame numbers).
+        scores: ``(n, len(labels))`` scores; rows of NaN (no face) leave gaps.
+        labels: Label names.
+        title: Figure title.
+        xlabel: Label of the time axis.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> import numpy as np
+        >>> fig = plot_emotion_timeline([0, 1], np.array([[0.2, 0.8], [0.6, 0.4]]), ["sad", "happy"])
+        >>> len(fig.axes[0].lines)
+        2
+    """
+    _, Figure = _mpl()
+    t = np.asarray(times, dtype=float)
+    s = np.asarray(scores, dtype=float)
+    if s.ndim != 2 or s.shape != (len(t), len(labels)):
+        raise ValueError(
+            f"scores must have shape (len(times), len(labels)) = ({len(t)}, {len(labels)}), got {s.shape}"
+        )
+    fig = Figure(figsize=(8, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, lab in enumerate(labels):
+        ax.plot(t, s[:, i], label=lab, color=_color(lab, i), linewidth=1.5,
+                marker="." if len(t) < 60 else None)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("probability")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
+    """Save a figure (format from the suffix, PNG when there is none); parent folders are created.
+
+    Args:
+        fig: The figure.
+        path: Target file.
+        dpi: Resolution.
+
+    Returns:
+        The path written.
+    """
+    p = Path(path)
+    if not p.suffix:
+        p = p.with_suffix(".png")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=dpi)
+    return p

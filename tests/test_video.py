@@ -1,0 +1,149 @@
+"""Video prediction, plots and the ``fermask predict`` command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+keras = pytest.importorskip("keras")
+
+from fermask.bundle import BundleInfo, save_bundle  # noqa: E402
+from fermask.commands import predict as predict_cmd  # noqa: E402
+from fermask.labels import EMOTIONS  # noqa: E402
+from fermask.predictor import Predictor  # noqa: E402
+
+
+def _model() -> keras.Model:
+    keras.utils.set_random_seed(7)
+    return keras.Sequential(
+        [
+            keras.Input((48, 48, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 5, strides=2, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(7, activation="softmax",
+                               kernel_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=7)),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("vbundle") / "b"
+    save_bundle(path, _model(), BundleInfo(labels=list(EMOTIONS), input_shape=(48, 48, 1)))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def clip(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Six frames at 5 fps: four showing the astronaut, then two blank frames."""
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v3 as iio
+
+    small = np.asarray(Image.fromarray(astronaut).resize((256, 256)))
+    blank = np.full_like(small, 100)
+    frames = np.stack([small, small, np.roll(small, 8, axis=1), small, blank, blank])
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    iio.imwrite(path, frames, plugin="FFMPEG", fps=5)
+    return str(path)
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse and run ``fermask predict`` through the command module."""
+    parser = argparse.ArgumentParser(prog="fermask predict")
+    predict_cmd.add_arguments(parser)
+    return predict_cmd.run(parser.parse_args(argv))
+
+
+def test_video_frames_table_and_plot(bundle: str, clip: str, tmp_path) -> None:
+    from fermask.video import iter_frames, predict_video
+
+    assert [n for n, _, _ in iter_frames(clip, stride=2)] == [0, 2, 4]
+    result = predict_video(Predictor.load(bundle), clip, stride=1, progress=False, batch_size=2)
+    assert result.fps == pytest.approx(5.0)
+    assert [len(p) for _, _, p in result.frames] == [1, 1, 1, 1, 0, 0]
+    times, scores = result.timeline()
+    assert times.tolist() == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert np.isnan(scores[4:]).all() and np.allclose(scores[:4].sum(axis=1), 1.0)
+    out = result.to_csv(tmp_path / "t.csv")
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 6 and list(rows[0])[-7:] == list(EMOTIONS)
+    assert rows[0]["face"] == "0" and rows[4]["face"] == "" and rows[4]["label"] == ""
+    fig = result.plot()
+    assert len(fig.axes[0].lines) == 7
+
+
+def test_unreadable_video(tmp_path) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    from fermask.errors import ImageError
+    from fermask.video import iter_frames
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ImageError, match="bad.mp4"):
+        list(iter_frames(bad))
+
+
+def test_cli_json_lines_and_errors(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:
+    good = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(good)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((300, 300), 90, np.uint8)).save(blank)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"nope")
+    code = run_cli([str(good), str(bad), str(blank), "--model", bundle, "--json", "--quiet"])
+    assert code == 1  # one input failed, the others were still processed
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["source"] for x in lines] == [str(good), str(bad), str(blank)]
+    faces = lines[0]["faces"]
+    assert len(faces) == 1 and set(faces[0]["scores"]) == set(EMOTIONS)
+    assert sum(faces[0]["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert lines[1]["error"] and "broken.jpg" in lines[1]["error"]
+    assert lines[2]["faces"] == [] and lines[2]["error"] is None
+    # the same image through the library gives the same label
+    assert faces[0]["label"] == Predictor.load(bundle).predict(astronaut)[0].label
+
+
+def test_cli_table_plots_and_video(bundle: str, astronaut: np.ndarray, clip: str, tmp_path, capsys) -> None:
+    good = tmp_path / "in" / "astronaut.png"
+    good.parent.mkdir()
+    Image.fromarray(astronaut).save(good)
+    plots, tables = tmp_path / "plots", tmp_path / "tables"
+    code = run_cli([str(good.parent), clip, "--model", bundle, "--plot", str(plots), "--out", str(tables),
+                    "--stride", "2", "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "EMOTION" in out and "astronaut.png" in out and "no face found" in out
+    for name in ("astronaut.annotated.png", "astronaut.scores.png", "clip.emotions.png"):
+        img = Image.open(plots / name)
+        assert img.size[0] > 100
+    rows = list(csv.DictReader((tables / "clip.emotions.csv").open()))
+    assert [r["frame"] for r in rows] == ["0", "2", "4"]
+
+
+def test_cli_bad_model_is_a_clear_error(tmp_path, astronaut: np.ndarray) -> None:
+    from fermask.errors import FermaskError
+
+    img = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(img)
+    with pytest.raises(FermaskError, match="not a fermask bundle"):
+        run_cli([str(img), "--model", str(tmp_path)])
+
+
+def test_plots_without_faces_and_score_bars() -> None:
+    pytest.importorskip("matplotlib")
+    from fermask import plots
+    from fermask.predictor import PredictionList
+
+    fig = plots.plot_face_scores(PredictionList([]))
+    assert "no face found" in [t.get_text() for t in fig.axes[0].texts]
+    fig = plots.plot_scores({"happy": 0.6, "sad": 0.3, "neutral": 0.1})
+    widths = [bar.get_width() for bar in fig.axes[0].patches]
+    assert widths == pytest.approx([0.6, 0.3, 0.1])
+    with pytest.raises(ValueError, match="shape"):
+        plots.plot_emotion_timeline([0, 1, 2], np.zeros((2, 7)), EMOTIONS)
