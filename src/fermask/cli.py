@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "mask the packaged example photo with the default style"),
     "mask": ("mask", "mask the faces in image files and folders"),
     "styles": ("styles", "list the registered mask styles"),
+    "predict": ("predict", "predict the emotions of the faces in photos and videos"),
 }
 
 
