@@ -59,8 +59,31 @@ def cache_key(ds: FERDataset, masker_config: dict[str, Any], shard_size: int) ->
     return h.hexdigest()[:32]
 
 
-def _mask_range(masker: Any, images: np.ndarray, workers: int | None) -> Any:
-    return masker.mask_many(list(images), workers=workers, progress=False)
+def _mask_shard(ds: FERDataset, results: Any, bounds: tuple[int, int], n: int, bar: Any) -> dict[str, np.ndarray]:
+    a, b = bounds
+    imgs: list[np.ndarray] = []
+    masked = np.zeros(b - a, dtype=bool)
+    styles: list[str] = []
+    reasons: list[str] = []
+    for j in range(b - a):
+        try:
+            res = next(results)
+        except StopIteration:
+            raise DataFormatError(f"the masker returned fewer results than images ({a + j} of {n})") from None
+        img = getattr(res, "image", None)
+        ok = bool(getattr(res, "masked", False)) and img is not None
+        imgs.append(np.asarray(img) if img is not None else ds.images[a + j])
+        masked[j] = ok
+        found = getattr(res, "styles", None) or [""]
+        styles.append(str(found[0]) if ok else "")
+        reasons.append("" if ok else str(getattr(res, "reason", None) or "not masked"))
+        bar.update(1)
+    return {
+        "images": _uniform(imgs),
+        "masked": masked,
+        "styles": np.asarray(styles, dtype=str),
+        "reasons": np.asarray(reasons, dtype=str),
+    }
 
 
 def _uniform(images: list[np.ndarray]) -> np.ndarray:
@@ -122,51 +145,39 @@ def mask_dataset(
     if todo:
         from tqdm.auto import tqdm
 
-        idx = np.concatenate([np.arange(*bounds[k]) for k in todo])
+        remaining = sum(bounds[k][1] - bounds[k][0] for k in todo)
         bar = tqdm(
             total=n,
-            initial=n - len(idx),
+            initial=n - remaining,
             unit="img",
             desc="masking" + (" (resuming)" if done else ""),
             disable=not progress,
         )
-        results = iter(_mask_range(masker, ds.images[idx], workers))
         try:
+            # contiguous runs of missing shards; each run starts at its own index so that
+            # random style choices (seeded by image index) match an uninterrupted run
+            runs: list[list[int]] = []
             for k in todo:
-                a, b = bounds[k]
-                imgs: list[np.ndarray] = []
-                masked = np.zeros(b - a, dtype=bool)
-                styles: list[str] = []
-                reasons: list[str] = []
-                for j in range(b - a):
-                    try:
-                        res = next(results)
-                    except StopIteration:
-                        raise DataFormatError(
-                            f"the masker returned fewer results than images ({a + j} of {n})"
-                        ) from None
-                    img = getattr(res, "image", None)
-                    ok = bool(getattr(res, "masked", False)) and img is not None
-                    imgs.append(np.asarray(img) if img is not None else ds.images[a + j])
-                    masked[j] = ok
-                    style = getattr(res, "style", None) or (res.styles[0] if getattr(res, "styles", None) else "")
-                    styles.append(str(style) if ok else "")
-                    reasons.append("" if ok else str(getattr(res, "reason", None) or "not masked"))
-                    bar.update(1)
-                arrays = {
-                    "images": _uniform(imgs),
-                    "masked": masked,
-                    "styles": np.asarray(styles, dtype=str),
-                    "reasons": np.asarray(reasons, dtype=str),
-                }
-                if folder is not None:
-                    write_npz(folder / _PART.format(k), arrays)
-                done[k] = arrays
+                if runs and runs[-1][-1] == k - 1:
+                    runs[-1].append(k)
+                else:
+                    runs.append([k])
+            for run in runs:
+                a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
+                results = masker.mask_many(
+                    list(ds.images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0
+                )
+                try:
+                    for k in run:
+                        done[k] = _mask_shard(ds, results, bounds[k], n, bar)
+                        if folder is not None:
+                            write_npz(folder / _PART.format(k), done[k])
+                finally:
+                    close = getattr(results, "close", None)
+                    if callable(close):
+                        close()
         finally:
             bar.close()
-            close = getattr(results, "close", None)
-            if callable(close):
-                close()
         if folder is not None:
             (folder / "complete.json").write_text(json.dumps({"count": n}) + "\n", encoding="utf-8")
     parts = [done[k] for k in range(len(bounds))]
