@@ -1,0 +1,268 @@
+"""The batch engine (fermask.batch): walking, naming, manifest, resume.
+
+Most tests use a small stand-in masker (no dlib) so they isolate the engine;
+the last ones use the real Masker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fermask.batch import MANIFEST_NAME, collect_inputs, config_hash, mask_folder, read_manifest
+from fermask.errors import FermaskError, ImageError
+from fermask._image import load_image
+from fermask.masker import MaskResult
+
+
+class FakeMasker:
+    """Inverts images whose mean is under 200 ("a face"); brighter ones have no face."""
+
+    def __init__(self, tag: str = "a") -> None:
+        self.tag = tag
+        self.seen: list[str] = []
+
+    def config(self) -> dict[str, Any]:
+        return {"fake": self.tag}
+
+    def mask_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[MaskResult]:
+        for i, src in enumerate(images):
+            self.seen.append(str(src))
+            try:
+                arr = load_image(src)
+            except ImageError as exc:
+                yield MaskResult(image=None, index=i, reason=str(exc), source=str(src))
+                continue
+            if arr.mean() >= 200:
+                yield MaskResult(image=arr, index=i, reason="no face found", source=str(src))
+            else:
+                yield MaskResult(image=255 - arr, styles=["fake"], masked=True, index=i, source=str(src))
+
+
+def _png(path: Path, value: int = 50, size: tuple[int, int] = (20, 16)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size[1], size[0]), value, dtype=np.uint8)).save(path)
+    return path
+
+
+def _items(outdir: Path) -> list[dict[str, Any]]:
+    recs, bad = read_manifest(outdir / MANIFEST_NAME)
+    assert bad == 0
+    return [r for r in recs if r["type"] == "item"]
+
+
+def test_collect_walks_recursively_any_case_and_skips_non_images(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    _png(root / "a.png")
+    _png(root / "sub" / "deeper" / "B.PNG")
+    (root / "notes.txt").write_text("hello")
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(root / "sub" / "c.JPG")
+    files, ignored = collect_inputs([root])
+    rels = [f.rel.as_posix() for f in files]
+    assert sorted(rels) == ["a.png", "sub/c.JPG", "sub/deeper/B.PNG"]
+    assert ignored == 1
+
+
+def test_collect_dedupes_and_errors_on_missing(tmp_path: Path) -> None:
+    a = _png(tmp_path / "in" / "a.png")
+    files, _ = collect_inputs([tmp_path / "in", a])
+    assert len(files) == 1
+    with pytest.raises(FermaskError, match="input not found"):
+        collect_inputs([tmp_path / "nope"])
+    with pytest.raises(FermaskError, match="no inputs"):
+        collect_inputs([])
+
+
+def test_mask_folder_writes_mirrored_outputs_and_manifest(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    a = _png(src / "a.png", 40)
+    _png(src / "sub" / "b.png", 60)
+    _png(src / "bright.png", 250)
+    (src / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert (s.masked, s.no_face, s.errors, s.skipped) == (2, 1, 1, 0)
+    assert s.line() == f"2 masked, 1 no face, 1 errors -> {out}"
+    got = np.asarray(Image.open(out / "sub" / "b.png"))
+    assert got.shape == (16, 20) and int(got[0, 0]) == 255 - 60
+    assert not (out / "bright.png").exists() and not (out / "empty.png").exists()
+    items = {Path(r["input"]).name: r for r in _items(out)}
+    assert items["a.png"]["status"] == "masked" and items["a.png"]["output"] == "a.png"
+    assert items["bright.png"]["status"] == "no_face" and items["bright.png"]["output"] is None
+    assert items["empty.png"]["status"] == "error" and "empty" in items["empty.png"]["reason"]
+    assert int(np.asarray(Image.open(a))[0, 0]) == 40  # input untouched
+    recs, _ = read_manifest(out / MANIFEST_NAME)
+    assert recs[0]["type"] == "run" and recs[-1]["type"] == "summary" and recs[-1]["errors"] == 1
+
+
+def test_rerun_resumes_and_retries_errors(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    _png(src / "bright.png", 250)
+    bad = src / "bad.png"
+    bad.write_bytes(b"not a png")
+    out = tmp_path / "out"
+    mask_folder([src], out, FakeMasker(), progress=False)
+    m2 = FakeMasker()
+    s2 = mask_folder([src], out, m2, progress=False)
+    assert s2.skipped == 2 and s2.errors == 1 and s2.masked == 0
+    assert [Path(p).name for p in m2.seen] == ["bad.png"]
+    # a deleted output is redone, under the same name
+    (out / "a.png").unlink()
+    _png(bad, 30)  # the user fixed the broken file
+    m3 = FakeMasker()
+    s3 = mask_folder([src], out, m3, progress=False)
+    assert sorted(Path(p).name for p in m3.seen) == ["a.png", "bad.png"]
+    assert s3.masked == 2 and (out / "a.png").exists() and not (out / "a-2.png").exists()
+
+
+def test_changed_input_is_redone(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    a = _png(src / "a.png", 40)
+    out = tmp_path / "out"
+    mask_folder([src], out, FakeMasker(), progress=False)
+    _png(a, 10, size=(30, 30))
+    os.utime(a, ns=(1, 1))
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert s.masked == 1 and s.skipped == 0
+    assert np.asarray(Image.open(out / "a.png")).shape == (30, 30)
+
+
+def test_changed_config_is_refused_unless_forced(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    out = tmp_path / "out"
+    mask_folder([src], out, FakeMasker("a"), progress=False)
+    with pytest.raises(FermaskError, match="another configuration.*--force"):
+        mask_folder([src], out, FakeMasker("b"), progress=False)
+    with pytest.raises(FermaskError, match="another configuration"):
+        mask_folder([src], out, FakeMasker("a"), progress=False, output_format="same")
+    s = mask_folder([src], out, FakeMasker("b"), progress=False, force=True)
+    assert s.masked == 1 and s.skipped == 0
+    # the forced configuration is now the folder's: a plain rerun resumes it
+    s2 = mask_folder([src], out, FakeMasker("b"), progress=False)
+    assert s2.skipped == 1
+
+
+def test_cut_off_manifest_line_is_tolerated(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    _png(src / "b.png", 40)
+    out = tmp_path / "out"
+    mask_folder([src], out, FakeMasker(), progress=False)
+    lines = (out / MANIFEST_NAME).read_text().splitlines()
+    # simulate a kill while writing b's line: drop the summary, cut b's record
+    b_line = next(i for i, ln in enumerate(lines) if "b.png" in ln and '"item"' in ln)
+    text = "\n".join(lines[:b_line]) + "\n" + lines[b_line][:25]
+    (out / MANIFEST_NAME).write_text(text)
+    m = FakeMasker()
+    s = mask_folder([src], out, m, progress=False)
+    assert [Path(p).name for p in m.seen] == ["b.png"] and s.skipped == 1
+    recs, bad = read_manifest(out / MANIFEST_NAME)
+    assert bad == 1 and recs[-1]["type"] == "summary"
+
+
+def test_outputs_never_overwrite_inputs(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    a = _png(src / "a.png", 40)
+    with pytest.raises(FermaskError, match="never writes among its inputs"):
+        mask_folder([src], src, FakeMasker(), progress=False)
+    # an output folder inside the input folder is left out of the walk
+    out = src / "masked"
+    s1 = mask_folder([src], out, FakeMasker(), progress=False)
+    s2 = mask_folder([src], out, FakeMasker(), progress=False, force=True)
+    assert s1.masked == 1 and s2.masked == 1
+    # an input file inside the output folder is never its own output
+    inner = _png(out / "x.png", 40)
+    s3 = mask_folder([inner], out, FakeMasker(), progress=False)
+    assert s3.masked == 1 and int(np.asarray(Image.open(inner))[0, 0]) == 40
+    assert (out / "x-2.png").exists()
+    assert int(np.asarray(Image.open(a))[0, 0]) == 40
+
+
+def test_name_collisions_resolve_deterministically(tmp_path: Path) -> None:
+    d1, d2 = tmp_path / "d1", tmp_path / "d2"
+    _png(d1 / "face.png", 40)
+    _png(d2 / "face.png", 41)
+    Image.fromarray(np.full((16, 16), 42, np.uint8)).save(d1 / "face.jpg")
+    out = tmp_path / "out"
+    mask_folder([d1, d2], out, FakeMasker(), progress=False)
+    outputs = {Path(r["input"]).parent.name + "/" + Path(r["input"]).name: r["output"] for r in _items(out)}
+    assert outputs == {"d1/face.jpg": "face.png", "d1/face.png": "face-2.png", "d2/face.png": "face-3.png"}
+
+
+def test_format_same_keeps_suffix(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.full((16, 16, 3), 30, np.uint8)).save(src / "p.JPG")
+    out = tmp_path / "out"
+    s = mask_folder([src], out, FakeMasker(), progress=False, output_format="same")
+    assert s.masked == 1 and (out / "p.jpg").exists()
+    with Image.open(out / "p.jpg") as im:
+        assert im.format == "JPEG"
+    with pytest.raises(FermaskError, match="output_format"):
+        mask_folder([src], out, FakeMasker(), progress=False, output_format="tiff")  # type: ignore[arg-type]
+
+
+def test_interrupted_run_is_marked_and_resumable(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for k in range(4):
+        _png(src / f"{k}.png", 40)
+
+    class Stops(FakeMasker):
+        def mask_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[MaskResult]:
+            for n, r in enumerate(super().mask_many(images, **kwargs)):
+                if n == 2:
+                    raise KeyboardInterrupt
+                yield r
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        mask_folder([src], out, Stops(), progress=False)
+    recs, _ = read_manifest(out / MANIFEST_NAME)
+    assert recs[-1]["type"] == "summary" and recs[-1]["interrupted"] is True
+    assert not list(out.glob(".*partial"))
+    m = FakeMasker()
+    s = mask_folder([src], out, m, progress=False)
+    assert s.skipped == 2 and s.masked == 2 and len(m.seen) == 2
+
+
+def test_config_hash_is_order_independent() -> None:
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+# -- with the real Masker ---------------------------------------------------
+def test_real_masker_on_faces_noise_and_bad_files(
+    tmp_path: Path, astronaut: np.ndarray, astronaut_crop48: np.ndarray
+) -> None:
+    from fermask import Masker
+
+    src = tmp_path / "in"
+    (src / "nested" / "deep").mkdir(parents=True)
+    Image.fromarray(astronaut).save(src / "astro.JPG", quality=90)
+    Image.fromarray(astronaut_crop48).save(src / "nested" / "deep" / "crop.png")
+    Image.fromarray(astronaut_crop48.astype(np.uint16) * 257).save(src / "crop16.png")  # 16-bit PNG
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (256, 256), dtype=np.uint8)).save(src / "noise.png")
+    out = tmp_path / "out"
+    s = mask_folder([src], out, Masker("n95"), progress=False)
+    assert (s.masked, s.no_face, s.errors) == (3, 1, 0)
+    items = {Path(r["input"]).name: r for r in _items(out)}
+    assert items["noise.png"]["status"] == "no_face"
+    assert items["astro.JPG"]["faces"] == 1 and items["astro.JPG"]["styles"] == ["n95"]
+    assert items["astro.JPG"]["full_frame"] == [False]
+    assert items["crop.png"]["output"] == "nested/deep/crop.png"
+    # the 16-bit PNG is masked like its 8-bit twin
+    a16 = np.asarray(Image.open(out / "crop16.png"))
+    a8 = np.asarray(Image.open(out / "nested" / "deep" / "crop.png"))
+    assert a16.dtype == np.uint8 and a16.shape == (48, 48)
+    assert np.abs(a16.astype(int) - a8.astype(int)).max() <= 1
+    assert (a8 != astronaut_crop48).mean() > 0.15  # the mask covers a good part of the crop
