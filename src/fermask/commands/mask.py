@@ -1,0 +1,120 @@
+"""``fermask mask``: mask the faces in image files and folders.
+
+Examples::
+
+    fermask mask photo.jpg -o masked/
+    fermask mask photos/ more/face.png -o masked/ --style random --seed 1 --workers 2
+    fermask mask fer_pngs/ -o fer_masked/ --style surgical,n95 --color random
+
+Folders are searched recursively for .jpg, .jpeg, .png, .bmp and .webp files
+(any case). Outputs mirror the inputs' relative paths under OUTDIR, as PNG
+unless ``--format same``. ``OUTDIR/manifest.jsonl`` gets one line per input
+(masked / no_face / error, with the reason); rerunning the same command
+resumes. The exit status is 0 when the run finished (even if some files
+failed: they are in the manifest), 1 with ``--strict`` when any file failed,
+2 for bad arguments, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "run", "positive_int", "build_masker"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that configure the Masker (shared with ``fermask demo``)."""
+    parser.add_argument("--style", "-s", default="surgical",
+                        help="mask style, comma-separated styles (one picked per image), or 'random' "
+                             "(default: surgical; see `fermask styles`)")
+    parser.add_argument("--color", "-c", default=None,
+                        help="colour name, #rrggbb, or 'random' (default: the style's colour)")
+    parser.add_argument("--pattern", default=None,
+                        help="pattern: none, stripes, dots, checks, fabric, camo, zigzag or random "
+                             "(default: the style's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
+    parser.add_argument("--keep-color", action="store_true",
+                        help="on gray images keep the mask in colour (writes 3-channel images)")
+    parser.add_argument("--detector", choices=["hog", "cnn", "auto"], default="hog",
+                        help="face detector: hog (fast), cnn (finds more faces, slow), auto (hog, then cnn)")
+    parser.add_argument("--face-policy", choices=["auto", "detect", "full_frame"], default="auto",
+                        help="auto: small images without a detected face are treated as face crops; "
+                             "full_frame: every image is one face crop (default: auto)")
+    parser.add_argument("--landmarks", metavar="PATH", default=None,
+                        help="path of shape_predictor_68_face_landmarks.dat")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``fermask mask``."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    parser.add_argument("--output", "-o", required=True, metavar="OUTDIR",
+                        help="folder for the masked images and manifest.jsonl")
+    add_masker_arguments(parser)
+    parser.add_argument("--workers", "-j", type=positive_int, default=1,
+                        help="worker processes (default: 1)")
+    parser.add_argument("--format", choices=["png", "same"], default="png", dest="output_format",
+                        help="png (lossless, default) or same (keep each input's suffix)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo every input, even those done by an earlier run or with other options")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def build_masker(args: argparse.Namespace) -> Any:
+    """Make the Masker the options describe; bad values raise FermaskError."""
+    from fermask.errors import FermaskError
+    from fermask.masker import Masker
+
+    style: Any = args.style
+    if isinstance(style, str) and "," in style:
+        style = [s.strip() for s in style.split(",") if s.strip()]
+    try:
+        return Masker(
+            style,
+            color=args.color,
+            pattern=args.pattern,
+            seed=args.seed,
+            keep_color=args.keep_color,
+            face_policy=args.face_policy,
+            detector=args.detector,
+            landmarks_path=args.landmarks,
+        )
+    except FermaskError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise FermaskError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask mask``."""
+    from fermask.batch import mask_folder
+
+    masker = build_masker(args)
+    summary = mask_folder(
+        args.inputs,
+        args.output,
+        masker,
+        workers=args.workers,
+        progress=not args.quiet,
+        output_format=args.output_format,
+        force=args.force,
+    )
+    for path, reason in summary.error_inputs[:10]:
+        print(f"error: {reason}" if path in reason else f"error: {path}: {reason}", file=sys.stderr)
+    if len(summary.error_inputs) > 10:
+        print(f"... and {len(summary.error_inputs) - 10} more errors (see {summary.manifest})", file=sys.stderr)
+    print(summary.line())
+    return 1 if (args.strict and summary.errors) else 0

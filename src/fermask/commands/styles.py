@@ -1,0 +1,64 @@
+"""``fermask styles``: list the registered mask styles.
+
+Examples::
+
+    fermask styles
+    fermask styles --json
+
+Shows each style's name, where it comes from (built-in, or the plugin
+package's entry point) and its description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["add_arguments", "run", "style_rows"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``fermask styles``."""
+    parser.add_argument("pattern", nargs="?", default=None,
+                        help="only names matching this shell pattern, e.g. '*95'")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per style")
+
+
+def style_rows(pattern: str | None = None) -> list[dict[str, str]]:
+    """Name, source and description of each registered style.
+
+    A plugin style that fails to load is listed with the error as its
+    description instead of stopping the listing.
+    """
+    from fermask.errors import FermaskError
+    from fermask.masks import get_mask, list_masks, registry
+
+    rows = []
+    for name in list_masks(pattern):
+        source = registry.source(name)
+        if source.startswith("plugin "):
+            source = "plugin (" + source[len("plugin "):] + ")"
+        try:
+            description = get_mask(name).description or ""
+        except (FermaskError, Exception) as exc:  # a broken plugin must not hide the others
+            description = f"(cannot be loaded: {type(exc).__name__}: {exc})"
+        rows.append({"name": name, "source": source, "description": description})
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask styles``."""
+    rows = style_rows(args.pattern)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print(f"no mask style matches {args.pattern!r}" if args.pattern else "no mask styles registered")
+        return 0
+    w_name = max(len("NAME"), *(len(r["name"]) for r in rows))
+    w_src = max(len("SOURCE"), *(len(r["source"]) for r in rows))
+    print(f"{'NAME':<{w_name}}  {'SOURCE':<{w_src}}  DESCRIPTION")
+    for r in rows:
+        print(f"{r['name']:<{w_name}}  {r['source']:<{w_src}}  {r['description']}")
+    return 0
