@@ -20,7 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "mask the packaged example photo with the default style"),
     "mask": ("mask", "mask the faces in image files and folders"),
     "styles": ("styles", "list the registered mask styles"),
+    "download-landmarks": ("download_landmarks", "download dlib's 68-point landmark model (needs internet)"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
+    "human-baseline": ("human_baseline", "measure human accuracy on masked faces in a local web page"),
 }
 
 

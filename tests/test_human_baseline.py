@@ -1,0 +1,190 @@
+"""The human-baseline session and its HTTP interface (and, when Chromium is installed, its page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fermask.human_baseline import Session, format_summary, make_server
+from fermask.labels import EMOTIONS
+
+N = 8
+
+
+@pytest.fixture(scope="module")
+def data_folder(lfw_crops48: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real 48x48 faces in a <label>/*.png folder; labels assigned in turn."""
+    root = tmp_path_factory.mktemp("hbdata")
+    for i, img in enumerate(lfw_crops48[:21]):
+        d = root / EMOTIONS[i % 7]
+        d.mkdir(exist_ok=True)
+        Image.fromarray(img).save(d / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture()
+def session(data_folder: Path, tmp_path: Path) -> Session:
+    return Session.create(tmp_path / "s", data_folder, n=N, seed=1)
+
+
+def call(url: str, body: object = None, raw: bytes | None = None) -> tuple[int, object]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            payload = r.read()
+            ctype = r.headers.get("Content-Type", "")
+            return r.status, json.loads(payload) if "json" in ctype else payload
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture()
+def server(session: Session):
+    srv = make_server(session, port=0)
+    srv.serve_in_thread()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_session_is_fixed_and_masked(session: Session, data_folder: Path, tmp_path: Path) -> None:
+    assert session.total == N
+    manifest = json.loads((session.folder / "manifest.json").read_text())
+    assert manifest["masking"]["styles"][0]["name"] == "surgical"
+    assert all(it.style == "surgical" for it in session.items)
+    # masked images differ from their sources in the lower half (the mask), not in the eyes
+    it = session.items[0]
+    masked = np.asarray(Image.open(session.folder / it.file))
+    from fermask.human_baseline import load_data
+
+    ds = load_data(data_folder)
+    src = ds.images[it.source_index]
+    assert ds.label_names[ds.labels[it.source_index]] == it.label
+    assert masked.shape == (48, 48)
+    assert np.abs(masked[30:].astype(int) - src[30:]).mean() > np.abs(masked[:15].astype(int) - src[:15]).mean()
+    # the same seed draws the same set; reopening never redraws
+    again = Session.create(tmp_path / "other", data_folder, n=N, seed=1)
+    assert [i.source_index for i in again.items] == [i.source_index for i in session.items]
+    with pytest.warns(UserWarning, match="resuming it unchanged"):
+        same = Session.create(session.folder, data_folder, n=3, seed=9)
+    assert same.total == N
+
+
+def test_http_flow_resume_and_scoring(server, session: Session) -> None:
+    base = server.url
+    assert base.startswith("http://127.0.0.1:")
+    status, page = call(base)
+    assert status == 200 and b"/api/answer" in page and b"keydown" in page
+    status, nxt = call(base + "api/next")
+    assert status == 200 and nxt["done"] is False and nxt["id"] == 0 and nxt["total"] == N
+    assert nxt["labels"] == list(EMOTIONS)
+    status, png = call(base + nxt["image"].lstrip("/"))
+    assert status == 200 and png[:4] == b"\x89PNG"
+    assert call(base + "images/../manifest.json")[0] == 404
+    assert call(base + "api/nope")[0] == 404
+
+    # bad answers are refused with a reason and nothing is saved
+    assert call(base + "api/answer", {"id": 0, "answer": "bored"})[0] == 400
+    assert call(base + "api/answer", {"id": 99, "answer": "happy"})[0] == 400
+    assert call(base + "api/answer", raw=b"{not json")[0] == 400
+    assert not (session.folder / "answers.jsonl").exists()
+
+    # answer the first half: right on even ids, "neutral" (wrong unless true) on odd ids
+    truth = {it.id: it.label for it in session.items}
+    given = {}
+    for i in range(N // 2):
+        ans = truth[i] if i % 2 == 0 else ("neutral" if truth[i] != "neutral" else "happy")
+        status, rep = call(base + "api/answer", {"id": i, "answer": ans, "ms": 900})
+        assert status == 200 and rep["recorded"] is True and rep["answered"] == i + 1
+        given[i] = ans
+    # a repeated answer does not overwrite the first
+    status, rep = call(base + "api/answer", {"id": 0, "answer": "fear"})
+    assert status == 200 and rep["recorded"] is False
+    lines = (session.folder / "answers.jsonl").read_text().splitlines()
+    assert len(lines) == N // 2  # every answer was on disk when the reply came
+
+    # "closing the browser": a new session object on the same folder resumes
+    resumed = Session.open(session.folder)
+    assert resumed.answers == given
+    assert resumed.next_item().id == N // 2
+    assert call(base + "api/next")[1]["id"] == N // 2
+
+    for i in range(N // 2, N):
+        call(base + "api/answer", {"id": i, "answer": truth[i]})
+        given[i] = truth[i]
+    assert call(base + "api/next")[1]["done"] is True
+    status, summary = call(base + "api/summary")
+    correct = sum(given[i] == truth[i] for i in range(N))
+    assert summary["answered"] == N and summary["correct"] == correct
+    assert summary["accuracy"] == pytest.approx(correct / N, abs=1e-4)
+    conf = np.array(summary["confusion"])
+    assert conf.sum() == N and np.trace(conf) == correct
+    for i in range(N):
+        assert conf[EMOTIONS.index(truth[i]), EMOTIONS.index(given[i])] >= 1
+    assert summary["model"] is None
+    assert "human accuracy" in format_summary(summary)
+
+
+def test_summary_with_model_on_same_images(session: Session) -> None:
+    keras = pytest.importorskip("keras")
+    from fermask.predictor import Predictor
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(7, activation="softmax",
+                                                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.5))])
+    predictor = Predictor(model)
+    for it in session.items[:5]:
+        session.answer(it.id, it.label)
+    s = session.summary(predictor, "tiny")
+    x = np.stack([np.asarray(Image.open(p), dtype=np.float32)[..., None] for p in session.image_paths()])
+    pred = np.asarray(model(x)).argmax(axis=1)
+    truth = np.array([EMOTIONS.index(it.label) for it in session.items])
+    assert s["model"]["name"] == "tiny"
+    assert s["model"]["correct"] == int((pred[:5] == truth[:5]).sum())  # only the answered images
+    assert s["model"]["accuracy_all"] == pytest.approx((pred == truth).mean(), abs=1e-4)
+    assert s["accuracy"] == 1.0 and s["answered"] == 5
+
+
+def test_cli_summary_and_truncated_answers(session: Session, capsys) -> None:
+    import argparse
+
+    from fermask.commands import human_baseline as cmd
+
+    session.answer(0, session.items[0].label)
+    with open(session.folder / "answers.jsonl", "a") as f:
+        f.write('{"id": 1, "answ')  # a write cut short by a crash
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    with pytest.warns(UserWarning, match="unreadable answer line"):
+        code = cmd.run(parser.parse_args(["--session", str(session.folder), "--summary", "--json"]))
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["answered"] == 1 and out["accuracy"] == 1.0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium)")
+def test_page_in_headless_chromium(server, session: Session, tmp_path: Path) -> None:
+    """The real page, in a real browser, clicks through every image (?selftest=1) and shows the summary."""
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}",
+           "--virtual-time-budget=20000", "--dump-dom", server.url + "?selftest=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    dom = proc.stdout
+    lines = (session.folder / "answers.jsonl").read_text().splitlines()
+    assert len(lines) == N, (proc.stderr[-2000:], dom[-2000:])
+    assert [json.loads(x)["answer"] for x in lines] == ["angry"] * N  # the first button, clicked each time
+    assert 'id="human-accuracy"' in dom and "Your accuracy" in dom
