@@ -68,9 +68,9 @@ def test_kaggle_train_and_test(tmp_path: Path, rows: tuple) -> None:
     assert sum(dte.class_counts().values()) == 0
 
 
-def test_gzip_and_crlf(tmp_path: Path, rows: tuple) -> None:
+def test_gzip_crlf_and_quoted_fields(tmp_path: Path, rows: tuple) -> None:
     images, labels, usage = rows
-    text = "emotion,pixels,Usage\r\n" + "".join(f"{l},{_pix(i)},{u}\r\n" for i, l, u in zip(images, labels, usage))
+    text = "emotion,pixels,Usage\r\n" + "".join(f'{l},"{_pix(i)}",{u}\r\n' for i, l, u in zip(images, labels, usage))
     p = tmp_path / "fer2013.csv.gz"
     with gzip.open(p, "wt", encoding="utf-8", newline="") as f:
         f.write(text)
