@@ -1,0 +1,567 @@
+"""Evaluation: accuracy, top-2, per-class precision/recall/F1, confusion matrix, accuracy per mask style.
+
+:func:`evaluate` runs a model (or a bundle) over a dataset and returns an
+:class:`EvaluationReport`; :func:`report_from_predictions` builds the same
+report from labels and scores you already have. Every metric is computed with
+numpy (no scikit-learn needed).
+
+Conventions:
+
+* The confusion matrix has one row per **true** class and one column per
+  **predicted** class.
+* Precision of a class that is never predicted is 0, and so is the F1 of a
+  class whose precision and recall are both 0 (scikit-learn's
+  ``zero_division=0``).
+* Macro-F1 averages the F1 of every class that occurs among the true *or* the
+  predicted labels (a class absent from both is left out).
+* Accuracy per mask style groups images by :attr:`FERDataset.styles`
+  (``""`` shows as ``"(unmasked)"``). Styles named in ``heldout_styles`` are
+  marked as not seen in training, and their pooled accuracy is reported
+  beside that of the seen styles: the check that a model has not merely
+  learnt one mask type.
+
+Example:
+    >>> import numpy as np
+    >>> from fermask.evaluate import report_from_predictions
+    >>> r = report_from_predictions([0, 1, 1, 2], np.eye(3)[[0, 1, 2, 2]], labels=["a", "b", "c"])
+    >>> r.accuracy, round(r.macro_f1, 3)
+    (0.75, 0.778)
+    >>> r.confusion[1]
+    [0, 1, 1]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataFormatError, FermaskError, missing_dependency
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from .data import FERDataset
+
+__all__ = [
+    "EvaluationReport",
+    "evaluate",
+    "report_from_predictions",
+    "confusion_matrix",
+    "per_class_scores",
+    "top_k_accuracy",
+    "plot_confusion_matrix",
+    "UNMASKED",
+]
+
+UNMASKED = "(unmasked)"
+"""How images with no mask style (``styles == ""``) are named in per-style results."""
+
+
+# --------------------------------------------------------------------------- metrics (numpy)
+def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
+    """Count matrix with rows = true class and columns = predicted class.
+
+    Args:
+        y_true: True class indices.
+        y_pred: Predicted class indices.
+        num_classes: Number of classes ``K``.
+
+    Returns:
+        ``(K, K)`` int64 counts.
+
+    Example:
+        >>> confusion_matrix([0, 0, 1], [0, 1, 1], 2).tolist()
+        [[1, 1], [0, 1]]
+    """
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    p = np.asarray(y_pred, dtype=np.int64).ravel()
+    if t.shape != p.shape:
+        raise DataFormatError(f"y_true and y_pred must have the same length, got {t.size} and {p.size}")
+    for name, arr in (("y_true", t), ("y_pred", p)):
+        if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+            raise DataFormatError(f"{name} holds class indices outside 0-{num_classes - 1}")
+    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class from a confusion matrix.
+
+    Args:
+        cm: ``(K, K)`` counts, rows = true class.
+
+    Returns:
+        A dict of ``(K,)`` arrays: ``precision``, ``recall``, ``f1`` (floats,
+        0 where undefined) and ``support`` (true count per class).
+
+    Example:
+        >>> s = per_class_scores(np.array([[1, 1], [0, 2]]))
+        >>> s["precision"].tolist(), s["recall"].tolist()
+        ([1.0, 0.6666666666666666], [0.5, 1.0])
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    predicted = cm.sum(axis=0)
+    support = cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
+
+
+def top_k_accuracy(y_true: Sequence[int] | np.ndarray, scores: np.ndarray, k: int = 2) -> float:
+    """Share of rows whose true class is among the ``k`` highest scores.
+
+    Ties are broken towards the lower class index (a stable sort).
+
+    Example:
+        >>> top_k_accuracy([2, 0], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
+        0.0
+        >>> top_k_accuracy([1, 2], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
+        1.0
+    """
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] != t.size:
+        raise DataFormatError(f"scores must have shape ({t.size}, K), got {s.shape}")
+    if t.size == 0:
+        return float("nan")
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return float((top == t[:, None]).any(axis=1).mean())
+
+
+# --------------------------------------------------------------------------- the report
+@dataclass
+class EvaluationReport:
+    """The result of an evaluation.
+
+    Attributes:
+        labels: Class names, in the model's output order.
+        n: Number of images evaluated.
+        accuracy: Share of correct top-1 predictions.
+        top2_accuracy: Share with the true class among the two best scores;
+            ``None`` for two classes (where it is always 1).
+        per_class: One dict per class: ``label``, ``precision``, ``recall``,
+            ``f1``, ``support``.
+        macro_f1: Mean F1 over the classes present (see the module notes).
+        confusion: Counts, ``confusion[true][predicted]``.
+        per_style: ``{style: {"n", "accuracy", "heldout"}}``; empty when the
+            data was never masked.
+        heldout_styles: Styles marked as unseen in training.
+        heldout_accuracy: Pooled accuracy over the held-out styles (``None``
+            when none were evaluated).
+        seen_accuracy: Pooled accuracy over the other masked styles (``None``
+            when there are none).
+        model: A description of the model evaluated.
+        data: A description of the data.
+        notes: Anything worth knowing when reading the numbers.
+    """
+
+    labels: list[str]
+    n: int
+    accuracy: float
+    top2_accuracy: float | None
+    per_class: list[dict[str, Any]]
+    macro_f1: float
+    confusion: list[list[int]]
+    per_style: dict[str, dict[str, Any]] = field(default_factory=dict)
+    heldout_styles: list[str] = field(default_factory=list)
+    heldout_accuracy: float | None = None
+    seen_accuracy: float | None = None
+    model: str = ""
+    data: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    # -- serialisation --------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            "labels": list(self.labels),
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "top2_accuracy": self.top2_accuracy,
+            "macro_f1": self.macro_f1,
+            "per_class": [dict(d) for d in self.per_class],
+            "confusion": [list(r) for r in self.confusion],
+            "per_style": {k: dict(v) for k, v in self.per_style.items()},
+            "heldout_styles": list(self.heldout_styles),
+            "heldout_accuracy": self.heldout_accuracy,
+            "seen_accuracy": self.seen_accuracy,
+            "model": self.model,
+            "data": self.data,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:
+        """Rebuild a report from :meth:`to_dict`'s output."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DataFormatError(f"not an evaluation report: unknown field(s) {unknown}")
+        return cls(**data)
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The report as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> EvaluationReport:
+        """Read a report from a JSON file (or JSON text)."""
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            text = Path(source).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+    def to_markdown(self, *, title: str = "Evaluation") -> str:
+        """The report as Markdown: summary, per-class table, confusion matrix, per-style table."""
+        pct = _pct
+        lines = [f"## {title}", ""]
+        if self.model:
+            lines.append(f"- Model: {self.model}")
+        if self.data:
+            lines.append(f"- Data: {self.data}")
+        lines += [
+            f"- Images: {self.n:,}",
+            f"- Accuracy: {pct(self.accuracy)}",
+            f"- Top-2 accuracy: {pct(self.top2_accuracy) if self.top2_accuracy is not None else 'n/a (two classes)'}",
+            f"- Macro-F1: {self.macro_f1:.3f}",
+        ]
+        if self.heldout_styles:
+            lines.append(f"- Held-out styles ({', '.join(self.heldout_styles)}): {pct(self.heldout_accuracy)}")
+            lines.append(f"- Styles seen in training: {pct(self.seen_accuracy)}")
+        lines += ["", "### Per class", "", "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+        for d in self.per_class:
+            lines.append(f"| {d['label']} | {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} | {d['support']} |")
+        lines += ["", "### Confusion matrix (rows: true, columns: predicted)", ""]
+        lines.append("| true \\ predicted | " + " | ".join(self.labels) + " |")
+        lines.append("|---|" + "---:|" * len(self.labels))
+        for lab, row in zip(self.labels, self.confusion):
+            lines.append(f"| **{lab}** | " + " | ".join(str(v) for v in row) + " |")
+        if self.per_style:
+            lines += ["", "### Accuracy per mask style", "", "| style | images | accuracy | seen in training |", "|---|---:|---:|---|"]
+            for style, d in self.per_style.items():
+                seen = "no (held out)" if d.get("heldout") else "yes"
+                lines.append(f"| {style} | {d['n']} | {pct(d['accuracy'])} | {seen} |")
+        if self.notes:
+            lines += ["", "### Notes", ""] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def save(self, folder: str | os.PathLike[str], *, stem: str = "evaluation", plot: bool = True) -> dict[str, Path]:
+        """Write ``<stem>.json``, ``<stem>.md`` and, with matplotlib installed, ``<stem>_confusion.png``.
+
+        Returns:
+            The paths written, by kind (``"json"``, ``"markdown"``, ``"plot"``).
+        """
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"json": out / f"{stem}.json", "markdown": out / f"{stem}.md"}
+        self.to_json(paths["json"])
+        paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
+        if plot:
+            try:
+                fig = plot_confusion_matrix(self)
+            except FermaskError:  # matplotlib missing: the JSON and Markdown hold the numbers
+                pass
+            else:
+                paths["plot"] = out / f"{stem}_confusion.png"
+                fig.savefig(paths["plot"], dpi=100)
+        return paths
+
+    def __repr__(self) -> str:
+        return (
+            f"EvaluationReport(n={self.n}, accuracy={self.accuracy:.4f}, macro_f1={self.macro_f1:.4f}, "
+            f"classes={len(self.labels)}, styles={len(self.per_style)})"
+        )
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
+
+
+def _as_probabilities(scores: np.ndarray, num_classes: int) -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim != 2:
+        raise DataFormatError(f"scores must have shape (N, K) or (N,), got {s.shape}")
+    if s.shape[1] == 1 and num_classes == 2:  # one sigmoid unit: P(labels[1])
+        s = np.concatenate([1.0 - s, s], axis=1)
+    if s.shape[1] != num_classes:
+        raise DataFormatError(
+            f"the model gives {s.shape[1]} score(s) per image but there are {num_classes} labels; "
+            "evaluate a model on data with the classes it was trained on (e.g. ds.binary('happy') for a happy-vs-not model)"
+        )
+    return s
+
+
+def report_from_predictions(
+    y_true: Sequence[int] | np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    *,
+    styles: Sequence[str] | np.ndarray | None = None,
+    heldout_styles: Sequence[str] | None = None,
+    model: str = "",
+    data: str = "",
+) -> EvaluationReport:
+    """Build an :class:`EvaluationReport` from true labels and predicted scores.
+
+    Args:
+        y_true: True class indices, ``(N,)``.
+        scores: ``(N, K)`` scores or probabilities (the argmax is the
+            prediction), or ``(N,)``/``(N, 1)`` sigmoid probabilities of
+            ``labels[1]`` for two classes.
+        labels: The ``K`` class names.
+        styles: Mask style per image (``""`` = unmasked), for per-style accuracy.
+        heldout_styles: Styles not seen in training.
+        model: A description of the model, kept in the report.
+        data: A description of the data, kept in the report.
+
+    Returns:
+        The report.
+
+    Example:
+        >>> import numpy as np
+        >>> r = report_from_predictions([1, 0, 1], np.array([0.9, 0.2, 0.4]), ["no", "yes"],
+        ...                             styles=["n95", "n95", "cloth"], heldout_styles=["cloth"])
+        >>> r.accuracy, r.per_style["cloth"]["accuracy"], r.heldout_accuracy
+        (0.6666666666666666, 0.0, 0.0)
+    """
+    names = [str(x) for x in labels]
+    k = len(names)
+    if k < 2:
+        raise DataFormatError(f"labels needs at least two classes, got {names}")
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    probs = _as_probabilities(scores, k)
+    if probs.shape[0] != t.size:
+        raise DataFormatError(f"{t.size} labels but {probs.shape[0]} rows of scores")
+    if t.size == 0:
+        raise DataFormatError("nothing to evaluate: no images")
+    if (t < 0).any():
+        raise DataFormatError(f"{int((t < 0).sum())} images have no label (-1); evaluate labelled images only")
+    pred = probs.argmax(axis=1)
+    cm = confusion_matrix(t, pred, k)
+    sc = per_class_scores(cm)
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    macro = float(sc["f1"][present].mean()) if present.any() else 0.0
+    correct = pred == t
+    per_class = [
+        {
+            "label": names[i],
+            "precision": float(sc["precision"][i]),
+            "recall": float(sc["recall"][i]),
+            "f1": float(sc["f1"][i]),
+            "support": int(sc["support"][i]),
+        }
+        for i in range(k)
+    ]
+    held = [str(s) for s in (heldout_styles or [])]
+    per_style: dict[str, dict[str, Any]] = {}
+    heldout_acc = seen_acc = None
+    notes: list[str] = []
+    if styles is not None:
+        st = np.asarray(styles).astype(str)
+        if st.shape != t.shape:
+            raise DataFormatError(f"styles must have one entry per image ({t.size}), got shape {st.shape}")
+        for s in sorted(set(st.tolist()), key=lambda v: (v == "", v)):
+            sel = st == s
+            per_style[s or UNMASKED] = {"n": int(sel.sum()), "accuracy": float(correct[sel].mean()), "heldout": s in held}
+        masked = st != ""
+        is_held = np.isin(st, held) & masked
+        if is_held.any():
+            heldout_acc = float(correct[is_held].mean())
+        if (masked & ~is_held).any():
+            seen_acc = float(correct[masked & ~is_held].mean())
+        missing = [h for h in held if h not in set(st.tolist())]
+        if missing:
+            notes.append(f"held-out style(s) {', '.join(missing)} do not occur in the evaluated data")
+    elif held:
+        notes.append("heldout_styles was given but the data records no mask styles")
+    return EvaluationReport(
+        labels=names,
+        n=int(t.size),
+        accuracy=float(correct.mean()),
+        top2_accuracy=top_k_accuracy(t, probs, 2) if k > 2 else None,
+        per_class=per_class,
+        macro_f1=macro,
+        confusion=cm.tolist(),
+        per_style=per_style,
+        heldout_styles=held,
+        heldout_accuracy=heldout_acc,
+        seen_accuracy=seen_acc,
+        model=model,
+        data=data,
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- running a model
+def _resolve_model(model_or_bundle: Any) -> tuple[Any, Any, str]:
+    """``(keras model, BundleInfo or None, description)`` from a model, a bundle path or a Predictor."""
+    from .bundle import BundleInfo, load_bundle
+
+    if isinstance(model_or_bundle, (str, os.PathLike)):
+        model, info = load_bundle(model_or_bundle)
+        return model, info, f"bundle '{model_or_bundle}'"
+    inner = getattr(model_or_bundle, "model", None)
+    info = getattr(model_or_bundle, "info", None)
+    if inner is not None and isinstance(info, BundleInfo):  # a Predictor
+        return inner, info, f"{type(model_or_bundle).__name__}({getattr(inner, 'name', 'model')})"
+    if not hasattr(model_or_bundle, "predict"):
+        raise FermaskError(
+            f"evaluate needs a Keras model, a bundle folder or a Predictor, got {type(model_or_bundle).__name__}"
+        )
+    return model_or_bundle, None, f"model '{getattr(model_or_bundle, 'name', 'model')}'"
+
+
+def _as_dataset(data: Any, label_names: Sequence[str] | None) -> FERDataset:
+    from .data import FERDataset
+
+    if isinstance(data, FERDataset):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        x, y = data
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            if x.size and float(np.nanmax(x)) <= 1.0:
+                raise DataFormatError(
+                    "the images look scaled to 0-1, but fermask models take pixel values 0-255; pass the "
+                    "original uint8 images (or x * 255)"
+                )
+            x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        kw: dict[str, Any] = {"source": "arrays"}
+        if label_names is not None:
+            kw["label_names"] = tuple(label_names)
+        return FERDataset.from_arrays(x, np.asarray(y), **kw)
+    raise DataFormatError(f"expected a FERDataset or an (images, labels) tuple, got {type(data).__name__}")
+
+
+def predict_scores(model: Any, ds: FERDataset, *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Run a model over a dataset, fed at the model's input size and colour mode.
+
+    Returns:
+        The model's raw outputs, ``(N, K)`` (or ``(N, 1)`` for a sigmoid model).
+    """
+    shape = model.input_shape
+    if isinstance(shape, list):
+        raise FermaskError("a fermask model has exactly one input")
+    h, w, c = shape[1], shape[2], shape[3]
+    tfds = ds.to_tf_dataset(
+        batch_size,
+        shuffle=False,
+        image_size=(h, w),
+        color_mode="grayscale" if c == 1 else "rgb",
+        label_mode=None,
+    )
+    return np.asarray(model.predict(tfds, verbose=1 if progress else 0))
+
+
+def evaluate(
+    model_or_bundle: Any,
+    dataset: Any,
+    *,
+    batch_size: int = 64,
+    heldout_styles: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    progress: bool = False,
+) -> EvaluationReport:
+    """Evaluate a model on a labelled dataset.
+
+    Args:
+        model_or_bundle: A Keras model (taking pixel values 0-255), a bundle
+            folder written by :func:`fermask.train`, or a
+            :class:`~fermask.Predictor`.
+        dataset: A :class:`~fermask.FERDataset` (its ``styles`` give the
+            per-style accuracy) or an ``(images, labels)`` tuple of arrays.
+        batch_size: Images per batch.
+        heldout_styles: Mask styles the model did not see in training; their
+            accuracy is reported apart.
+        labels: Class names, when neither a bundle nor the dataset gives them.
+        progress: Show Keras' progress bar.
+
+    Returns:
+        An :class:`EvaluationReport`; save it with ``report.save(folder)`` or
+        ``report.to_json(path)`` / ``report.to_markdown()``.
+
+    Raises:
+        DataFormatError: The dataset's classes do not match the model's.
+
+    Example:
+        >>> import fermask
+        >>> report = fermask.evaluate("runs/shallow/bundle", dev, heldout_styles=["cloth"])  # doctest: +SKIP
+        >>> print(report.to_markdown())  # doctest: +SKIP
+    """
+    model, info, desc = _resolve_model(model_or_bundle)
+    ds = _as_dataset(dataset, labels)
+    names = list(ds.label_names)
+    if info is not None:
+        if [s.lower() for s in info.labels] != [s.lower() for s in names]:
+            raise DataFormatError(
+                f"the model was trained on the classes {info.labels} but the data has {names}; "
+                "evaluate it on data with the same classes (e.g. ds.binary('happy') for a happy-vs-not model)"
+            )
+        names = list(info.labels)
+    if labels is not None:
+        names = [str(x) for x in labels]
+    scores = predict_scores(model, ds, batch_size=batch_size, progress=progress)
+    return report_from_predictions(
+        ds.labels,
+        scores,
+        names,
+        styles=ds.styles,
+        heldout_styles=heldout_styles,
+        model=desc,
+        data=f"{ds.source} (n={len(ds)})",
+    )
+
+
+# --------------------------------------------------------------------------- plot
+def plot_confusion_matrix(report: EvaluationReport | dict[str, Any], *, normalize: bool = True, title: str | None = None) -> Figure:
+    """Draw a report's confusion matrix (needs the ``plot`` extra).
+
+    Args:
+        report: An :class:`EvaluationReport` or its dict.
+        normalize: Colour and print each row as shares of its true class
+            (counts are printed when ``False``).
+        title: The figure title (default: the accuracy).
+
+    Returns:
+        A matplotlib ``Figure`` (no window is opened); save it with
+        ``fig.savefig("confusion.png")``.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise missing_dependency("matplotlib", "plot", "plotting a confusion matrix") from None
+    rep = report if isinstance(report, EvaluationReport) else EvaluationReport.from_dict(report)
+    cm = np.asarray(rep.confusion, dtype=np.float64)
+    k = len(rep.labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    shown = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
+    side = 1.2 + 0.75 * k
+    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(float(cm.max()), 1.0))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalize else "images")
+    ax.set_xticks(range(k), rep.labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), rep.labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = float(shown.max()) if shown.size else 1.0
+    for i in range(k):
+        for j in range(k):
+            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > 0.6 * top else "black")
+    ax.set_title(title if title is not None else f"accuracy {_pct(rep.accuracy)} (n={rep.n:,})", fontsize=10)
+    return fig
