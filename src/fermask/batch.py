@@ -498,12 +498,15 @@ def mask_folder(
                 summary.errors += 1
                 summary.error_inputs.append((str(f.path), str(rec["reason"])))
             manifest.write(rec)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or a failure of the run itself (disk full, ...)
         summary.interrupted = True
         raise
     finally:
         summary.seconds = time.perf_counter() - start
-        manifest.write({"type": "summary", "time": _now(), **summary.to_dict()})
+        try:
+            manifest.write({"type": "summary", "time": _now(), **summary.to_dict()})
+        except OSError:  # e.g. disk full: the item lines already written still count
+            pass
         manifest.close()
     return summary
 
