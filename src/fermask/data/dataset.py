@@ -2,7 +2,7 @@
 
 Example:
     >>> from fermask.data import make_synthetic_fer
-    >>> ds = make_synthetic_fer(70, seed=0)
+    >>> ds = make_synthetic_fer(70, seed=0, balanced=True)
     >>> ds.images.shape, ds.images.dtype
     ((70, 48, 48), dtype('uint8'))
     >>> train, dev = ds.split(fraction=0.1, seed=0)
@@ -494,9 +494,9 @@ class FERDataset:
 
         Example:
             >>> from fermask.data import make_synthetic_fer
-            >>> train, dev = make_synthetic_fer(100).split(fraction=0.1, seed=1)
-            >>> len(dev)
-            10
+            >>> train, dev = make_synthetic_fer(140, balanced=True).split(fraction=0.1, seed=1)
+            >>> len(dev), dev.class_counts()["happy"]
+            (14, 2)
         """
         self._require_nonempty("split")
         if (by is None) == (fraction is None):
