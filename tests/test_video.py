@@ -147,3 +147,15 @@ def test_plots_without_faces_and_score_bars() -> None:
     assert widths == pytest.approx([0.6, 0.3, 0.1])
     with pytest.raises(ValueError, match="shape"):
         plots.plot_emotion_timeline([0, 1, 2], np.zeros((2, 7)), EMOTIONS)
+
+
+def test_fermask_main_predict_json(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:
+    """The installed command line routes ``fermask predict`` to this command."""
+    from fermask.cli import main
+
+    img = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(img)
+    assert main(["predict", str(img), "--model", bundle, "--json", "--quiet"]) == 0
+    rec = json.loads(capsys.readouterr().out.strip())
+    assert rec["source"] == str(img) and len(rec["faces"]) == 1 and rec["error"] is None
+    assert main(["predict", str(img), "--model", bundle, "--batch-size", "0"]) == 2

@@ -282,6 +282,8 @@ class Predictor:
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
             :class:`~fermask.FaceAnalyzer`.
         upsample: Detector upsampling (``None``: chosen by image size).
+        min_score: Detections scoring below this are dropped (``None``: the
+            :class:`~fermask.FaceAnalyzer` default).
         simulate_mask: A mask style name, a ``MaskStyle``, a list of names,
             ``"random"`` or a ready :class:`~fermask.Masker`: every face is
             masked before its crop is taken, to try a model on masked faces
@@ -311,6 +313,7 @@ class Predictor:
         detector: Literal["hog", "cnn", "auto"] = "hog",
         face_policy: Literal["auto", "detect", "full_frame"] = "auto",
         upsample: int | None = None,
+        min_score: float | None = None,
         simulate_mask: Any = None,
         mask_seed: int = 0,
         landmarks_path: str | os.PathLike[str] | None = None,
@@ -334,6 +337,8 @@ class Predictor:
             "upsample": upsample,
             "landmarks_path": landmarks_path,
         }
+        if min_score is not None:
+            self._analyzer_args["min_score"] = float(min_score)
         if analyzer is None and detector not in ("hog", "cnn", "auto"):
             raise ValueError(f"detector must be 'hog', 'cnn' or 'auto', got {detector!r}")
         if analyzer is None and face_policy not in ("auto", "detect", "full_frame"):
