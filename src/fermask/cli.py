@@ -22,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "styles": ("styles", "list the registered mask styles"),
     "download-landmarks": ("download_landmarks", "download dlib's 68-point landmark model (needs internet)"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
+    "train": ("train", "train a model on FER2013-format data and write a model bundle"),
+    "evaluate": ("evaluate", "evaluate a model bundle: accuracy, per-class F1, confusion matrix, per mask style"),
+    "reproduce": ("reproduce", "run the report's masked-FER2013 experiment suite and compare with its figures"),
     "human-baseline": ("human_baseline", "measure human accuracy on masked faces in a local web page"),
 }
 

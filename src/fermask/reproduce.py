@@ -1,0 +1,421 @@
+"""The report's experiment suite on masked FER2013 (``fermask reproduce``).
+
+The masked-FER report this project grew from ran these experiments; this
+module runs them again, the same way, and puts the measured accuracies beside
+the published ones:
+
+1. Take 5,000 FER2013 training images (``full=True``: all of them), mask them
+   (surgical mask, kept in colour on the gray face, as the report did) and
+   drop the images where no face was found.
+2. Split 90/10 into train and dev (stratified, seeded).
+3. Train and evaluate:
+
+   * ``shallow_cnn`` -- the report's shallow CNN (48x48 gray);
+   * ``resnet50_head`` -- a ResNet50 backbone (ImageNet weights) with a dense
+     head on the 3-channel masked faces, learning rate 1e-4;
+   * ``happy_capped`` -- the shallow CNN with "happy" capped at 3,500 images;
+   * ``happy_binary`` -- happy vs. not with the Coursera "HappyModel" (64x64 RGB).
+
+4. Write ``results.md`` and ``results.json``: one table with each
+   experiment's train/dev accuracy beside the report's figure; each
+   experiment's run folder (bundle, history, curves, evaluation) sits beside it.
+
+Measured accuracies are those of the final model in inference mode (no
+dropout, no augmentation) on the train and dev parts of the split.
+
+Example:
+    >>> from fermask.reproduce import EXPERIMENTS
+    >>> [e.name for e in EXPERIMENTS]
+    ['shallow_cnn', 'resnet50_head', 'happy_capped', 'happy_binary']
+    >>> reproduce("fer2013.csv", out_dir="repro")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import FermaskError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data import FERDataset
+
+__all__ = [
+    "Experiment",
+    "EXPERIMENTS",
+    "HUMAN_BASELINE",
+    "ReproductionResult",
+    "DataNotFoundError",
+    "FER2013_HELP",
+    "FER2013_ROWS",
+    "load_fer_data",
+    "reproduce",
+]
+
+FER2013_ROWS = 35_887
+"""Images in the whole FER2013 (Training 28,709 + PublicTest 3,589 + PrivateTest 3,589)."""
+
+FER2013_HELP = """\
+FER2013 is not shipped with fermask (its licence does not allow redistribution); download it and
+pass its path with --data. Where to get it:
+  * Kaggle competition "Challenges in Representation Learning: Facial Expression Recognition
+    Challenge": fer2013.csv (in fer2013.tar.gz) or icml_face_data.csv
+    https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data
+  * Kaggle dataset "msambare/fer2013": the same images as PNG files in folders
+    https://www.kaggle.com/datasets/msambare/fer2013
+Accepted formats:
+  * fer2013.csv            columns emotion,pixels,Usage (35,887 rows of 48x48 gray pixels)
+  * icml_face_data.csv     columns emotion, Usage, pixels (with leading spaces)
+  * train.csv              Kaggle's emotion,pixels file (no Usage column)
+  * a folder               train/<emotion>/*.png and test/<emotion>/*.png (or <emotion>/*.png);
+                           folder names are mapped to labels by name (angry, disgust, fear, happy,
+                           sad, surprise, neutral)
+  (.csv.gz works too.) Example: fermask reproduce --data ~/data/fer2013.csv"""
+
+
+class DataNotFoundError(FermaskError, FileNotFoundError):
+    """No data was given, or the path does not exist; the message says where to get FER2013."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the report.
+
+    Attributes:
+        name: Short name (also the run folder's name).
+        title: What it is, for the table.
+        model: The registered model name.
+        model_options: Builder options.
+        view: ``"all"`` (7 emotions), ``"happy_capped"`` (happy capped at
+            ``cap`` images) or ``"happy_binary"`` (happy vs. not).
+        learning_rate: Adam's learning rate.
+        epochs: Default number of epochs.
+        published_train: The report's training accuracy (``None``: not given).
+        published_dev: The report's dev accuracy.
+        published_note: How to read the published figure.
+    """
+
+    name: str
+    title: str
+    model: str
+    model_options: dict[str, Any] = field(default_factory=dict)
+    view: str = "all"
+    learning_rate: float = 1e-3
+    epochs: int = 30
+    published_train: float | None = None
+    published_dev: float | None = None
+    published_note: str = ""
+
+
+CAP_HAPPY = 3500
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
+        "shallow_cnn",
+        "shallow CNN, 7 emotions (48x48 gray)",
+        "shallow_cnn",
+        epochs=30,
+        published_train=0.89,
+        published_dev=0.29,
+        published_note="after tuning; the first run overfit: ~100% train / 17% dev",
+    ),
+    Experiment(
+        "resnet50_head",
+        "ResNet50 (ImageNet) + dense head, 7 emotions (3-channel masked faces)",
+        "resnet50_head",
+        model_options={"weights": "imagenet", "backbone_size": 96},
+        learning_rate=1e-4,
+        epochs=10,
+        published_train=0.343,
+        published_dev=0.335,
+    ),
+    Experiment(
+        "happy_capped",
+        f"shallow CNN, happy capped at {CAP_HAPPY:,} images",
+        "shallow_cnn",
+        view="happy_capped",
+        epochs=30,
+        published_train=0.306,
+        published_dev=0.29,
+    ),
+    Experiment(
+        "happy_binary",
+        "happy vs. not, HappyModel (64x64 RGB)",
+        "happy_binary",
+        view="happy_binary",
+        epochs=20,
+        published_train=0.787,
+        published_dev=0.63,
+    ),
+)
+"""The report's experiments, in its order."""
+
+HUMAN_BASELINE = {"name": "human", "title": "humans on 50 masked images", "published_dev": 0.56}
+"""The report's human baseline (not measured by fermask)."""
+
+
+@dataclass
+class ReproductionResult:
+    """What :func:`reproduce` returns.
+
+    Attributes:
+        rows: One dict per experiment (and the human baseline): measured and
+            published accuracies, image counts, run folder, error if it failed.
+        markdown: The results table as Markdown (also in ``results.md``).
+        out_dir: The output folder.
+        data: A description of the data and of the masking.
+    """
+
+    rows: list[dict[str, Any]]
+    markdown: str
+    out_dir: Path
+    data: dict[str, Any]
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the experiments that raised an error."""
+        return [r["name"] for r in self.rows if r.get("error")]
+
+
+# --------------------------------------------------------------------------- data
+def load_fer_data(path: str | os.PathLike[str] | None, *, progress: bool = False) -> FERDataset:
+    """Read FER2013 (or data in one of its formats) from a CSV file or a folder.
+
+    Also reads a dataset folder written by ``FERDataset.save`` (it holds
+    ``dataset.json``).
+
+    Raises:
+        DataNotFoundError: ``path`` is ``None`` or does not exist; the message
+            says where to get FER2013 and which formats are accepted.
+    """
+    from .data import FERDataset
+
+    if path is None or str(path).strip() == "":
+        raise DataNotFoundError("no data given.\n" + FER2013_HELP)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataNotFoundError(f"'{p}' does not exist.\n" + FER2013_HELP)
+    if p.is_dir():
+        if (p / "dataset.json").is_file():
+            return FERDataset.load(p)
+        return FERDataset.from_folder(p, progress=progress)
+    return FERDataset.from_csv(p, progress=progress)
+
+
+def _views(train: FERDataset, dev: FERDataset, masked: FERDataset, exp: Experiment, seed: int) -> tuple[FERDataset, FERDataset, str]:
+    if exp.view == "all":
+        return train, dev, ""
+    if exp.view == "happy_binary":
+        return train.binary("happy"), dev.binary("happy"), ""
+    if exp.view == "happy_capped":
+        before = masked.class_counts()["happy"]
+        capped = masked.cap({"happy": CAP_HAPPY}, seed=seed)
+        tr, dv = capped.split(fraction=0.1, seed=seed)
+        note = "" if before > CAP_HAPPY else f"the cap changes nothing here: only {before:,} happy images"
+        return tr, dv, note
+    raise FermaskError(f"unknown experiment view {exp.view!r}")
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
+def _markdown(rows: list[dict[str, Any]], data: dict[str, Any]) -> str:
+    lines = ["# fermask reproduce: the masked-FER2013 experiment suite", ""]
+    if data.get("note"):
+        lines += [f"**{data['note']}**", ""]
+    if data.get("warning"):
+        lines += [f"**Warning: {data['warning']}**", ""]
+    lines += [
+        f"- Data: {data['source']} ({data['rows']:,} images read, {data['used']:,} used)",
+        f"- Masking: {data['masking']}",
+        f"- Split: 90% train / 10% dev, stratified, seed {data['seed']}",
+        f"- Epochs: {data['epochs']}; finished {data['finished']} in {data['minutes']:.1f} min",
+        "- Measured: the final model in inference mode on the train and dev parts. "
+        "Report: the published figure (see docs/reproduce.md).",
+        "",
+        "| experiment | train images | dev images | train acc. (measured) | dev acc. (measured) "
+        "| train acc. (report) | dev acc. (report) | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        notes = "; ".join(x for x in (r.get("published_note"), r.get("note"), r.get("error") and f"failed: {r['error']}") if x)
+        lines.append(
+            f"| {r['title']} | {r.get('n_train') or '—'} | {r.get('n_dev') or '—'} | {_pct(r.get('train_accuracy'))} "
+            f"| {_pct(r.get('dev_accuracy'))} | {_pct(r.get('published_train'))} | {_pct(r.get('published_dev'))} "
+            f"| {notes.replace('|', '/')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def reproduce(
+    data: str | os.PathLike[str] | FERDataset | None,
+    *,
+    out_dir: str | os.PathLike[str] = "fermask-reproduce",
+    full: bool = False,
+    n_images: int = 5000,
+    epochs: int | None = None,
+    quick: bool = False,
+    experiments: Sequence[str] | None = None,
+    resnet_weights: str | None = "imagenet",
+    masker: Any = None,
+    workers: int | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    note: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ReproductionResult:
+    """Run the report's experiment suite and write the comparison table.
+
+    Args:
+        data: FER2013 as a CSV path, a folder (see :data:`FER2013_HELP`) or a
+            :class:`~fermask.FERDataset`.
+        out_dir: Where the table and the run folders go.
+        full: Mask and use every training image instead of ``n_images``.
+        n_images: Images to mask (the report used 5,000).
+        epochs: Epochs for every experiment (default: each experiment's own).
+        quick: A fast smoke run: 1 epoch (unless ``epochs``), ResNet50 at
+            32x32 inside the model. The numbers mean nothing.
+        experiments: Names of the experiments to run (default: all).
+        resnet_weights: ``"imagenet"``, the path of the ResNet50 no-top
+            weights file, or ``None`` (random initialisation; not the report's setting).
+        masker: A :class:`~fermask.Masker`; default ``Masker("surgical", keep_color=True, seed=seed)``.
+        workers: Masking worker processes (``None``: all CPUs).
+        seed: Seed of the subset, the masking, the split and training.
+        limit: Use only this many images of the file (for tests and trials).
+        note: A line printed at the top of the table (e.g. "synthetic data").
+        overwrite: Replace a previous reproduction in ``out_dir``.
+        progress: Show progress bars.
+
+    Returns:
+        A :class:`ReproductionResult`.
+
+    Raises:
+        DataNotFoundError: No data, or a missing path.
+    """
+    from .data import FERDataset
+    from .evaluate import evaluate
+    from .train import TrainConfig, train
+
+    t0 = time.perf_counter()
+    chosen = list(EXPERIMENTS)
+    if experiments:
+        names = [e.name for e in EXPERIMENTS]
+        unknown = [x for x in experiments if x not in names]
+        if unknown:
+            raise FermaskError(f"unknown experiment(s) {unknown}; choose from {', '.join(names)}")
+        chosen = [e for e in EXPERIMENTS if e.name in experiments]
+    out = Path(out_dir)
+    if (out / "results.json").exists() and not overwrite:
+        raise FermaskError(
+            f"'{out}' already holds a reproduction (results.json); choose another --out or pass --overwrite"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+    ds = data if isinstance(data, FERDataset) else load_fer_data(data, progress=progress)
+    rows_read = len(ds)
+    if limit is not None:
+        ds = ds.subset(min(int(limit), len(ds)), seed=seed)
+    if (ds.usage == "Training").any():
+        ds = ds.select(ds.usage == "Training")
+    if not full and len(ds) > n_images:
+        ds = ds.subset(int(n_images), seed=seed)
+    used = len(ds)
+
+    if masker is None:
+        from .masker import Masker
+
+        masker = Masker("surgical", keep_color=True, seed=seed)
+    masked = ds.mask(masker, on_no_face="drop", workers=workers, progress=progress)
+    m = masked.notes.get("masking", {})
+    masking_text = (
+        f"{m.get('masked', len(masked)):,} of {used:,} images masked ({m.get('dropped', 0):,} dropped: no face found); "
+        "the report masked 5,000 and kept 3,493"
+    )
+    train_all, dev_all = masked.split(fraction=0.1, seed=seed)
+
+    warning = None
+    if rows_read != FER2013_ROWS:
+        warning = (
+            f"this data has {rows_read:,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
+            "and the results are not comparable to the report's"
+        )
+    if quick:
+        warning = (warning + "; " if warning else "") + "--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing"
+
+    rows: list[dict[str, Any]] = []
+    epochs_used: dict[str, int] = {}
+    for exp in chosen:
+        row: dict[str, Any] = {
+            "name": exp.name,
+            "title": exp.title,
+            "model": exp.model,
+            "published_train": exp.published_train,
+            "published_dev": exp.published_dev,
+            "published_note": exp.published_note,
+            "run_dir": str(out / exp.name),
+        }
+        try:
+            tr, dv, view_note = _views(train_all, dev_all, masked, exp, seed)
+            row["note"] = view_note
+            row["n_train"], row["n_dev"] = len(tr), len(dv)
+            options = dict(exp.model_options)
+            if exp.model == "resnet50_head":
+                options["weights"] = resnet_weights
+                if quick:
+                    options["backbone_size"] = 32
+                if resnet_weights is None:
+                    row["note"] = "; ".join(x for x in (row["note"], "ResNet50 trained from scratch (no ImageNet weights)") if x)
+            n_epochs = int(epochs) if epochs is not None else (1 if quick else exp.epochs)
+            epochs_used[exp.name] = n_epochs
+            cfg = TrainConfig(
+                model=exp.model,
+                model_options=options,
+                optimizer="adam",
+                learning_rate=exp.learning_rate,
+                batch_size=64,
+                epochs=n_epochs,
+                seed=seed,
+                run_eagerly=quick,  # a few steps: eager is far faster than tracing the graph
+            )
+            result = train(tr, cfg, validation=dv, out_dir=out / exp.name, overwrite=overwrite, progress=progress)
+            row["train_accuracy"] = evaluate(result.model, tr).accuracy
+            dev_report = result.evaluation if result.evaluation is not None else evaluate(result.model, dv)
+            row["dev_accuracy"] = dev_report.accuracy
+            row["dev_macro_f1"] = dev_report.macro_f1
+            row["bundle"] = str(result.bundle_path)
+            row["epochs"] = result.metrics.get("epochs_run")
+            if result.interrupted:
+                row["note"] = "; ".join(x for x in (row["note"], "interrupted") if x)
+        except FermaskError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    rows.append({**HUMAN_BASELINE, "published_train": None, "published_note": "the report's human baseline, not measured here"})
+
+    info = {
+        "source": ds.source,
+        "rows": rows_read,
+        "used": used,
+        "masking": masking_text,
+        "masker": masker.config() if hasattr(masker, "config") else None,
+        "seed": seed,
+        "epochs": ", ".join(f"{k} {v}" for k, v in epochs_used.items()) or "—",
+        "finished": time.strftime("%Y-%m-%d %H:%M"),
+        "minutes": (time.perf_counter() - t0) / 60,
+        "note": note,
+        "warning": warning,
+        "full": full,
+        "quick": quick,
+    }
+    text = _markdown(rows, info)
+    (out / "results.md").write_text(text, encoding="utf-8")
+    tmp = out / "results.json.partial"
+    tmp.write_text(json.dumps({"data": info, "rows": rows}, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "results.json")
+    return ReproductionResult(rows=rows, markdown=text, out_dir=out, data=info)
