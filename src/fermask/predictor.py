@@ -20,7 +20,7 @@ An image with no face gives an empty :class:`PredictionList`. Asking it for
 its :meth:`~PredictionList.top_emotion` raises :class:`~fermask.NoFaceError`
 with a clear message (never an ``IndexError``), unless a ``default`` is given.
 
-Example:
+Examples:
     >>> from fermask import Predictor
     >>> predictor = Predictor.load("bundle")  # doctest: +SKIP
     >>> preds = predictor.predict("photo.jpg")  # doctest: +SKIP
@@ -153,7 +153,7 @@ class PredictionList(list[Prediction]):
         Raises:
             NoFaceError: The image has no face (and no ``default`` was given).
 
-        Example:
+        Examples:
             >>> PredictionList([]).top_emotion(default=None) is None
             True
         """
@@ -181,7 +181,7 @@ def top_emotion(predictions: Sequence[Prediction], default: Any = _MISSING) -> t
     Raises:
         NoFaceError: ``predictions`` is empty and no ``default`` was given.
 
-    Example:
+    Examples:
         >>> top_emotion([], default=("none", 0.0))
         ('none', 0.0)
     """
@@ -215,7 +215,7 @@ def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.
     Returns:
         The crop, same dtype and channels as ``image``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> crop_face(np.zeros((10, 10), np.uint8), (-2, 0, 4, 6)).shape
         (6, 6)
@@ -295,7 +295,7 @@ class Predictor:
         keep_masked_images: With ``simulate_mask``, keep each masked image in
             :attr:`PredictionList.masked_image` (for plots; costs memory).
 
-    Example:
+    Examples:
         >>> import keras  # doctest: +SKIP
         >>> model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255),
         ...     keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])  # doctest: +SKIP
@@ -365,7 +365,7 @@ class Predictor:
             A predictor that knows the bundle's labels, input size, colour
             mode and face margin.
 
-        Example:
+        Examples:
             >>> Predictor.load("runs/shallow/bundle", detector="auto")  # doctest: +SKIP
             Predictor(labels=7, input_shape=(48, 48, 1), color_mode='grayscale', ...)
         """
@@ -584,7 +584,7 @@ class Predictor:
         Raises:
             ImageError: The image cannot be read.
 
-        Example:
+        Examples:
             >>> preds = predictor.predict("photo.jpg")  # doctest: +SKIP
             >>> [(p.index, p.label) for p in preds]  # doctest: +SKIP
             [(0, 'happy'), (1, 'neutral')]
@@ -670,7 +670,7 @@ class Predictor:
         Returns:
             One :class:`PredictionList` per image, in input order.
 
-        Example:
+        Examples:
             >>> results = predictor.predict_many(["a.jpg", "b.jpg"], batch_size=32)  # doctest: +SKIP
             >>> [len(r) for r in results]  # doctest: +SKIP
             [1, 3]

@@ -9,7 +9,7 @@ The result is a :class:`VideoPrediction`: a per-frame table (one row per face,
 or one empty row for a frame without a face) that can be written as CSV, and
 an emotion-over-time plot (:meth:`VideoPrediction.plot`).
 
-Example:
+Examples:
     >>> from fermask import Predictor
     >>> from fermask.video import predict_video
     >>> result = predict_video(Predictor.load("bundle"), "clip.mp4", stride=5)  # doctest: +SKIP
@@ -44,7 +44,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".m
 def is_video(path: str | os.PathLike[str]) -> bool:
     """Whether a path names a video file, judged by its suffix.
 
-    Example:
+    Examples:
         >>> is_video("clip.MP4"), is_video("photo.jpg")
         (True, False)
     """

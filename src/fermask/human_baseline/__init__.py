@@ -7,7 +7,7 @@ folder at once, so closing the browser loses nothing and running the command
 again resumes. At the end the page shows the person's accuracy and confusion
 matrix and, given a model bundle, the model's accuracy on the same images.
 
-Example:
+Examples:
     >>> from fermask.human_baseline import Session, make_server
     >>> session = Session.create("hb_session", "fer2013.csv", n=50)  # doctest: +SKIP
     >>> server = make_server(session, port=8765)  # doctest: +SKIP
