@@ -789,9 +789,6 @@ def train(
     if teacher_data is not None and teacher is None:
         raise FermaskError("teacher_data was given without a teacher model")
 
-    # ---- output folder
-    out = _prepare_out_dir(out_dir, overwrite) if out_dir is not None else None
-
     # ---- TensorFlow setup
     from ._tf import keras_module, tf_module
 
@@ -799,11 +796,15 @@ def train(
     tf = tf_module()
     from .models import bundle_fields, create_model, model_defaults
 
+    strategy = _resolve_strategy(strategy)
+    # ---- output folder (only the chief of a multi-worker run writes)
+    chief = strategy is None or _is_chief(strategy)
+    out = _prepare_out_dir(out_dir, overwrite) if out_dir is not None and chief else None
+    writer = out is not None
+
     keras.utils.set_random_seed(int(cfg.seed))
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = _resolve_strategy(strategy)
-    writer = out is not None and (strategy is None or _is_chief(strategy))
 
     scope = strategy.scope() if strategy is not None else _NullScope()
     with scope:
