@@ -229,17 +229,17 @@ def paint(
                 adraw.line(pts, fill=255, width=width, joint="curve")
                 cdraw.line(pts, fill=base, width=width, joint="curve")
 
+    # alpha, body and shade travel as the three planes of one image: one resize.
+    planes = Image.merge("RGB", (alpha_img, body_img, shade_img))
     if ss > 1:
         size = (rw, rh)
-        body_img = body_img.resize(size, Image.BOX)
-        alpha_img = alpha_img.resize(size, Image.BOX)
+        planes = planes.resize(size, Image.BOX)
         color_img = color_img.resize(size, Image.BOX)
-        shade_img = shade_img.resize(size, Image.BOX)
 
-    body = np.asarray(body_img, dtype=np.float32) / 255.0
-    a = np.asarray(alpha_img, dtype=np.float32) * (strength / 255.0)
-    col = np.asarray(color_img, dtype=np.float32)
-    col = col * (np.asarray(shade_img, dtype=np.float32)[..., None] / 128.0)
+    pl = np.asarray(planes, dtype=np.float32)
+    a = pl[..., 0] * (strength / 255.0)
+    body = pl[..., 1] / 255.0
+    col = np.asarray(color_img, dtype=np.float32) * (pl[..., 2:3] / 128.0)
 
     if look.pattern:
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
@@ -253,10 +253,7 @@ def paint(
     # Shading: the style's own relief (darker toward the edges) and the scene's light.
     if shape.shading > 0:
         blur = max(1.0, 0.06 * g.w)
-        inner = np.asarray(
-            Image.fromarray((body * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(blur)),
-            dtype=np.float32,
-        ) / 255.0
+        inner = np.asarray(planes.getchannel(1).filter(ImageFilter.GaussianBlur(blur)), dtype=np.float32) / 255.0
         col *= (1.0 - shape.shading * 0.6 * (1.0 - inner))[..., None]
     # Only the low frequencies of the face's brightness are used: the mask takes
     # the scene's light without letting the mouth show through.
