@@ -130,6 +130,17 @@ def test_options_override_defaults() -> None:
     assert m.get_layer("dense").units == 6
 
 
+def test_create_model_accepts_a_builder_or_a_built_model() -> None:
+    from fermask.models.happy import happy_binary
+
+    m = create_model(happy_binary, **TINY["happy_binary"])
+    assert m.output_shape == (None, 1)
+    assert create_model(m) is m
+    assert create_model(m, num_classes=2, input_shape=(16, 16, 3)) is m
+    with pytest.raises(FermaskError, match="given a built model"):
+        create_model(m, input_shape=(48, 48, 3))
+
+
 def test_unknown_option_lists_the_valid_ones() -> None:
     with pytest.raises(FermaskError, match=r"no option 'filter'.*Did you mean 'filters'.*units"):
         create_model("shallow_cnn", filter=(8, 8))

@@ -321,7 +321,8 @@ def create_model(
     """Build a registered model.
 
     Args:
-        name: A registered name (see :func:`list_models`) or a builder function.
+        name: A registered name (see :func:`list_models`), a builder
+            function, or an already built Keras model (returned as it is).
         num_classes: Number of classes; ``None`` uses the model's default
             (7 for the emotion models; binary models take 2 or 1 and always
             have one sigmoid unit).
@@ -344,6 +345,18 @@ def create_model(
         >>> m.input_shape, m.output_shape  # doctest: +SKIP
         ((None, 64, 64, 3), (None, 1))
     """
+    if hasattr(name, "layers") and hasattr(name, "input_shape"):  # already a Keras model
+        fields = bundle_fields(name)
+        units = int(name.output_shape[-1])
+        if options or (input_shape is not None and _check_shape(input_shape) != fields["input_shape"]) or (
+            num_classes is not None and units != (1 if fields["output"] == "sigmoid" else num_classes)
+        ):
+            raise FermaskError(
+                f"create_model was given a built model ({name.name!r}, input {fields['input_shape']}, "
+                f"{units} outputs) together with options or a different input_shape/num_classes; "
+                "pass a registered name to build a new model, or the model alone to use it as it is"
+            )
+        return name
     if callable(name) and not isinstance(name, str):
         builder: ModelBuilder = name
         label = getattr(builder, "__name__", "model")
