@@ -189,7 +189,9 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     if not model_path.is_file():
         raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")
     keras = keras_module()
-    import fermask.models  # noqa: F401  - registers fermask's custom layers for deserialisation
+    from .models import register_custom_objects
+
+    register_custom_objects()  # fermask's custom layers, for deserialisation
 
     model = keras.models.load_model(model_path, compile=compile)
     return model, info
