@@ -10,7 +10,7 @@ import pytest
 
 from fermask.data import FERDataset, make_synthetic_fer
 from fermask.errors import DataFormatError
-from fermask.evaluate import (
+from fermask.evaluation import (
     EvaluationReport,
     confusion_matrix,
     evaluate,
@@ -114,7 +114,7 @@ def test_json_markdown_round_trip_and_save(tmp_path: Path) -> None:
 
 def test_plot_confusion_matrix_draws_one_cell_per_pair() -> None:
     pytest.importorskip("matplotlib")
-    from fermask.evaluate import plot_confusion_matrix
+    from fermask.evaluation import plot_confusion_matrix
 
     fig = plot_confusion_matrix(report_from_predictions(Y, S, ["a", "b", "c"]), normalize=False)
     texts = sorted(t.get_text() for t in fig.axes[0].texts)

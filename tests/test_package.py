@@ -47,3 +47,11 @@ def test_version_everywhere() -> None:
 def test_cli_without_command_prints_help() -> None:
     out = subprocess.run([sys.executable, "-m", "fermask"], capture_output=True, text=True)
     assert out.returncode == 2 and "COMMAND" in out.stdout
+
+
+def test_train_and_evaluate_are_functions_even_after_their_modules_load() -> None:
+    out = _run(
+        "from fermask import TrainConfig, train, evaluate, FERDataset, Predictor;"
+        "import fermask; print(callable(train), callable(evaluate), callable(fermask.train), type(fermask.train).__name__)"
+    )
+    assert out == "True True True function"

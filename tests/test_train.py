@@ -12,7 +12,7 @@ import pytest
 import fermask
 from fermask.data import FERDataset, make_synthetic_fer
 from fermask.errors import DataFormatError, FermaskError
-from fermask.train import TrainConfig, train
+from fermask.training import TrainConfig, train
 
 keras = pytest.importorskip("keras")
 
@@ -232,7 +232,7 @@ def test_mirrored_strategy_on_one_cpu(split_data) -> None:
 
 # ----------------------------------------------------------------------------- distillation
 def test_distillation_pipeline_keeps_teacher_targets_aligned(split_data) -> None:
-    from fermask.train import _pipeline
+    from fermask.training import _pipeline
 
     tr, _ = split_data
     ds = tr.subset(100, seed=6)
@@ -280,7 +280,7 @@ def test_distillation_refuses_unaligned_teacher_data(split_data) -> None:
 
 def test_plot_history_needs_loss_or_accuracy() -> None:
     pytest.importorskip("matplotlib")
-    from fermask.train import plot_history
+    from fermask.training import plot_history
 
     fig = plot_history({"loss": [2.0, 1.0], "accuracy": [0.2, 0.5], "val_accuracy": [0.1, 0.3]})
     ax = fig.axes[1]

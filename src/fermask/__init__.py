@@ -47,9 +47,9 @@ _LAZY = {
     "register_model": "models",
     "create_model": "models",
     "list_models": "models",
-    "TrainConfig": "train",
-    "train": "train",
-    "evaluate": "evaluate",
+    "TrainConfig": "training",
+    "train": "training",
+    "evaluate": "evaluation",
     "load_bundle": "bundle",
     "save_bundle": "bundle",
     "BundleInfo": "bundle",
@@ -62,8 +62,8 @@ __all__ = ["__version__", *_LAZY]
 
 
 _SUBMODULES = frozenset(
-    {"bundle", "cli", "data", "errors", "evaluate", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "train", "assets"}
+    {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
+     "plots", "predictor", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
 )
 
 
@@ -95,11 +95,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         NoFaceError,
         UnknownNameError,
     )
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .faces import Face, FaceAnalyzer, find_landmarks_model
     from .labels import EMOTIONS
     from .masker import Masker, MaskResult
     from .masks import MaskStyle, get_mask, list_masks, register_mask
     from .models import create_model, list_models, register_model
     from .predictor import Prediction, Predictor
-    from .train import TrainConfig, train
+    from .training import TrainConfig, train

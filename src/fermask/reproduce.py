@@ -300,8 +300,8 @@ def reproduce(
         DataNotFoundError: No data, or a missing path.
     """
     from .data import FERDataset
-    from .evaluate import evaluate
-    from .train import TrainConfig, train
+    from .evaluation import evaluate
+    from .training import TrainConfig, train
 
     t0 = time.perf_counter()
     chosen = list(EXPERIMENTS)

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report."""
     from fermask.errors import FermaskError
-    from fermask.evaluate import evaluate
+    from fermask.evaluation import evaluate
 
     ds, masked = load_data(args)
     data = masked if masked is not None else ds

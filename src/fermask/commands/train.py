@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from fermask.errors import FermaskError
-    from fermask.train import TrainConfig, train
+    from fermask.training import TrainConfig, train
 
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
     changes = {f: getattr(args, f) for f in _FIELDS if getattr(args, f, None) is not None}

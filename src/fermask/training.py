@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from .data import FERDataset
-    from .evaluate import EvaluationReport
+    from .evaluation import EvaluationReport
 
 __all__ = ["TrainConfig", "TrainResult", "train", "plot_history", "RUN_FILES"]
 
@@ -267,7 +267,7 @@ class TrainResult:
         config: The configuration used.
         out_dir: The run folder, or ``None`` when nothing was written.
         bundle_path: The bundle folder (load it with ``Predictor.load``), or ``None``.
-        evaluation: The final model's :class:`~fermask.evaluate.EvaluationReport`
+        evaluation: The final model's :class:`~fermask.evaluation.EvaluationReport`
             on the validation data, or ``None``.
         interrupted: ``True`` when Ctrl-C stopped the fit early.
         notes: Remarks, e.g. that the learning-curve plot needs ``fermask[plot]``.
@@ -493,7 +493,7 @@ def _make_distiller(keras: Any, student: Any, output: str, cfg: TrainConfig) -> 
 
 def _teacher_probs(teacher: Any, labels: Sequence[str], data: FERDataset, student_ds: FERDataset, cfg: TrainConfig, progress: bool) -> tuple[np.ndarray, str]:
     """The teacher's probabilities on the unmasked rows matching ``student_ds`` (joined by ``ids``)."""
-    from .evaluate import predict_scores
+    from .evaluation import predict_scores
 
     if isinstance(teacher, (str, os.PathLike)):
         from .bundle import load_bundle
@@ -896,7 +896,7 @@ def train(
             final["best_epoch"] = best + 1
     report = None
     if val_ds is not None and not interrupted:
-        from .evaluate import predict_scores, report_from_predictions
+        from .evaluation import predict_scores, report_from_predictions
 
         scores = predict_scores(net, val_ds, batch_size=cfg.batch_size)
         report = report_from_predictions(

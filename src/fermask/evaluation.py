@@ -22,7 +22,7 @@ Conventions:
 
 Example:
     >>> import numpy as np
-    >>> from fermask.evaluate import report_from_predictions
+    >>> from fermask.evaluation import report_from_predictions
     >>> r = report_from_predictions([0, 1, 1, 2], np.eye(3)[[0, 1, 2, 2]], labels=["a", "b", "c"])
     >>> r.accuracy, round(r.macro_f1, 3)
     (0.75, 0.778)
