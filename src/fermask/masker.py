@@ -146,6 +146,8 @@ class Masker:
         min_score: float = 0.1,
         landmarks_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        if isinstance(style, (list, tuple)) and len(style) == 1:
+            style = style[0]  # a one-item list means that style ("random" included)
         if isinstance(style, str) and style.strip().lower() == "random":
             names = list_masks()
             self.styles: list[MaskStyle] = [get_mask(n) for n in names]
