@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,20 +163,26 @@ def mask_dataset(
                     runs[-1].append(k)
                 else:
                     runs.append([k])
-            for run in runs:
-                a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
-                results = masker.mask_many(
-                    list(ds.images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0
-                )
-                try:
-                    for k in run:
-                        done[k] = _mask_shard(ds, results, bounds[k], n, bar)
-                        if folder is not None:
-                            write_npz(folder / _PART.format(k), done[k])
-                finally:
-                    close = getattr(results, "close", None)
-                    if callable(close):
-                        close()
+            # Shards are compressed and written by a background thread (zlib releases
+            # the GIL), so the masking workers are never left waiting on the disk.
+            with ThreadPoolExecutor(1, thread_name_prefix="fermask-shard-writer") as writer:
+                writes: list[Future[None]] = []
+                for run in runs:
+                    a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
+                    results = masker.mask_many(
+                        list(ds.images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0
+                    )
+                    try:
+                        for k in run:
+                            done[k] = _mask_shard(ds, results, bounds[k], n, bar)
+                            if folder is not None:
+                                writes.append(writer.submit(write_npz, folder / _PART.format(k), done[k]))
+                    finally:
+                        close = getattr(results, "close", None)
+                        if callable(close):
+                            close()
+                for w in writes:
+                    w.result()
         finally:
             bar.close()
         if folder is not None:
