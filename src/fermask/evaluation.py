@@ -20,7 +20,7 @@ Conventions:
   beside that of the seen styles: the check that a model has not merely
   learnt one mask type.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from fermask.evaluation import report_from_predictions
     >>> r = report_from_predictions([0, 1, 1, 2], np.eye(3)[[0, 1, 2, 2]], labels=["a", "b", "c"])
@@ -75,7 +75,7 @@ def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] |
     Returns:
         ``(K, K)`` int64 counts.
 
-    Example:
+    Examples:
         >>> confusion_matrix([0, 0, 1], [0, 1, 1], 2).tolist()
         [[1, 1], [0, 1]]
     """
@@ -99,7 +99,7 @@ def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
         A dict of ``(K,)`` arrays: ``precision``, ``recall``, ``f1`` (floats,
         0 where undefined) and ``support`` (true count per class).
 
-    Example:
+    Examples:
         >>> s = per_class_scores(np.array([[1, 1], [0, 2]]))
         >>> s["precision"].tolist(), s["recall"].tolist()
         ([1.0, 0.6666666666666666], [0.5, 1.0])
@@ -120,7 +120,7 @@ def top_k_accuracy(y_true: Sequence[int] | np.ndarray, scores: np.ndarray, k: in
 
     Ties are broken towards the lower class index (a stable sort).
 
-    Example:
+    Examples:
         >>> top_k_accuracy([2, 0], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
         0.0
         >>> top_k_accuracy([1, 2], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
@@ -330,7 +330,7 @@ def report_from_predictions(
     Returns:
         The report.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> r = report_from_predictions([1, 0, 1], np.array([0.9, 0.2, 0.4]), ["no", "yes"],
         ...                             styles=["n95", "n95", "cloth"], heldout_styles=["cloth"])
@@ -496,7 +496,7 @@ def evaluate(
     Raises:
         DataFormatError: The dataset's classes do not match the model's.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> report = fermask.evaluate("runs/shallow/bundle", dev, heldout_styles=["cloth"])  # doctest: +SKIP
         >>> print(report.to_markdown())  # doctest: +SKIP

@@ -23,7 +23,7 @@ the published ones:
 Measured accuracies are those of the final model in inference mode (no
 dropout, no augmentation) on the train and dev parts of the split.
 
-Example:
+Examples:
     >>> from fermask.reproduce import EXPERIMENTS
     >>> [e.name for e in EXPERIMENTS]
     ['shallow_cnn', 'resnet50_head', 'happy_capped', 'happy_binary']

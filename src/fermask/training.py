@@ -19,7 +19,7 @@ current weights, marked ``"interrupted": true`` in its ``extra`` and in
 (it does not re-raise). ``checkpoints/last.keras`` always holds a whole model
 from the last finished epoch; it is written to a temporary file and renamed.
 
-Example:
+Examples:
     >>> import fermask
     >>> cfg = fermask.TrainConfig(model="shallow_cnn", epochs=30, learning_rate=1e-3, augment=True)
     >>> cfg.to_dict()["schedule"]
@@ -215,7 +215,7 @@ class TrainConfig:
     def from_json(cls, source: str | os.PathLike[str]) -> TrainConfig:
         """Read a config from a JSON file (such as a run's ``config.json``) or JSON text.
 
-        Example:
+        Examples:
             >>> cfg = TrainConfig(epochs=3, augment=True)
             >>> TrainConfig.from_json(cfg.to_json()) == cfg
             True
@@ -641,7 +641,7 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
     Returns:
         A matplotlib ``Figure`` (no window is opened).
 
-    Example:
+    Examples:
         >>> fig = plot_history({"loss": [1.2, 0.9], "val_loss": [1.3, 1.1],
         ...                     "accuracy": [0.4, 0.6], "val_accuracy": [0.35, 0.5]})
         >>> len(fig.axes)
@@ -733,7 +733,7 @@ def train(
         FermaskError: A bad config, data that does not fit the model, or an
             ``out_dir`` that already holds a run.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> from fermask.data import make_synthetic_fer
         >>> train_ds, dev = make_synthetic_fer(700, seed=0).split(fraction=0.1)  # doctest: +SKIP

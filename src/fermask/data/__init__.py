@@ -1,6 +1,6 @@
 """Datasets: FER2013 readers, operations, masking with a cache, tf.data pipelines.
 
-Example:
+Examples:
     >>> from fermask.data import FERDataset, make_synthetic_fer
     >>> ds = make_synthetic_fer(70, balanced=True)
     >>> sorted(ds.class_counts().values())

@@ -1,6 +1,6 @@
 """FERDataset: facial-expression images and labels held as compact arrays.
 
-Example:
+Examples:
     >>> from fermask.data import make_synthetic_fer
     >>> ds = make_synthetic_fer(70, seed=0, balanced=True)
     >>> ds.images.shape, ds.images.dtype
@@ -146,7 +146,7 @@ class FERDataset:
     ) -> FERDataset:
         """Build a dataset from arrays (``labels=None`` means unlabelled).
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> ds = FERDataset.from_arrays(np.zeros((2, 48, 48), np.uint8), [3, 6])
             >>> ds.class_counts()["happy"]
@@ -173,7 +173,7 @@ class FERDataset:
             DataFormatError: The file is not in one of these formats; the
                 message names the line and the problem.
 
-        Example:
+        Examples:
             >>> ds = FERDataset.from_csv("fer2013.csv")  # doctest: +SKIP
             >>> ds.class_counts()["happy"]  # doctest: +SKIP
             8989
@@ -209,7 +209,7 @@ class FERDataset:
                 every image is gray.
             progress: Show a progress bar.
 
-        Example:
+        Examples:
             >>> ds = FERDataset.from_folder("fer2013_images/")  # doctest: +SKIP
             >>> train, test = ds.split(by="usage").values()  # doctest: +SKIP
         """
@@ -353,7 +353,7 @@ class FERDataset:
     def class_counts(self) -> dict[str, int]:
         """Images per class (unlabelled rows are not counted), in label order.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 3]).class_counts()["happy"]
             2
@@ -406,7 +406,7 @@ class FERDataset:
     def class_weights(self) -> dict[int, float]:
         """Balanced class weights ``n / (k * count)`` for the classes present (for ``Model.fit``).
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 3]).class_weights()
             {0: 1.5, 3: 0.75}
@@ -442,7 +442,7 @@ class FERDataset:
             stratify: Keep the class proportions (largest-remainder rounding).
             seed: Random seed; the same seed gives the same subset.
 
-        Example:
+        Examples:
             >>> from fermask.data import make_synthetic_fer
             >>> len(make_synthetic_fer(100).subset(10))
             10
@@ -492,7 +492,7 @@ class FERDataset:
             DataFormatError: No usage information, a bad fraction, or a split
                 that leaves a class empty (unless ``allow_empty=True``).
 
-        Example:
+        Examples:
             >>> from fermask.data import make_synthetic_fer
             >>> train, dev = make_synthetic_fer(140, balanced=True).split(fraction=0.1, seed=1)
             >>> len(dev), dev.class_counts()["happy"]
@@ -553,7 +553,7 @@ class FERDataset:
                 (the report's ``{"happy": 3500}``).
             seed: Random seed.
 
-        Example:
+        Examples:
             >>> from fermask.data import make_synthetic_fer
             >>> make_synthetic_fer(140).cap({"happy": 5}).class_counts()["happy"]
             5
@@ -584,7 +584,7 @@ class FERDataset:
         Labels become 1 for the positive class(es) and 0 otherwise;
         :attr:`label_names` is ``("not happy", "happy")`` for ``positive="happy"``.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> ds = FERDataset.from_arrays(np.zeros((3, 48, 48), np.uint8), [0, 3, 6]).binary("happy")
             >>> ds.label_names, ds.labels.tolist()
@@ -708,7 +708,7 @@ class FERDataset:
             The masked dataset; :attr:`styles` records each image's mask style.
             Gray images masked with ``keep_color=True`` make an RGB dataset.
 
-        Example:
+        Examples:
             >>> masked = ds.mask(fermask.Masker("surgical"), workers=2)  # doctest: +SKIP
             >>> masked.notes["masking"]  # doctest: +SKIP
             {'masked': 3493, 'not_masked': 1507, 'dropped': 1507, ...}
@@ -754,7 +754,7 @@ class FERDataset:
         ``(B, h, w, c)``; models scale inside themselves. See
         :func:`fermask.data.tfdata.make_tf_dataset` for the arguments.
 
-        Example:
+        Examples:
             >>> from fermask.data import make_synthetic_fer
             >>> tfds = make_synthetic_fer(64).to_tf_dataset(32, image_size=64, color_mode="rgb")  # doctest: +SKIP
             >>> next(iter(tfds))[0].shape  # doctest: +SKIP

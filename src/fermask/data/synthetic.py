@@ -159,7 +159,7 @@ def make_synthetic_fer(
         A :class:`FERDataset` in FER2013 label order, with a Usage column in
         FER2013's proportions (about 80/10/10); ``source`` says it is synthetic.
 
-    Example:
+    Examples:
         >>> ds = make_synthetic_fer(140, seed=0, balanced=True)
         >>> ds.class_counts()["happy"], ds.images.shape
         (20, (140, 48, 48))

@@ -46,7 +46,7 @@ def write_fer2013_csv(ds: FERDataset, path: str | os.PathLike[str], *, format: C
     Returns:
         The path written.
 
-    Example:
+    Examples:
         >>> from fermask.data import make_synthetic_fer, write_fer2013_csv
         >>> write_fer2013_csv(make_synthetic_fer(10), "synthetic.csv")  # doctest: +SKIP
         PosixPath('synthetic.csv')

@@ -11,7 +11,7 @@ model, so the code that feeds it never needs to know how it was trained.
 Softmax models output one probability per class; binary (``"sigmoid"``)
 models output a single probability, that of the positive class.
 
-Example:
+Examples:
     >>> import fermask
     >>> fermask.list_models("resnet*")
     ['resnet50_head']
@@ -180,7 +180,7 @@ def register_model(
         ValueError: The name is taken (without ``overwrite``) or an argument
             is invalid.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> @fermask.register_model("tiny_dense", description="a toy")
         ... def tiny_dense(num_classes=7, input_shape=(48, 48, 1)):
@@ -228,7 +228,7 @@ def list_models(pattern: str | None = None) -> list[str]:
     Returns:
         The matching names (built-ins and installed plugins).
 
-    Example:
+    Examples:
         >>> list_models("happy*")
         ['happy_binary']
     """
@@ -241,7 +241,7 @@ def get_model_builder(name: str) -> ModelBuilder:
     Raises:
         UnknownNameError: No such model; the message suggests close names.
 
-    Example:
+    Examples:
         >>> get_model_builder("shallow_cnn").__name__
         'shallow_cnn'
     """
@@ -281,7 +281,7 @@ def model_defaults(name: str) -> dict[str, Any]:
         A dict with ``input_shape``, ``color_mode``, ``output``,
         ``num_classes`` and ``description``.
 
-    Example:
+    Examples:
         >>> model_defaults("shallow_cnn")["input_shape"]
         (48, 48, 1)
     """
@@ -339,7 +339,7 @@ def create_model(
         UnknownNameError: No model has this name.
         FermaskError: A bad option, input shape or class count.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> m = fermask.create_model("happy_binary")  # doctest: +SKIP
         >>> m.input_shape, m.output_shape  # doctest: +SKIP
@@ -388,7 +388,7 @@ def bundle_fields(model: Any, name: str | None = None) -> dict[str, Any]:
         model has one output unit) and ``model_name``: pass them to
         ``BundleInfo(labels=..., **bundle_fields(model))``.
 
-    Example:
+    Examples:
         >>> m = create_model("happy_binary")  # doctest: +SKIP
         >>> bundle_fields(m)  # doctest: +SKIP
         {'input_shape': (64, 64, 3), 'color_mode': 'rgb', 'output': 'sigmoid', 'model_name': 'happy_binary'}
@@ -413,7 +413,7 @@ def register_custom_objects() -> None:
     Imports Keras. Call it before loading a ``.keras`` file written by a
     fermask model outside :func:`fermask.load_bundle` (which calls it).
 
-    Example:
+    Examples:
         >>> register_custom_objects()  # doctest: +SKIP
     """
     from . import layers  # noqa: F401  - defining the classes registers them

@@ -45,7 +45,7 @@ def happy_binary(
     Returns:
         An uncompiled ``keras.Model`` named ``"happy_binary"``.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> fermask.create_model("happy_binary").output_shape  # doctest: +SKIP
         (None, 1)

@@ -31,7 +31,7 @@ class CaffePreprocess(keras.layers.Layer):
         mean: Per-channel means in BGR order.
         **kwargs: Standard layer arguments (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> layer = CaffePreprocess()  # doctest: +SKIP
         >>> np.asarray(layer(np.full((1, 1, 1, 3), 255.0, "float32")))[0, 0, 0]  # doctest: +SKIP

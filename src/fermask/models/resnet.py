@@ -130,7 +130,7 @@ def resnet50_head(
         FermaskError: Not 3 channels, a too small backbone size, a missing
             weights file, or ImageNet weights that could not be downloaded.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> m = fermask.create_model("resnet50_head", backbone_size=64,
         ...                          freeze_backbone=True)  # doctest: +SKIP
@@ -201,7 +201,7 @@ def unfreeze(
     Raises:
         FermaskError: No such backbone or layer.
 
-    Example:
+    Examples:
         >>> m = fermask.create_model("resnet50_head", freeze_backbone=True)  # doctest: +SKIP
         >>> _ = unfreeze(m, from_layer="conv5_block1_1_conv")  # doctest: +SKIP
         >>> m.compile(optimizer=keras.optimizers.Adam(1e-5), loss="categorical_crossentropy")  # doctest: +SKIP

@@ -44,7 +44,7 @@ def shallow_cnn(
     Returns:
         An uncompiled ``keras.Model`` named ``"shallow_cnn"``.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> m = fermask.create_model("shallow_cnn", filters=(16, 32), units=64)  # doctest: +SKIP
         >>> m.output_shape  # doctest: +SKIP

@@ -55,7 +55,7 @@ def vgg_fer(
     Returns:
         An uncompiled ``keras.Model`` named ``"vgg_fer"``.
 
-    Example:
+    Examples:
         >>> import fermask
         >>> m = fermask.create_model("vgg_fer", dense_units=512)  # doctest: +SKIP
         >>> m.output_shape  # doctest: +SKIP
