@@ -7,6 +7,8 @@ templates ship. Each outline is kept below the eyes by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .base import Disc, FaceGeometry, Line, MaskShape, MaskStyle, smooth_closed, through
@@ -55,6 +57,55 @@ def _loops(g: FaceGeometry, top_l: np.ndarray, top_r: np.ndarray, bot_l: np.ndar
     return lines
 
 
+@dataclass
+class _Body:
+    """The main panel of a mask that spans the cheeks and the jaw."""
+
+    left: np.ndarray
+    right: np.ndarray
+    top_mid: np.ndarray
+    jaw: np.ndarray
+    outline: np.ndarray
+
+    @property
+    def chin(self) -> np.ndarray:
+        return self.jaw[len(self.jaw) // 2]
+
+
+def _body(
+    g: FaceGeometry,
+    corner: tuple[float, float],
+    top: tuple[float, int],
+    jaw: tuple[int, int, float, float],
+    *,
+    smooth: bool = False,
+    straight_top: bool = False,
+) -> _Body:
+    """A mask panel: cheek corners, a top edge over the nose bridge, the jaw below.
+
+    Args:
+        g: The face.
+        corner: ``(t, out)`` for :func:`_corners`.
+        top: ``(k, n)``: the top edge crosses the nose bridge ``k`` of the way
+            from landmark 28 to 29, drawn with ``n`` points.
+        jaw: ``(first, last, grow, chin_drop)`` for :func:`_jaw`.
+        smooth: Round the outline with a spline.
+        straight_top: Straight edges to the nose bridge (fold-flat masks).
+    """
+    left, right = _corners(g, *corner)
+    k, n = top
+    top_mid = g.lerp(28, 29, k)
+    if straight_top:
+        half = n // 2 + 1
+        edge = np.vstack([np.linspace(left, top_mid, half), np.linspace(top_mid, right, half)[1:]])
+    else:
+        edge = through(left, top_mid, right, n)
+    jaw_pts = _jaw(g, *jaw)
+    pts = np.vstack([edge, jaw_pts])
+    outline = g.below_eyes(smooth_closed(pts, 3) if smooth else pts)
+    return _Body(left, right, top_mid, jaw_pts, outline)
+
+
 class Surgical(MaskStyle):
     """A pleated surgical mask with ear loops."""
 
@@ -63,12 +114,8 @@ class Surgical(MaskStyle):
     default_color = (150, 200, 230)
 
     def shape(self, g: FaceGeometry) -> MaskShape:
-        left, right = _corners(g, 0.45, 0.03)
-        top_mid = g.lerp(28, 29, 0.55)
-        top = through(left, top_mid, right, 14)
-        jaw = _jaw(g, 2, 14, 0.06, 0.07)
-        outline = g.below_eyes(np.vstack([top, jaw]))
-        chin = jaw[len(jaw) // 2]
+        b = _body(g, (0.45, 0.03), (0.55, 14), (2, 14, 0.06, 0.07))
+        left, right, top_mid, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
         pleats = []
         for k in (0.28, 0.48, 0.68):
             a = left + (jaw[-1] - left) * k
@@ -97,11 +144,8 @@ class N95(MaskStyle):
         return {**super().config(), "valve": self.valve}
 
     def shape(self, g: FaceGeometry) -> MaskShape:
-        left, right = _corners(g, 0.3, 0.02)
-        top_mid = g.lerp(28, 29, 0.4)
-        top = through(left, top_mid, right, 8)
-        jaw = _jaw(g, 3, 13, 0.05, 0.11)
-        outline = g.below_eyes(smooth_closed(np.vstack([top, jaw]), 3))
+        b = _body(g, (0.3, 0.02), (0.4, 8), (3, 13, 0.05, 0.11), smooth=True)
+        left, right, top_mid, jaw, outline = b.left, b.right, b.top_mid, b.jaw, b.outline
         clip = g.at(through(left + (top_mid - left) * 0.55, top_mid, right + (top_mid - right) * 0.55, 8), 0, -0.035)
         lines = [
             Line(clip, 0.022, 1.0, (200, 202, 205)),
@@ -122,12 +166,8 @@ class KN95(MaskStyle):
     default_color = (245, 245, 245)
 
     def shape(self, g: FaceGeometry) -> MaskShape:
-        left, right = _corners(g, 0.4, 0.02)
-        peak = g.lerp(28, 29, 0.35)
-        top = np.vstack([np.linspace(left, peak, 6), np.linspace(peak, right, 6)[1:]])
-        jaw = _jaw(g, 2, 14, 0.05, 0.1)
-        outline = g.below_eyes(np.vstack([top, jaw]))
-        chin = jaw[len(jaw) // 2]
+        b = _body(g, (0.4, 0.02), (0.35, 10), (2, 14, 0.05, 0.1), straight_top=True)
+        left, right, peak, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
         lines = [
             Line(np.array([peak, g.at(peak, 0, -0.05), chin]), 0.01, 0.8),
             Line(np.array([peak + (left - peak) * 0.35, peak, peak + (right - peak) * 0.35]), 0.018, 1.0,
@@ -147,12 +187,8 @@ class Cloth(MaskStyle):
     default_pattern = "fabric"
 
     def shape(self, g: FaceGeometry) -> MaskShape:
-        left, right = _corners(g, 0.2, 0.05)
-        top_mid = g.lerp(28, 29, 0.45)
-        top = through(left, top_mid, right, 12)
-        jaw = _jaw(g, 1, 15, 0.08, 0.1)
-        outline = g.below_eyes(smooth_closed(np.vstack([top, jaw]), 3))
-        chin = jaw[len(jaw) // 2]
+        b = _body(g, (0.2, 0.05), (0.45, 12), (1, 15, 0.08, 0.1), smooth=True)
+        left, right, top_mid, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
         lines = [
             Line(through(top_mid, g.lerp(30, 51, 0.8), chin, 10), 0.012, 0.75),
             Line(_closed(_shrink(outline, 0.035)), 0.01, 0.8),
@@ -169,11 +205,8 @@ class GasMask(MaskStyle):
     default_color = (48, 48, 52)
 
     def shape(self, g: FaceGeometry) -> MaskShape:
-        left, right = _corners(g, 0.7, 0.0)
-        top_mid = g.lerp(28, 29, 0.5)
-        top = through(left, top_mid, right, 10)
-        jaw = _jaw(g, 3, 13, 0.03, 0.09)
-        outline = g.below_eyes(smooth_closed(np.vstack([top, jaw]), 3))
+        b = _body(g, (0.7, 0.0), (0.5, 10), (3, 13, 0.03, 0.09), smooth=True)
+        left, right, jaw, outline = b.left, b.right, b.jaw, b.outline
         discs = [
             Disc(g.at(g.lerp(5, 48, 0.3), -0.03, 0.0), 0.16, (70, 72, 78), rim=0.22),
             Disc(g.at(g.lerp(11, 54, 0.3), 0.03, 0.0), 0.16, (70, 72, 78), rim=0.22),
