@@ -446,8 +446,8 @@ def mask_folder(
             earlier_output[key] = Path(rec["output"])
     for f in files:
         key = str(f.path.resolve())
-        rec = previous.get(key)
-        if rec is not None and _is_done(rec, f.path, out):
+        prev = previous.get(key)
+        if prev is not None and _is_done(prev, f.path, out):
             summary.skipped += 1
             continue
         todo.append((f, key, _file_stamp(f.path)))

@@ -414,9 +414,9 @@ def _resolve_model(model_or_bundle: Any) -> tuple[Any, Any, str]:
         model, info = load_bundle(model_or_bundle)
         return model, info, f"bundle '{model_or_bundle}'"
     inner = getattr(model_or_bundle, "model", None)
-    info = getattr(model_or_bundle, "info", None)
-    if inner is not None and isinstance(info, BundleInfo):  # a Predictor
-        return inner, info, f"{type(model_or_bundle).__name__}({getattr(inner, 'name', 'model')})"
+    attached = getattr(model_or_bundle, "info", None)
+    if inner is not None and isinstance(attached, BundleInfo):  # a Predictor
+        return inner, attached, f"{type(model_or_bundle).__name__}({getattr(inner, 'name', 'model')})"
     if not hasattr(model_or_bundle, "predict"):
         raise FermaskError(
             f"evaluate needs a Keras model, a bundle folder or a Predictor, got {type(model_or_bundle).__name__}"

@@ -121,9 +121,9 @@ def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
         if p.is_file():
             return p
         tried.append(f"FERMASK_LANDMARKS='{env}' (no such file)")
-    p = _package_model("pose_predictor_model_location")
-    if p is not None:
-        return p
+    packaged = _package_model("pose_predictor_model_location")
+    if packaged is not None:
+        return packaged
     deb = DEBIAN_DLIB_DIR / LANDMARKS_FILE
     if deb.is_file():
         return deb

@@ -108,7 +108,7 @@ def plot_scores(
     ax.invert_yaxis()
     ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("probability")
-    for yi, v in zip(y, values):
+    for yi, v in enumerate(values):
         ax.text(min(v + 0.02, 0.85), yi, f"{v:.2f}", va="center", fontsize=8)
     if title is None and labels:
         top = max(labels, key=s.__getitem__)

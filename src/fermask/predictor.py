@@ -36,7 +36,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 from PIL import Image
@@ -58,6 +58,19 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
+
+
+class _AnalyzerArgsBase(TypedDict):
+    policy: Literal["auto", "detect", "full_frame"]
+    detector: Literal["hog", "cnn", "auto"]
+    upsample: int | None
+    landmarks_path: str | os.PathLike[str] | None
+
+
+class _AnalyzerArgs(_AnalyzerArgsBase, total=False):
+    """Keyword arguments of the :class:`~fermask.FaceAnalyzer` a Predictor creates on first use."""
+
+    min_score: float
 
 
 @dataclass
@@ -331,7 +344,7 @@ class Predictor:
         self.info = info
         self._check_model_matches_info()
         self._analyzer = analyzer
-        self._analyzer_args = {
+        self._analyzer_args: _AnalyzerArgs = {
             "policy": face_policy,
             "detector": detector,
             "upsample": upsample,
@@ -429,7 +442,7 @@ class Predictor:
         if self._analyzer is None:
             from .faces import FaceAnalyzer
 
-            self._analyzer = FaceAnalyzer(**self._analyzer_args)  # type: ignore[arg-type]
+            self._analyzer = FaceAnalyzer(**self._analyzer_args)
         return self._analyzer
 
     @property
@@ -481,7 +494,7 @@ class Predictor:
         h, w, c = self.info.input_shape
         arr = to_gray(crop) if c == 1 else to_rgb(crop)
         if arr.shape[:2] != (h, w):
-            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.BILINEAR))
+            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR))
         out = arr.astype(np.float32)
         return out[..., None] if c == 1 else out
 

@@ -40,7 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -347,7 +347,10 @@ def _resolve_class_weights(cfg: TrainConfig, ds: FERDataset) -> np.ndarray | Non
     return w
 
 
-def _label_mode(output: str, ds: FERDataset) -> str:
+_LabelMode = Literal["categorical", "soft", "binary"]
+
+
+def _label_mode(output: str, ds: FERDataset) -> _LabelMode:
     if output == "sigmoid":
         return "binary"
     return "soft" if ds.soft_labels is not None else "categorical"
@@ -357,7 +360,7 @@ def _pipeline(
     ds: FERDataset,
     cfg: TrainConfig,
     shape: tuple[int, int, int],
-    label_mode: str,
+    label_mode: _LabelMode,
     *,
     training: bool,
     class_weights: np.ndarray | None = None,
@@ -368,14 +371,16 @@ def _pipeline(
     from .data import FERDataset
 
     tf = tf_module()
-    common = {
-        "batch_size": cfg.batch_size,
-        "image_size": (shape[0], shape[1]),
-        "color_mode": "grayscale" if shape[2] == 1 else "rgb",
-        "seed": cfg.seed,
-        "shuffle": training,
-    }
-    out = ds.to_tf_dataset(augment=cfg.augment if training else False, label_mode=label_mode, **common)
+    color_mode: Literal["grayscale", "rgb"] = "grayscale" if shape[2] == 1 else "rgb"
+    out = ds.to_tf_dataset(
+        batch_size=cfg.batch_size,
+        image_size=(shape[0], shape[1]),
+        color_mode=color_mode,
+        seed=cfg.seed,
+        shuffle=training,
+        augment=cfg.augment if training else False,
+        label_mode=label_mode,
+    )
     if teacher_probs is not None:
         # Same length, seed and batch size: the same shuffled order, batch for batch.
         carrier = FERDataset(
@@ -384,9 +389,15 @@ def _pipeline(
             soft_labels=teacher_probs,
             label_names=ds.label_names,
         )
-        common["image_size"] = (8, 8)
-        common["color_mode"] = "grayscale"
-        targets = carrier.to_tf_dataset(augment=False, label_mode="soft", **common)
+        targets = carrier.to_tf_dataset(
+            batch_size=cfg.batch_size,
+            image_size=(8, 8),
+            color_mode="grayscale",
+            seed=cfg.seed,
+            shuffle=training,
+            augment=False,
+            label_mode="soft",
+        )
         out = tf.data.Dataset.zip((out, targets)).map(lambda a, b: (a[0], {"label": a[1], "teacher": b[1]}))
     if class_weights is not None:
         wv = tf.constant(class_weights, tf.float32)
@@ -846,7 +857,7 @@ def train(
     train_tf = _pipeline(train_ds, cfg, shape, label_mode, training=True, class_weights=cw, teacher_probs=teacher_probs)
     val_tf = None
     if val_ds is not None:
-        val_mode = "categorical" if label_mode == "soft" and val_ds.soft_labels is None else label_mode
+        val_mode: _LabelMode = "categorical" if label_mode == "soft" and val_ds.soft_labels is None else label_mode
         val_tf = _pipeline(val_ds, cfg, shape, val_mode, training=False)
 
     monitor = cfg.monitor if cfg.monitor != "auto" else ("val_loss" if val_tf is not None else "loss")

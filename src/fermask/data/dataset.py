@@ -545,7 +545,12 @@ class FERDataset:
             )
         return parts["Training"], parts["PublicTest"], parts["PrivateTest"]
 
-    def cap(self, per_class: int | Mapping[str | int, int], *, seed: int = 0) -> FERDataset:
+    def cap(
+        self,
+        per_class: int | Mapping[str, int] | Mapping[int, int] | Mapping[str | int, int],
+        *,
+        seed: int = 0,
+    ) -> FERDataset:
         """Keep at most a number of images per class, chosen at random (original order kept).
 
         Args:

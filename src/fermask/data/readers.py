@@ -406,8 +406,8 @@ def read_image_folder(
 
         images = np.stack([to_gray(a) for a in arrays])
     labels = np.array([e[1] for e in entries], dtype=np.int64)
-    usage = np.array([e[0] for e in entries], dtype="<U11")
-    return images, labels, usage, [str(e[2]) for e in entries]
+    usages = np.array([e[0] for e in entries], dtype="<U11")
+    return images, labels, usages, [str(e[2]) for e in entries]
 
 
 def read_ferplus_votes(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,12 @@ _SHARD = "shard-{:05d}.npz"
 def write_npz(path: Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:
     """Write arrays to ``path`` atomically (a temporary file, then a rename)."""
     tmp = path.with_name(path.name + ".partial")
+    # The arrays go in by keyword (their names in the file). numpy's stubs give
+    # savez an ``allow_pickle: bool`` keyword (numpy >= 2.1), so a ``**dict`` of
+    # arrays does not type-check against them; the call itself is unchanged.
+    save: Callable[..., None] = np.savez_compressed if compress else np.savez
     with open(tmp, "wb") as f:
-        (np.savez_compressed if compress else np.savez)(f, **arrays)
+        save(f, **arrays)
     os.replace(tmp, path)
 
 

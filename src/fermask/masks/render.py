@@ -136,7 +136,7 @@ def _pattern(name: str, u: np.ndarray, v: np.ndarray, face_w: float, rng: np.ran
         return np.clip(weave + rng.normal(0.0, 0.06, u.shape), 0.0, 1.0) * 0.35
     if name == "camo":
         grid = rng.random((8, 8)).astype(np.float32)
-        img = Image.fromarray((grid * 255).astype(np.uint8)).resize((u.shape[1], u.shape[0]), Image.BICUBIC)
+        img = Image.fromarray((grid * 255).astype(np.uint8)).resize((u.shape[1], u.shape[0]), Image.Resampling.BICUBIC)
         n = np.asarray(img, dtype=np.float32) / 255.0
         return _soft((n - 0.5) * 0.2, px * 2)
     if name == "zigzag":
@@ -233,8 +233,8 @@ def paint(
     planes = Image.merge("RGB", (alpha_img, body_img, shade_img))
     if ss > 1:
         size = (rw, rh)
-        planes = planes.resize(size, Image.BOX)
-        color_img = color_img.resize(size, Image.BOX)
+        planes = planes.resize(size, Image.Resampling.BOX)
+        color_img = color_img.resize(size, Image.Resampling.BOX)
 
     pl = np.asarray(planes, dtype=np.float32)
     a = pl[..., 0] * (strength / 255.0)
@@ -257,8 +257,8 @@ def paint(
         col *= (1.0 - shape.shading * 0.6 * (1.0 - inner))[..., None]
     # Only the low frequencies of the face's brightness are used: the mask takes
     # the scene's light without letting the mouth show through.
-    coarse = Image.fromarray(np.ascontiguousarray(luma[y0:y1, x0:x1])).resize((3, 3), Image.BOX)
-    lum = np.asarray(coarse.resize((rw, rh), Image.BILINEAR), dtype=np.float32)
+    coarse = Image.fromarray(np.ascontiguousarray(luma[y0:y1, x0:x1])).resize((3, 3), Image.Resampling.BOX)
+    lum = np.asarray(coarse.resize((rw, rh), Image.Resampling.BILINEAR), dtype=np.float32)
     ref = float(lum.mean()) + 1e-3
     light = np.clip(lum / ref, 0.7, 1.3)
     col *= (0.8 + 0.2 * light)[..., None]

@@ -346,17 +346,18 @@ def create_model(
         ((None, 64, 64, 3), (None, 1))
     """
     if hasattr(name, "layers") and hasattr(name, "input_shape"):  # already a Keras model
-        fields = bundle_fields(name)
-        units = int(name.output_shape[-1])
+        built: Any = name
+        fields = bundle_fields(built)
+        units = int(built.output_shape[-1])
         if options or (input_shape is not None and _check_shape(input_shape) != fields["input_shape"]) or (
             num_classes is not None and units != (1 if fields["output"] == "sigmoid" else num_classes)
         ):
             raise FermaskError(
-                f"create_model was given a built model ({name.name!r}, input {fields['input_shape']}, "
+                f"create_model was given a built model ({built.name!r}, input {fields['input_shape']}, "
                 f"{units} outputs) together with options or a different input_shape/num_classes; "
                 "pass a registered name to build a new model, or the model alone to use it as it is"
             )
-        return name
+        return built
     if callable(name) and not isinstance(name, str):
         builder: ModelBuilder = name
         label = getattr(builder, "__name__", "model")

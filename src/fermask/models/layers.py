@@ -18,9 +18,14 @@ __all__ = ["CaffePreprocess", "IMAGENET_BGR_MEAN"]
 #: Per-channel ImageNet means (B, G, R) subtracted by Keras' ``"caffe"`` preprocessing.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
+# Keras is imported at run time through ``keras_module()`` (a ``ModuleType``), so
+# a type checker cannot see ``keras.layers.Layer`` as a class; the base is typed
+# ``Any`` on purpose.
+_Layer: Any = keras.layers.Layer
+
 
 @keras.saving.register_keras_serializable(package="fermask")
-class CaffePreprocess(keras.layers.Layer):
+class CaffePreprocess(_Layer):
     """``keras.applications.resnet50.preprocess_input`` as a layer.
 
     Takes RGB pixel values ``0..255``, reverses the channels to BGR and
