@@ -82,7 +82,7 @@ def cache_dir() -> Path:
 
 def _package_model(getter: str) -> Path | None:
     try:
-        import face_recognition_models as frm  # type: ignore[import-untyped]
+        import face_recognition_models as frm
     except Exception:
         return None
     try:

@@ -221,7 +221,7 @@ class Masker:
             pattern = style.default_pattern
         else:
             pattern = self.pattern
-        return style, Appearance(color, pattern, self.pattern_color)  # type: ignore[arg-type]
+        return style, Appearance(color, pattern, self.pattern_color)
 
     def mask_faces(self, image: np.ndarray, faces: Sequence[Face], index: int | None = None) -> MaskResult:
         """Mask the given faces of an already-loaded image (no detection).

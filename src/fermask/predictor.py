@@ -200,7 +200,7 @@ def top_emotion(predictions: Sequence[Prediction], default: Any = _MISSING) -> t
     """
     if len(predictions) == 0:
         if default is not _MISSING:
-            return default  # type: ignore[no-any-return]
+            return default
         src = getattr(predictions, "source", None)
         err = getattr(predictions, "error", None)
         where = f" in {src}" if src else ""
@@ -412,7 +412,7 @@ class Predictor:
                     "(for a one-output sigmoid model: [negative, positive])"
                 )
         output = "sigmoid" if n_out == 1 else "softmax"
-        return BundleInfo(labels=list(labels), input_shape=in_shape[1:], output=output)  # type: ignore[arg-type]
+        return BundleInfo(labels=list(labels), input_shape=in_shape[1:], output=output)
 
     def _check_model_matches_info(self) -> None:
         try:

@@ -476,7 +476,7 @@ def _make_distiller(keras: Any, student: Any, output: str, cfg: TrainConfig) -> 
     def soften(p: Any) -> Any:
         return ops.softmax(ops.log(ops.clip(two_class(p), 1e-7, 1.0)) / temp, axis=-1)
 
-    class _Distiller(keras.Model):  # type: ignore[misc,name-defined]
+    class _Distiller(keras.Model):
         def __init__(self, student: Any) -> None:
             super().__init__(name="distiller")
             self.student = student
@@ -546,7 +546,7 @@ def _callbacks_module() -> Any:
 
     keras = keras_module()
 
-    class EpochFiles(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+    class EpochFiles(keras.callbacks.Callback):  # type: ignore[name-defined]
         """After every epoch: append to the history, rewrite history.json, save checkpoints/last.keras."""
 
         def __init__(self, out: Path | None, save_model: Any, write: bool) -> None:

@@ -246,7 +246,7 @@ class FERDataset:
             styles = np.concatenate([d.styles if d.styles is not None else np.full(len(d), "") for d in datasets])
         soft = None
         if all(d.soft_labels is not None for d in datasets):
-            soft = np.concatenate([d.soft_labels for d in datasets])  # type: ignore[misc]
+            soft = np.concatenate([d.soft_labels for d in datasets])
         return cls(
             np.concatenate([d.images for d in datasets]),
             np.concatenate([d.labels for d in datasets]),

@@ -110,7 +110,7 @@ def get_mask(name: StyleLike) -> MaskStyle:
             names and lists the available ones.
     """
     if isinstance(name, MaskStyle) or (not isinstance(name, str) and hasattr(name, "shape")):
-        return name  # type: ignore[return-value]
+        return name
     return _instantiate(str(name).strip().lower(), registry.get(name))
 
 

@@ -91,7 +91,7 @@ def _check_shape(input_shape: Any, what: str = "input_shape") -> tuple[int, int,
             f"{what} must be (height, width, channels) with channels 1 (grayscale) or 3 (RGB), "
             f"got {input_shape!r}; for FER2013-style crops use (48, 48, 1)"
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def _make_defaults(

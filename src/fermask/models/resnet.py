@@ -38,7 +38,7 @@ def _backbone_size(value: Any, input_shape: tuple[int, int, int]) -> tuple[int, 
             f"ResNet50 needs images of at least 32x32 pixels, got backbone_size={value!r} "
             f"(input_shape={input_shape}); pass backbone_size=32 or larger (224 is the ImageNet size)"
         )
-    return size  # type: ignore[return-value]
+    return size
 
 
 def _make_backbone(keras: Any, weights: Any, size: tuple[int, int]) -> Any:
