@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-__all__ = ["sha256_file"]
+__all__ = ["sha256_file", "json_default", "lenient_json_default", "write_json_atomic"]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -15,3 +19,44 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def json_default(o: Any) -> Any:
+    """``json.dumps`` hook for numpy values, paths and sets; other types raise ``TypeError``."""
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def lenient_json_default(o: Any) -> Any:
+    """Like :func:`json_default`, but writes any other object as its ``str()``."""
+    try:
+        return json_default(o)
+    except TypeError:
+        return str(o)
+
+
+def write_json_atomic(
+    path: str | os.PathLike[str],
+    data: Any,
+    *,
+    indent: int = 2,
+    default: Callable[[Any], Any] | None = lenient_json_default,
+) -> Path:
+    """Write ``data`` as JSON to a temporary name, then rename it into place.
+
+    An interrupted write never leaves a half-written file under ``path``.
+    """
+    p = Path(path)
+    tmp = p.with_name(p.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=indent, default=default) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p

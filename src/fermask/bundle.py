@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import json_default
 from .errors import DataFormatError
 from .labels import EMOTIONS
 
@@ -120,20 +121,6 @@ class BundleInfo:
         return cls(**data, extra=extra)
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, frozenset)):
-        return sorted(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> Path:
     """Write a model and its :class:`BundleInfo` to a bundle folder.
 
@@ -150,7 +137,7 @@ def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> P
     tmp = out / (MODEL_FILE + ".partial.keras")
     model.save(tmp)
     os.replace(tmp, out / MODEL_FILE)
-    text = json.dumps(info.to_dict(), indent=2, default=_json_default)
+    text = json.dumps(info.to_dict(), indent=2, default=json_default)
     (out / INFO_FILE).write_text(text + "\n", encoding="utf-8")
     return out
 

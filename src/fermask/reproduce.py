@@ -32,7 +32,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import write_json_atomic
 from .errors import FermaskError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -415,7 +415,5 @@ def reproduce(
     }
     text = _markdown(rows, info)
     (out / "results.md").write_text(text, encoding="utf-8")
-    tmp = out / "results.json.partial"
-    tmp.write_text(json.dumps({"data": info, "rows": rows}, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "results.json")
+    write_json_atomic(out / "results.json", {"data": info, "rows": rows}, default=str)
     return ReproductionResult(rows=rows, markdown=text, out_dir=out, data=info)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._files import lenient_json_default, write_json_atomic
 from .errors import DataFormatError, FermaskError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,7 +188,7 @@ class TrainConfig:
         d = asdict(self)
         if d["image_size"] is not None:
             d["image_size"] = list(d["image_size"])
-        return json.loads(json.dumps(d, default=_json_default))
+        return json.loads(json.dumps(d, default=lenient_json_default))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
@@ -241,18 +242,6 @@ def _positive(value: Any, name: str, kind: type) -> None:
         ok = ok and float(value).is_integer()
     if not ok:
         raise FermaskError(f"{name} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (Path, os.PathLike)):
-        return os.fspath(o)
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    return str(o)
 
 
 # =========================================================================== result
@@ -572,7 +561,7 @@ def _callbacks_module() -> Any:
             self.epochs_done = epoch + 1
             if self.out is None or not self.write:
                 return
-            _write_json(self.out / "history.json", self.history)
+            write_json_atomic(self.out / "history.json", self.history)
             ckpt = self.out / "checkpoints"
             ckpt.mkdir(exist_ok=True)
             tmp = ckpt / "last.partial.keras"
@@ -580,12 +569,6 @@ def _callbacks_module() -> Any:
             os.replace(tmp, ckpt / "last.keras")
 
     return EpochFiles
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _prepare_out_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
@@ -879,7 +862,7 @@ def train(
     versions = {"fermask": _version(), "keras": keras.__version__, "tensorflow": tf.__version__}
     if writer and out is not None:
         cfg.to_json(out / "config.json")
-        _write_json(out / "run.json", {"status": "running", "started": _now(), "data": data_info, "versions": versions, "model": model_name})
+        write_json_atomic(out / "run.json", {"status": "running", "started": _now(), "data": data_info, "versions": versions, "model": model_name})
 
     # ---- fit
     interrupted = False
@@ -938,7 +921,7 @@ def train(
             **fields_,
         )
         bundle_path = save_bundle(out / "bundle", net, info)
-        _write_json(out / "history.json", history)
+        write_json_atomic(out / "history.json", history)
         if report is not None:
             report.save(out, stem="evaluation")
         if history:
@@ -948,7 +931,7 @@ def train(
                 notes.append("curves.png was not drawn: plotting needs matplotlib, pip install 'fermask[plot]'")
             else:
                 fig.savefig(out / "curves.png", dpi=100)
-        _write_json(
+        write_json_atomic(
             out / "run.json",
             {
                 "status": "interrupted" if interrupted else "finished",

@@ -25,11 +25,11 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._files import sha256_file
+from .._files import sha256_file, write_json_atomic
 from ..errors import DataFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,14 +63,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError) as exc:
         raise DataFormatError(f"'{path}' is not a readable npz shard ({exc}); delete it and save again") from None
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
@@ -133,9 +125,7 @@ def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: in
         "notes": ds.notes,
         "shards": shards,
     }
-    tmp = out / (INFO_FILE + ".partial")
-    tmp.write_text(json.dumps(info, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(tmp, out / INFO_FILE)
+    write_json_atomic(out / INFO_FILE, info)
     return out
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import write_json_atomic
 from ..errors import DataFormatError, FermaskError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,12 +90,6 @@ def _fsync_append(path: Path, line: str) -> None:
         f.write(line + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class Session:
@@ -237,7 +232,7 @@ class Session:
             "labels": list(ds.label_names),
             "items": [it.to_dict() for it in items],
         }
-        _write_json_atomic(out / MANIFEST, manifest)
+        write_json_atomic(out / MANIFEST, manifest, indent=1, default=None)
         return cls(out)
 
     # ------------------------------------------------------------- answers
