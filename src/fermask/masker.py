@@ -223,13 +223,22 @@ class Masker:
             pattern = self.pattern
         return style, Appearance(color, pattern, self.pattern_color)
 
-    def mask_faces(self, image: np.ndarray, faces: Sequence[Face], index: int | None = None) -> MaskResult:
+    def mask_faces(
+        self,
+        image: np.ndarray,
+        faces: Sequence[Face],
+        index: int | None = None,
+        *,
+        gray: np.ndarray | None = None,
+    ) -> MaskResult:
         """Mask the given faces of an already-loaded image (no detection).
 
         Args:
             image: ``uint8`` image as :func:`fermask.load_image` returns it.
             faces: Faces with landmarks (e.g. from :class:`~fermask.faces.FaceAnalyzer`).
             index: Position in a batch; seeds the random choices.
+            gray: ``to_gray(image)``, when the caller has it already (saves
+                converting the image again).
 
         Returns:
             The result; ``masked`` is ``False`` when ``faces`` is empty.
@@ -242,7 +251,7 @@ class Masker:
         rng = np.random.default_rng([self.seed, index])
         style, look = self._choose(rng)
         gray_in = image.ndim == 2
-        luma = image if gray_in else to_gray(image)
+        luma = image if gray_in else (gray if gray is not None else to_gray(image))
         if gray_in and self.keep_color:
             work = to_rgb(image).astype(np.float32)
         else:
@@ -278,8 +287,9 @@ class Masker:
             ImageError: The input is not a readable image.
         """
         arr = load_image(image)
-        faces = self.analyzer.find_in_gray(to_gray(arr))
-        result = self.mask_faces(arr, faces, index)
+        gray = to_gray(arr)
+        faces = self.analyzer.find_in_gray(gray)
+        result = self.mask_faces(arr, faces, index, gray=gray)
         result.source = _source_name(image)
         return result
 

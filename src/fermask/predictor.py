@@ -546,13 +546,15 @@ class Predictor:
     def _prepare(self, image: ImageInput, faces: Sequence[Face] | None = None) -> _Pending:
         source = _describe(image)
         arr = load_image(image)
+        gray = None
         if faces is None:
-            faces = self.analyzer.find_in_gray(to_gray(arr))
+            gray = to_gray(arr)
+            faces = self.analyzer.find_in_gray(gray)
         faces = list(faces)
         styles: list[str | None] = [None] * len(faces)
         masked = None
         if faces and self.masker is not None:
-            res = self.masker.mask_faces(arr, faces)
+            res = self.masker.mask_faces(arr, faces, gray=gray)
             if res.image is not None:
                 arr = res.image
                 masked = arr if self.keep_masked_images else None
