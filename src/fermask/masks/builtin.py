@@ -71,6 +71,10 @@ class _Body:
     def chin(self) -> np.ndarray:
         return self.jaw[len(self.jaw) // 2]
 
+    def loops(self, g: FaceGeometry, color: tuple[int, int, int] | None, width: float) -> list[Line]:
+        """Ear loops from the top corners and from the jaw's second points."""
+        return _loops(g, self.left, self.right, self.jaw[-2], self.jaw[1], color, width)
+
 
 def _body(
     g: FaceGeometry,
@@ -118,11 +122,11 @@ class Surgical(MaskStyle):
         left, right, top_mid, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
         pleats = []
         for k in (0.28, 0.48, 0.68):
-            a = left + (jaw[-1] - left) * k
-            b = right + (jaw[0] - right) * k
-            m = top_mid + (chin - top_mid) * k
-            pleats.append(Line(through(a, m, b, 12), 0.012, 0.78))
-        loops = _loops(g, left, right, jaw[-2], jaw[1], (235, 235, 235), 0.009)
+            start = left + (jaw[-1] - left) * k
+            end = right + (jaw[0] - right) * k
+            mid = top_mid + (chin - top_mid) * k
+            pleats.append(Line(through(start, mid, end, 12), 0.012, 0.78))
+        loops = b.loops(g, (235, 235, 235), 0.009)
         return MaskShape(outline, pleats + loops, shading=0.25)
 
 
@@ -145,13 +149,13 @@ class N95(MaskStyle):
 
     def shape(self, g: FaceGeometry) -> MaskShape:
         b = _body(g, (0.3, 0.02), (0.4, 8), (3, 13, 0.05, 0.11), smooth=True)
-        left, right, top_mid, jaw, outline = b.left, b.right, b.top_mid, b.jaw, b.outline
+        left, right, top_mid, outline = b.left, b.right, b.top_mid, b.outline
         clip = g.at(through(left + (top_mid - left) * 0.55, top_mid, right + (top_mid - right) * 0.55, 8), 0, -0.035)
         lines = [
             Line(clip, 0.022, 1.0, (200, 202, 205)),
             Line(_closed(_shrink(outline, 0.05)), 0.008, 0.86),
         ]
-        lines += _loops(g, left, right, jaw[-2], jaw[1], (90, 140, 200), 0.012)
+        lines += b.loops(g, (90, 140, 200), 0.012)
         discs = []
         if self.valve:
             discs.append(Disc(g.at(g.lerp(48, 4, 0.35), 0, -0.02), 0.09, (210, 210, 214), rim=0.25))
@@ -167,14 +171,14 @@ class KN95(MaskStyle):
 
     def shape(self, g: FaceGeometry) -> MaskShape:
         b = _body(g, (0.4, 0.02), (0.35, 10), (2, 14, 0.05, 0.1), straight_top=True)
-        left, right, peak, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
+        left, right, peak, outline, chin = b.left, b.right, b.top_mid, b.outline, b.chin
         lines = [
             Line(np.array([peak, g.at(peak, 0, -0.05), chin]), 0.01, 0.8),
             Line(np.array([peak + (left - peak) * 0.35, peak, peak + (right - peak) * 0.35]), 0.018, 1.0,
                  (205, 205, 210)),
             Line(_closed(_shrink(outline, 0.04)), 0.007, 0.88),
         ]
-        lines += _loops(g, left, right, jaw[-2], jaw[1], (245, 245, 245), 0.009)
+        lines += b.loops(g, (245, 245, 245), 0.009)
         return MaskShape(outline, lines, shading=0.3)
 
 
@@ -188,12 +192,12 @@ class Cloth(MaskStyle):
 
     def shape(self, g: FaceGeometry) -> MaskShape:
         b = _body(g, (0.2, 0.05), (0.45, 12), (1, 15, 0.08, 0.1), smooth=True)
-        left, right, top_mid, jaw, outline, chin = b.left, b.right, b.top_mid, b.jaw, b.outline, b.chin
+        top_mid, outline, chin = b.top_mid, b.outline, b.chin
         lines = [
             Line(through(top_mid, g.lerp(30, 51, 0.8), chin, 10), 0.012, 0.75),
             Line(_closed(_shrink(outline, 0.035)), 0.01, 0.8),
         ]
-        lines += _loops(g, left, right, jaw[-2], jaw[1], None, 0.016)
+        lines += b.loops(g, None, 0.016)
         return MaskShape(outline, lines, shading=0.3)
 
 
@@ -206,13 +210,13 @@ class GasMask(MaskStyle):
 
     def shape(self, g: FaceGeometry) -> MaskShape:
         b = _body(g, (0.7, 0.0), (0.5, 10), (3, 13, 0.03, 0.09), smooth=True)
-        left, right, jaw, outline = b.left, b.right, b.jaw, b.outline
+        outline = b.outline
         discs = [
             Disc(g.at(g.lerp(5, 48, 0.3), -0.03, 0.0), 0.16, (70, 72, 78), rim=0.22),
             Disc(g.at(g.lerp(11, 54, 0.3), 0.03, 0.0), 0.16, (70, 72, 78), rim=0.22),
             Disc(g.at(g.lerp(57, 8, 0.45), 0, 0), 0.075, (95, 95, 100), rim=0.3),
         ]
-        lines = _loops(g, left, right, jaw[-2], jaw[1], (25, 25, 28), 0.02)
+        lines = b.loops(g, (25, 25, 28), 0.02)
         return MaskShape(outline, lines, discs, shading=0.4)
 
 
