@@ -201,7 +201,7 @@ def memory_child(mode: str, n: int, bs: int) -> None:
     """One epoch of shallow_cnn on n synthetic faces; prints JSON with peak RSS."""
     import fermask
 
-    keras = _keras()
+    _keras()  # import TensorFlow before measuring
     ds = make_data(n, seed=1)
     y = targets(ds.labels, "softmax")
     model = fermask.create_model("shallow_cnn")

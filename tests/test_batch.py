@@ -6,7 +6,6 @@ the last ones use the real Masker.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
