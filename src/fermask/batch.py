@@ -48,7 +48,7 @@ from typing import IO, Any, Literal, Protocol
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from ._image import IMAGE_SUFFIXES
 from .errors import FermaskError
 

@@ -49,7 +49,7 @@ def _masker_config(masker: Any) -> dict[str, Any]:
 
 def cache_key(ds: FERDataset, masker_config: dict[str, Any], shard_size: int) -> str:
     """The cache key of masking ``ds`` with a masker of this configuration."""
-    from .. import __version__
+    from .._version import __version__
 
     h = hashlib.sha256()
     h.update(repr(ds.images.shape).encode())

@@ -111,7 +111,7 @@ def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: in
         name = _SHARD.format(k)
         write_npz(out / name, arrays)
         shards.append({"file": name, "count": int(len(arrays["labels"])), "sha256": sha256_file(out / name)})
-    from .. import __version__
+    from .._version import __version__
 
     info = {
         "format": DATASET_FORMAT,
