@@ -10,19 +10,18 @@ Examples:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from ._image import ImageInput, load_image, to_gray, to_rgb
+from ._parallel import ordered_map
 from .errors import FermaskError
 from .faces import Detector, Face, FaceAnalyzer, Policy
 from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
@@ -341,61 +340,14 @@ class Masker:
 
         if total is None and hasattr(images, "__len__"):
             total = len(images)  # type: ignore[arg-type]
-        if chunksize < 1:
-            raise ValueError(f"chunksize must be at least 1, got {chunksize}")
-        n_workers = _cpu_count() if workers is None else int(workers)
-        if executor is None and n_workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+        results = ordered_map(
+            self._run_chunk, enumerate(images, start), workers=workers, executor=executor, chunksize=chunksize
+        )
         bar = tqdm(total=total, disable=not progress, unit="img", desc="masking", smoothing=0.1)
-        try:
-            if executor is None and n_workers == 1:
-                for i, img in enumerate(images, start):
-                    res = self._safe_one(i, img)
-                    bar.update(1)
-                    yield res
-                return
-            own = executor is None
-            pool = executor or _process_pool(n_workers)
-            try:
-                window = 2 * (n_workers if own else max(2, _cpu_count()))
-                pending: deque[Future[list[MaskResult]]] = deque()
-                chunk: list[tuple[int, ImageInput]] = []
-                for i, img in enumerate(images, start):
-                    chunk.append((i, img))
-                    if len(chunk) >= chunksize:
-                        pending.append(pool.submit(self._run_chunk, chunk))
-                        chunk = []
-                        while len(pending) >= window:
-                            for res in pending.popleft().result():
-                                bar.update(1)
-                                yield res
-                if chunk:
-                    pending.append(pool.submit(self._run_chunk, chunk))
-                while pending:
-                    for res in pending.popleft().result():
-                        bar.update(1)
-                        yield res
-            finally:
-                if own:
-                    pool.shutdown(wait=True, cancel_futures=True)
-        finally:
-            bar.close()
+        with closing(results), bar:  # closing: an abandoned loop shuts the pool down at once
+            for res in results:
+                bar.update(1)
+                yield res
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool; ``fork`` is avoided once TensorFlow is loaded (it is not fork-safe)."""
-    method: Literal["fork", "forkserver", "spawn"] | None = None
-    if sys.platform.startswith("linux"):
-        method = "forkserver" if "tensorflow" in sys.modules else "fork"
-    ctx = multiprocessing.get_context(method) if method else None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
