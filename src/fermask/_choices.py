@@ -1,0 +1,108 @@
+"""The accepted values of every option, and one way to check them.
+
+Each option that takes one of a few names (colour modes, face detectors, face
+policies, optimizers, ...) lists its values here once. Library code checks a
+value with :func:`check_choice`; the command line passes the same tuples to
+``argparse`` as ``choices=``. Close-match suggestions ("did you mean") are
+built by :func:`did_you_mean` alone.
+
+Examples:
+    >>> check_choice("rgb", COLOR_MODES, "color_mode")
+    'rgb'
+    >>> check_choice("gray", COLOR_MODES, "color_mode")
+    Traceback (most recent call last):
+    ...
+    fermask._choices.InvalidChoiceError: color_mode must be 'grayscale' or 'rgb', got 'gray'. Did you mean 'grayscale'?
+    >>> did_you_mean("adma", OPTIMIZERS)
+    " Did you mean 'adam'?"
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from .errors import FermaskError
+
+__all__ = [
+    "COLOR_MODES",
+    "DETECTORS",
+    "FACE_POLICIES",
+    "OUTPUTS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "InvalidChoiceError",
+    "check_choice",
+    "did_you_mean",
+    "one_of",
+]
+
+#: Colour of a model's or dataset's images: 1 channel or 3.
+COLOR_MODES = ("grayscale", "rgb")
+#: Face detectors: dlib's HOG (fast), dlib's CNN (finds turned faces), or HOG then CNN.
+DETECTORS = ("hog", "cnn", "auto")
+#: What to do when no face is found: ``auto`` (detect, else the whole frame
+#: for small crops), ``detect`` (only detected faces) or ``full_frame``.
+FACE_POLICIES = ("auto", "detect", "full_frame")
+#: A model's last layer: one probability per class, or one unit (binary).
+OUTPUTS = ("softmax", "sigmoid")
+#: Optimizers :func:`fermask.train` builds by name.
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+#: Learning-rate schedules of :class:`fermask.TrainConfig`.
+SCHEDULES = ("constant", "cosine", "plateau")
+
+E = TypeVar("E", bound=Exception)
+V = TypeVar("V")
+
+
+class InvalidChoiceError(FermaskError, ValueError):
+    """An option got a value outside its accepted names."""
+
+
+def did_you_mean(value: object, choices: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
+    """``" Did you mean 'x'?"`` for the names closest to ``value``, or ``""``.
+
+    Args:
+        value: What the user gave.
+        choices: The accepted names.
+        n: How many suggestions at most.
+        cutoff: Similarity (0..1) a name needs to be suggested.
+    """
+    close = difflib.get_close_matches(str(value), list(choices), n=n, cutoff=cutoff)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def one_of(choices: Sequence[object]) -> str:
+    """``'a', 'b' or 'c'``: the accepted values, for messages."""
+    quoted = [repr(c) for c in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def check_choice(
+    value: V,
+    choices: Sequence[Any],
+    what: str,
+    *,
+    allow_none: bool = False,
+    error: type[Exception] = InvalidChoiceError,
+) -> V:
+    """Return ``value`` if it is one of ``choices``; otherwise raise ``error``.
+
+    The message names the option, the accepted values, what was received
+    and the closest accepted name.
+
+    Args:
+        value: The value to check.
+        choices: The accepted values.
+        what: The option's name, for the message (``"color_mode"``).
+        allow_none: Also accept ``None`` (the option's "not set").
+        error: The exception type to raise (default :class:`InvalidChoiceError`,
+            a :class:`~fermask.FermaskError` and a ``ValueError``).
+    """
+    if (allow_none and value is None) or value in choices:
+        return value
+    accepted = [*choices, None] if allow_none else list(choices)
+    names = [c for c in choices if isinstance(c, str)]
+    hint = did_you_mean(value, names)
+    raise error(f"{what} must be {one_of(accepted)}, got {value!r}" + (f".{hint}" if hint else ""))
