@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Literal, TypeVar
 
@@ -64,7 +64,7 @@ def ordered_map(
     workers: int | None = None,
     executor: Executor | None = None,
     chunksize: int = 64,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """Apply ``fn`` to chunks of ``items`` and yield its results in input order.
 
     Args:
