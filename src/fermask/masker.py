@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -76,18 +76,41 @@ class MaskResult:
         """Whether the input could be read (masked or not)."""
         return self.image is not None
 
+    @property
+    def status(self) -> Literal["masked", "no_face", "error"]:
+        """``"masked"``, ``"no_face"`` (read, but not masked) or ``"error"`` (unreadable)."""
+        if self.image is None:
+            return "error"
+        return "masked" if self.masked else "no_face"
+
+    @property
+    def why(self) -> str | None:
+        """Why the image was not masked (never empty when it was not), else ``None``."""
+        status = self.status
+        if status == "masked":
+            return None
+        return self.reason or ("no face found" if status == "no_face" else "unknown error")
+
     def to_record(self) -> dict[str, Any]:
-        """A JSON-ready summary (no pixels)."""
+        """A JSON-ready summary (no pixels), as folder manifests and dataset caches record it.
+
+        Examples:
+            >>> import numpy as np
+            >>> rec = MaskResult(image=np.zeros((4, 4), np.uint8)).to_record()
+            >>> rec["status"], rec["reason"]
+            ('no_face', 'no face found')
+        """
         return {
             "index": self.index,
             "source": self.source,
+            "status": self.status,
             "masked": self.masked,
             "faces": len(self.faces),
-            "styles": self.styles,
+            "styles": list(self.styles),
             "colors": [list(c) for c in self.colors],
-            "patterns": self.patterns,
+            "patterns": list(self.patterns),
             "full_frame": [not f.detected for f in self.faces],
-            "reason": self.reason,
+            "reason": self.why,
         }
 
 
