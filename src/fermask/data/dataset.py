@@ -53,6 +53,20 @@ def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
     return np.minimum(base, counts)
 
 
+def _pixels_as_uint8(x: np.ndarray, what: str) -> np.ndarray:
+    """Pixel values 0-255 of any numeric dtype as uint8; images scaled to 0-1 are refused."""
+    if x.dtype == np.uint8:
+        return x
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataFormatError(f"{what} images must be numbers, got dtype {x.dtype}")
+    if x.size and float(np.nanmax(x)) <= 1.0:
+        raise DataFormatError(
+            f"the {what} images look scaled to 0-1, but fermask models take pixel values 0-255 and "
+            "scale inside the model; pass the original uint8 images (or x * 255)"
+        )
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
 class FERDataset:
     """Face images with emotion labels, held as one uint8 array.
 
@@ -157,6 +171,54 @@ class FERDataset:
             labels = np.full(images.shape[0] if images.ndim else 0, -1, dtype=np.int64)
         kwargs.setdefault("source", "arrays")
         return cls(images, labels, **kwargs)
+
+    @classmethod
+    def coerce(cls, data: Any, *, label_names: Sequence[str] | None = None, what: str = "data") -> FERDataset:
+        """A dataset from a :class:`FERDataset` or an ``(images, labels)`` pair.
+
+        This is the one place where fermask accepts arrays in place of a
+        dataset (training, evaluation and distillation all call it). Images
+        may be any numeric dtype with pixel values 0-255 (rounded and clipped
+        to uint8); labels may be class indices or one-hot rows; lists work as
+        arrays. Without ``label_names``, up to two classes are named
+        ``("negative", "positive")`` and more are the FER2013 emotions.
+
+        Args:
+            data: A FERDataset, or a pair (tuple or list) of images and labels.
+            label_names: The class names; a dataset must already have them.
+            what: What the data is for (``"training"``), for messages.
+
+        Raises:
+            DataFormatError: Not a dataset or pair; images scaled to 0-1;
+                labels out of range; names that differ from the dataset's.
+
+        Examples:
+            >>> import numpy as np
+            >>> ds = FERDataset.coerce((np.full((2, 48, 48), 9.6), np.eye(7)[[3, 6]]))
+            >>> ds.images[0, 0, 0], ds.labels.tolist(), ds.label_names[3]
+            (np.uint8(10), [3, 6], 'happy')
+        """
+        if isinstance(data, FERDataset):
+            if label_names is not None and [str(x) for x in label_names] != list(data.label_names):
+                raise DataFormatError(
+                    f"labels={list(label_names)} differ from the {what} dataset's classes {list(data.label_names)}"
+                )
+            return data
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise DataFormatError(
+                f"{what} data must be a FERDataset or an (images, labels) pair of arrays, got {type(data).__name__}"
+            )
+        x = _pixels_as_uint8(np.asarray(data[0]), what)
+        y = np.asarray(data[1])
+        if y.ndim == 2 and y.shape[1] > 1:  # one-hot labels
+            y = y.argmax(axis=1)
+        y = y.reshape(-1).astype(np.int64)
+        if label_names is None:
+            k = int(y.max()) + 1 if y.size else 0
+            if k > len(EMOTIONS):
+                raise DataFormatError(f"the {what} labels go up to {k - 1}; pass labels=[...] naming the {k} classes")
+            label_names = EMOTIONS if k > 2 else ("negative", "positive")
+        return cls.from_arrays(x, y, label_names=tuple(label_names), source=f"{what} arrays")
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str], *, progress: bool = False) -> FERDataset:
