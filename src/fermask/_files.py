@@ -9,7 +9,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sha256_file", "json_default", "lenient_json_default", "write_json_atomic"]
+__all__ = ["cache_dir", "sha256_file", "json_default", "lenient_json_default", "write_json_atomic"]
+
+
+def cache_dir(*parts: str) -> Path:
+    """fermask's user cache folder, or a folder inside it (not created here).
+
+    ``$FERMASK_CACHE`` when set, else ``$XDG_CACHE_HOME/fermask`` (by default
+    ``~/.cache/fermask``). The landmark model sits at its top; datasets masked
+    by ``FERDataset.mask`` under ``datasets/``.
+
+    Examples:
+        >>> cache_dir("datasets").name
+        'datasets'
+    """
+    env = os.environ.get("FERMASK_CACHE")
+    if env:
+        root = Path(env).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = Path(base) / "fermask"
+    return root.joinpath(*parts)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

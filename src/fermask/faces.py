@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._files import cache_dir as _user_cache_dir
 from ._files import sha256_file
 from ._image import ImageInput, load_image, to_gray
 from .errors import FermaskError, LandmarkModelNotFound
@@ -73,11 +74,7 @@ MOUTH = slice(48, 68)
 
 def cache_dir() -> Path:
     """fermask's user cache folder (``$FERMASK_CACHE``, else ``$XDG_CACHE_HOME/fermask``)."""
-    env = os.environ.get("FERMASK_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fermask"
+    return _user_cache_dir()
 
 
 def _package_model(getter: str) -> Path | None:

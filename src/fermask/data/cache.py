@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import cache_dir
 from .._image import to_rgb
 from ..errors import DataFormatError
 from .store import read_npz, write_npz
@@ -32,10 +33,8 @@ _PART = "part-{:05d}.npz"
 
 
 def default_cache_root() -> Path:
-    """``fermask.faces.cache_dir() / "datasets"``."""
-    from ..faces import cache_dir
-
-    return cache_dir() / "datasets"
+    """Where ``FERDataset.mask`` caches masked datasets: ``datasets/`` in fermask's user cache."""
+    return cache_dir("datasets")
 
 
 def _masker_config(masker: Any) -> dict[str, Any]:
