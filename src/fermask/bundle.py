@@ -21,15 +21,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+
+from ._choices import COLOR_MODES, OUTPUTS, check_choice
 from ._files import json_default
-from .errors import DataFormatError
+from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
 
-__all__ = ["BundleInfo", "save_bundle", "load_bundle", "read_bundle_info", "BUNDLE_FORMAT"]
+__all__ = [
+    "BundleInfo",
+    "ResolvedModel",
+    "save_bundle",
+    "load_bundle",
+    "read_bundle_info",
+    "resolve_model",
+    "output_kind",
+    "to_probabilities",
+    "BUNDLE_FORMAT",
+]
 
 BUNDLE_FORMAT = "fermask-bundle"
 BUNDLE_VERSION = 1
@@ -81,14 +95,53 @@ class BundleInfo:
             )
         if not self.color_mode:
             self.color_mode = "grayscale" if self.input_shape[2] == 1 else "rgb"
-        if self.color_mode not in ("grayscale", "rgb"):
-            raise DataFormatError(f"color_mode must be 'grayscale' or 'rgb', got {self.color_mode!r}")
-        if self.output not in ("softmax", "sigmoid"):
-            raise DataFormatError(f"output must be 'softmax' or 'sigmoid', got {self.output!r}")
+        check_choice(self.color_mode, COLOR_MODES, "color_mode", error=DataFormatError)
+        check_choice(self.output, OUTPUTS, "output", error=DataFormatError)
         if self.output == "sigmoid" and len(self.labels) != 2:
             raise DataFormatError(
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"
             )
+
+    @classmethod
+    def from_model(cls, model: Any, labels: Sequence[str] | None = None, **fields: Any) -> BundleInfo:
+        """Describe a built Keras model from its input and output shapes.
+
+        Args:
+            model: A built Keras model with one fixed-size image input.
+            labels: Class names in output order; without them a model with
+                seven outputs gets the FER2013 emotions.
+            **fields: Any other :class:`BundleInfo` field.
+
+        Raises:
+            DataFormatError: The shapes are not those of a fermask model, or
+                the labels cannot be inferred.
+        """
+        try:
+            in_shape = tuple(model.input_shape)
+            out_shape = tuple(model.output_shape)
+        except (AttributeError, ValueError) as exc:
+            raise FermaskError(
+                f"cannot read the input/output shape of {type(model).__name__} ({exc}); pass a built "
+                "Keras model or a BundleInfo describing it"
+            ) from None
+        if len(in_shape) != 4 or any(v is None for v in in_shape[1:]):
+            raise DataFormatError(
+                f"the model's input shape is {in_shape}; expected (batch, height, width, 1 or 3) "
+                "with a fixed height and width"
+            )
+        n_out = int(out_shape[-1])
+        if labels is None:
+            if n_out != len(EMOTIONS):
+                raise DataFormatError(
+                    f"the model has {n_out} outputs; pass labels=[...] naming them "
+                    "(for a one-output sigmoid model: [negative, positive])"
+                )
+            labels = list(EMOTIONS)
+        return cls(labels=list(labels), input_shape=in_shape[1:], output=output_kind(n_out), **fields)
+
+    def to_probabilities(self, raw: Any) -> np.ndarray:
+        """The model's raw outputs as ``(N, len(labels))`` probabilities (see :func:`to_probabilities`)."""
+        return to_probabilities(raw, len(self.labels), output=self.output)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -119,6 +172,94 @@ class BundleInfo:
         extra = dict(data.pop("extra", {}) or {})
         extra.update({k: data.pop(k) for k in list(data) if k not in known})
         return cls(**data, extra=extra)
+
+
+def output_kind(units: int) -> str:
+    """``"sigmoid"`` for a model with one output unit (a yes/no model), else ``"softmax"``.
+
+    Examples:
+        >>> output_kind(1), output_kind(7)
+        ('sigmoid', 'softmax')
+    """
+    return "sigmoid" if int(units) == 1 else "softmax"
+
+
+def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) -> np.ndarray:
+    """A model's raw outputs as one probability per label, ``(N, num_labels)`` float64.
+
+    A sigmoid model's single column, ``P(labels[1])``, becomes the two columns
+    ``[1 - p, p]``; a softmax model's outputs are checked against the labels.
+
+    Args:
+        raw: ``(N, K)`` outputs, or ``(N,)`` for one sigmoid unit.
+        num_labels: How many labels the outputs stand for.
+        output: ``"softmax"`` or ``"sigmoid"``; ``None`` infers sigmoid from
+            one column and two labels.
+
+    Raises:
+        DataFormatError: The number of columns does not fit the labels.
+
+    Examples:
+        >>> to_probabilities([0.25, 1.0], 2).tolist()
+        [[0.75, 0.25], [0.0, 1.0]]
+    """
+    s = np.asarray(raw, dtype=np.float64)
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim != 2:
+        raise DataFormatError(f"model outputs must have shape (N, K) or (N,), got {s.shape}")
+    if output is None:
+        output = "sigmoid" if s.shape[1] == 1 and num_labels == 2 else "softmax"
+    if output == "sigmoid":
+        if s.shape[1] != 1 or num_labels != 2:
+            raise DataFormatError(
+                f"a sigmoid model gives 1 output per image for 2 labels, got {s.shape[1]} output(s) for {num_labels} labels"
+            )
+        p = np.clip(s[:, 0], 0.0, 1.0)
+        return np.stack([1.0 - p, p], axis=1)
+    if s.shape[1] != num_labels:
+        raise DataFormatError(
+            f"the model gives {s.shape[1]} score(s) per image but there are {num_labels} labels; "
+            "use a model on data with the classes it was trained on (e.g. ds.binary('happy') for a happy-vs-not model)"
+        )
+    return s
+
+
+class ResolvedModel(NamedTuple):
+    """A Keras model with its description, from :func:`resolve_model`."""
+
+    model: Any
+    info: BundleInfo | None
+    description: str
+
+
+def resolve_model(obj: Any, *, what: str = "model") -> ResolvedModel:
+    """A Keras model and its :class:`BundleInfo` from a model, a bundle folder or a Predictor.
+
+    This is the one place where fermask accepts "a model, a bundle or a
+    Predictor" (evaluation, distillation and prediction call it).
+
+    Args:
+        obj: A bundle folder (path), a Predictor (anything with ``.model`` and
+            a ``BundleInfo`` in ``.info``) or a Keras model.
+        what: What the model is for (``"teacher"``), for messages.
+
+    Returns:
+        ``(model, info, description)``; ``info`` is ``None`` for a bare model.
+
+    Raises:
+        FermaskError: ``obj`` is none of these.
+    """
+    if isinstance(obj, (str, os.PathLike)):
+        model, info = load_bundle(obj)
+        return ResolvedModel(model, info, f"bundle '{obj}'")
+    inner = getattr(obj, "model", None)
+    attached = getattr(obj, "info", None)
+    if inner is not None and isinstance(attached, BundleInfo):  # a Predictor
+        return ResolvedModel(inner, attached, f"{type(obj).__name__}({getattr(inner, 'name', 'model')})")
+    if not hasattr(obj, "predict"):
+        raise FermaskError(f"{what} must be a Keras model, a bundle folder or a Predictor, got {type(obj).__name__}")
+    return ResolvedModel(obj, None, f"model '{getattr(obj, 'name', what)}'")
 
 
 def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> Path:
