@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -37,13 +40,54 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - exists, owned by someone else
+        return True
+    return True
+
+
+def _watch_parent(parent: int, interval: float) -> None:
+    while _alive(parent):
+        time.sleep(interval)
+    os._exit(1)  # the parent is gone (killed, crashed): nobody will read our results
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Worker initializer: end this worker when the process that made the pool dies.
+
+    A pool's workers otherwise outlive a parent killed with ``SIGKILL`` (they
+    wait for work that never comes). On Linux the kernel is asked to send
+    ``SIGTERM`` when the worker's own parent dies; a daemon thread also
+    watches the pool's owner itself, which under ``forkserver`` is not the
+    worker's parent.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread suffices
+            pass
+    threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True, name="fermask-parent-watch").start()
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool; ``fork`` is avoided once TensorFlow is loaded (it is not fork-safe)."""
+    """A process pool whose workers exit when this process dies.
+
+    ``fork`` is avoided once TensorFlow is loaded (it is not fork-safe).
+    """
     method: Literal["fork", "forkserver", "spawn"] | None = None
     if sys.platform.startswith("linux"):
         method = "forkserver" if "tensorflow" in sys.modules else "fork"
     ctx = multiprocessing.get_context(method) if method else None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    )
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -1,0 +1,82 @@
+"""fermask._parallel: ordered results on every engine, and workers that never outlive their parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fermask._parallel import ordered_map
+
+
+def _square_or_fail(xs: list[int]) -> list[int]:
+    return [x * x if x != 13 else -1 for x in xs]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("chunksize", [1, 3, 64])
+def test_results_come_back_in_input_order(workers: int, chunksize: int) -> None:
+    items = list(range(50))
+    assert list(ordered_map(_square_or_fail, iter(items), workers=workers, chunksize=chunksize)) == _square_or_fail(items)
+
+
+def test_any_executor_gives_the_same_results() -> None:
+    items = list(range(40))
+    with ThreadPoolExecutor(3) as ex:
+        got = list(ordered_map(_square_or_fail, items, executor=ex, chunksize=4))
+    assert got == list(ordered_map(_square_or_fail, items, workers=1))
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="chunksize must be at least 1, got 0"):
+        list(ordered_map(_square_or_fail, [1], chunksize=0))
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        list(ordered_map(_square_or_fail, [1], workers=0))
+
+
+_PARENT = """
+import os, sys, time
+if sys.argv[1] == "forkserver":  # the pool uses forkserver once TensorFlow is loaded; a stand-in module is enough
+    sys.modules.setdefault("tensorflow", type(sys)("tensorflow"))
+from fermask._parallel import process_pool
+pool = process_pool(2)
+pids = sorted({f.result() for f in [pool.submit(os.getpid) for _ in range(8)]})
+print(" ".join(map(str, pids)), flush=True)
+pool.submit(time.sleep, 600)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting to be reaped counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_workers_exit_when_the_parent_is_killed(method: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _PARENT, method], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids and proc.pid not in pids and all(not _gone(p) for p in pids)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 20  # a bound for a loaded machine, not a speed requirement
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.2)
+    left = [p for p in pids if not _gone(p)]
+    for p in left:  # do not leave them behind even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"worker processes {left} outlived their killed parent"
