@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._choices import COLOR_MODES, OUTPUTS, check_choice
-from ._files import json_default
+from ._files import json_default, write_json_atomic
 from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
 
@@ -49,6 +50,8 @@ BUNDLE_FORMAT = "fermask-bundle"
 BUNDLE_VERSION = 1
 MODEL_FILE = "model.keras"
 INFO_FILE = "fermask.json"
+#: The largest face margin a bundle may ask for (a fraction of the box on each side).
+MAX_FACE_MARGIN = 1.0
 
 
 @dataclass
@@ -86,20 +89,67 @@ class BundleInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.labels = [str(x) for x in self.labels]
-        self.input_shape = tuple(int(v) for v in self.input_shape)  # type: ignore[assignment]
-        self.pixel_range = tuple(float(v) for v in self.pixel_range)  # type: ignore[assignment]
-        if len(self.input_shape) != 3 or self.input_shape[2] not in (1, 3):
+        try:
+            self.labels = [str(x) for x in self.labels]
+            self.input_shape = tuple(int(v) for v in self.input_shape)  # type: ignore[assignment]
+            self.pixel_range = tuple(float(v) for v in self.pixel_range)  # type: ignore[assignment]
+            self.face_margin = float(self.face_margin)
+        except (TypeError, ValueError) as exc:
+            raise DataFormatError(
+                f"a bundle description needs labels (a list of names), input_shape (three integers), "
+                f"pixel_range (two numbers) and face_margin (a number); {exc}"
+            ) from None
+        if len(self.input_shape) != 3 or min(self.input_shape) < 1 or self.input_shape[2] not in (1, 3):
             raise DataFormatError(
                 f"input_shape must be (height, width, 1 or 3), got {self.input_shape}"
+            )
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise DataFormatError(f"labels must be two or more distinct class names, got {self.labels}")
+        if not 0.0 <= self.face_margin <= MAX_FACE_MARGIN:  # also refuses NaN
+            raise DataFormatError(
+                f"face_margin is the fraction of a face box added on each side, from 0 to {MAX_FACE_MARGIN}; "
+                f"got {self.face_margin}"
             )
         if not self.color_mode:
             self.color_mode = "grayscale" if self.input_shape[2] == 1 else "rgb"
         check_choice(self.color_mode, COLOR_MODES, "color_mode", error=DataFormatError)
+        if (self.color_mode == "grayscale") != (self.input_shape[2] == 1):
+            raise DataFormatError(
+                f"color_mode {self.color_mode!r} contradicts input_shape {self.input_shape} "
+                "(grayscale models take 1 channel, rgb models 3)"
+            )
         check_choice(self.output, OUTPUTS, "output", error=DataFormatError)
         if self.output == "sigmoid" and len(self.labels) != 2:
             raise DataFormatError(
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"
+            )
+
+    def check_model(self, model: Any, where: str = "the model") -> None:
+        """Check that a Keras model takes :attr:`input_shape` and gives one output per label.
+
+        Args:
+            model: The Keras model this description is for.
+            where: Where the pair came from (a bundle path), for the message.
+
+        Raises:
+            DataFormatError: They contradict each other; the message says how.
+        """
+        try:
+            in_shape = tuple(model.input_shape)
+            units = int(tuple(model.output_shape)[-1])
+        except Exception:  # no static shapes (a subclassed model): checked on the first prediction
+            return
+        fix = f"correct {INFO_FILE} or save the bundle again with fermask.save_bundle"
+        if len(in_shape) == 4 and None not in in_shape[1:] and tuple(in_shape[1:]) != self.input_shape:
+            raise DataFormatError(
+                f"{where}: the model takes input {tuple(in_shape[1:])} but its description says "
+                f"input_shape {self.input_shape}; {fix}"
+            )
+        want = 1 if self.output == "sigmoid" else len(self.labels)
+        if units != want:
+            raise DataFormatError(
+                f"{where}: the model has {units} output(s) but its description says output={self.output!r} "
+                f"with labels {self.labels} (expected {want}); {fix}"
             )
 
     @classmethod
@@ -158,6 +208,8 @@ class BundleInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleInfo:
         """Build from :meth:`to_dict`'s output (unknown keys go to ``extra``)."""
+        if not isinstance(data, dict):
+            raise DataFormatError(f"a bundle description must be a JSON object, got {type(data).__name__}")
         data = dict(data)
         fmt = data.pop("format", BUNDLE_FORMAT)
         version = data.pop("version", BUNDLE_VERSION)
@@ -278,8 +330,7 @@ def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> P
     tmp = out / (MODEL_FILE + ".partial.keras")
     model.save(tmp)
     os.replace(tmp, out / MODEL_FILE)
-    text = json.dumps(info.to_dict(), indent=2, default=json_default)
-    (out / INFO_FILE).write_text(text + "\n", encoding="utf-8")
+    write_json_atomic(out / INFO_FILE, info.to_dict(), default=json_default)
     return out
 
 
@@ -316,10 +367,18 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     model_path = p / MODEL_FILE if p.is_dir() else p
     if not model_path.is_file():
         raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")
+    if model_path.suffix == ".keras" and not zipfile.is_zipfile(model_path):
+        raise DataFormatError(
+            f"'{model_path}' exists but is not a Keras model file (a .keras file is a zip archive; this one is "
+            "not, so it is truncated or damaged); copy the bundle again or save the model again"
+        )
     keras = keras_module()
     from .models import register_custom_objects
 
     register_custom_objects()  # fermask's custom layers, for deserialisation
-
-    model = keras.models.load_model(model_path, compile=compile)
+    try:
+        model = keras.models.load_model(model_path, compile=compile)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        raise DataFormatError(f"Keras could not load '{model_path}': {exc}") from exc
+    info.check_model(model, f"the bundle '{p}'")
     return model, info
