@@ -232,7 +232,7 @@ def test_mirrored_strategy_on_one_cpu(split_data) -> None:
 
 # ----------------------------------------------------------------------------- distillation
 def test_distillation_pipeline_keeps_teacher_targets_aligned(split_data) -> None:
-    from fermask.training import _pipeline
+    from fermask.training.pipeline import input_pipeline as _pipeline
 
     tr, _ = split_data
     ds = tr.subset(100, seed=6)

@@ -37,13 +37,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._files import write_json_atomic
+from .data.dataset import FERDataset
+from .data.load import FER2013_HELP, DataNotFoundError, load_fer_data
 from .errors import FermaskError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .data import FERDataset
 
 __all__ = [
     "Experiment",
@@ -59,28 +58,6 @@ __all__ = [
 
 FER2013_ROWS = 35_887
 """Images in the whole FER2013 (Training 28,709 + PublicTest 3,589 + PrivateTest 3,589)."""
-
-FER2013_HELP = """\
-FER2013 is not shipped with fermask (its licence does not allow redistribution); download it and
-pass its path with --data. Where to get it:
-  * Kaggle competition "Challenges in Representation Learning: Facial Expression Recognition
-    Challenge": fer2013.csv (in fer2013.tar.gz) or icml_face_data.csv
-    https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data
-  * Kaggle dataset "msambare/fer2013": the same images as PNG files in folders
-    https://www.kaggle.com/datasets/msambare/fer2013
-Accepted formats:
-  * fer2013.csv            columns emotion,pixels,Usage (35,887 rows of 48x48 gray pixels)
-  * icml_face_data.csv     columns emotion, Usage, pixels (with leading spaces)
-  * train.csv              Kaggle's emotion,pixels file (no Usage column)
-  * a folder               train/<emotion>/*.png and test/<emotion>/*.png (or <emotion>/*.png);
-                           folder names are mapped to labels by name (angry, disgust, fear, happy,
-                           sad, surprise, neutral)
-  (.csv.gz works too.) Example: fermask reproduce --data ~/data/fer2013.csv"""
-
-
-class DataNotFoundError(FermaskError, FileNotFoundError):
-    """No data was given, or the path does not exist; the message says where to get FER2013."""
-
 
 @dataclass(frozen=True)
 class Experiment:
@@ -182,31 +159,7 @@ class ReproductionResult:
         return [r["name"] for r in self.rows if r.get("error")]
 
 
-# --------------------------------------------------------------------------- data
-def load_fer_data(path: str | os.PathLike[str] | None, *, progress: bool = False) -> FERDataset:
-    """Read FER2013 (or data in one of its formats) from a CSV file or a folder.
-
-    Also reads a dataset folder written by ``FERDataset.save`` (it holds
-    ``dataset.json``).
-
-    Raises:
-        DataNotFoundError: ``path`` is ``None`` or does not exist; the message
-            says where to get FER2013 and which formats are accepted.
-    """
-    from .data import FERDataset
-
-    if path is None or str(path).strip() == "":
-        raise DataNotFoundError("no data given.\n" + FER2013_HELP)
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataNotFoundError(f"'{p}' does not exist.\n" + FER2013_HELP)
-    if p.is_dir():
-        if (p / "dataset.json").is_file():
-            return FERDataset.load(p)
-        return FERDataset.from_folder(p, progress=progress)
-    return FERDataset.from_csv(p, progress=progress)
-
-
+# --------------------------------------------------------------------------- steps
 def _views(train: FERDataset, dev: FERDataset, masked: FERDataset, exp: Experiment, seed: int) -> tuple[FERDataset, FERDataset, str]:
     if exp.view == "all":
         return train, dev, ""
@@ -219,6 +172,121 @@ def _views(train: FERDataset, dev: FERDataset, masked: FERDataset, exp: Experime
         note = "" if before > CAP_HAPPY else f"the cap changes nothing here: only {before:,} happy images"
         return tr, dv, note
     raise FermaskError(f"unknown experiment view {exp.view!r}")
+
+
+def _choose(experiments: Sequence[str] | None) -> list[Experiment]:
+    """The experiments to run, in the report's order (all when none are named)."""
+    if not experiments:
+        return list(EXPERIMENTS)
+    names = [e.name for e in EXPERIMENTS]
+    unknown = [x for x in experiments if x not in names]
+    if unknown:
+        raise FermaskError(f"unknown experiment(s) {unknown}; choose from {', '.join(names)}")
+    return [e for e in EXPERIMENTS if e.name in experiments]
+
+
+def _prepare_out_dir(out: Path, overwrite: bool) -> Path:
+    if (out / "results.json").exists() and not overwrite:
+        raise FermaskError(
+            f"'{out}' already holds a reproduction (results.json); choose another --out or pass --overwrite"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _load(
+    data: str | os.PathLike[str] | FERDataset | None, *, full: bool, n_images: int, limit: int | None, seed: int, progress: bool
+) -> tuple[FERDataset, int]:
+    """The training images to mask (``limit``, Training rows, ``n_images`` unless ``full``), and the rows read."""
+    ds = data if isinstance(data, FERDataset) else load_fer_data(data, progress=progress)
+    rows_read = len(ds)
+    if limit is not None:
+        ds = ds.subset(min(int(limit), len(ds)), seed=seed)
+    if (ds.usage == "Training").any():
+        ds = ds.select(ds.usage == "Training")
+    if not full and len(ds) > n_images:
+        ds = ds.subset(int(n_images), seed=seed)
+    return ds, rows_read
+
+
+def _masking_text(masked: FERDataset, used: int) -> str:
+    m = masked.notes.get("masking", {})
+    return (
+        f"{m.get('masked', len(masked)):,} of {used:,} images masked ({m.get('dropped', 0):,} dropped: no face found); "
+        "the report masked 5,000 and kept 3,493"
+    )
+
+
+def _warning(rows_read: int, quick: bool) -> str | None:
+    warning = None
+    if rows_read != FER2013_ROWS:
+        warning = (
+            f"this data has {rows_read:,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
+            "and the results are not comparable to the report's"
+        )
+    if quick:
+        warning = (warning + "; " if warning else "") + "--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing"
+    return warning
+
+
+def _run_experiment(
+    exp: Experiment,
+    parts: tuple[FERDataset, FERDataset, FERDataset],
+    out: Path,
+    n_epochs: int,
+    *,
+    resnet_weights: str | None,
+    quick: bool,
+    seed: int,
+    overwrite: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """Train and evaluate one experiment on ``(train, dev, all masked)``; its table row (``error`` if it failed)."""
+    from .evaluation import evaluate
+    from .training import TrainConfig, train
+
+    row: dict[str, Any] = {
+        "name": exp.name,
+        "title": exp.title,
+        "model": exp.model,
+        "published_train": exp.published_train,
+        "published_dev": exp.published_dev,
+        "published_note": exp.published_note,
+        "run_dir": str(out / exp.name),
+    }
+    try:
+        tr, dv, view_note = _views(*parts, exp, seed)
+        row["note"] = view_note
+        row["n_train"], row["n_dev"] = len(tr), len(dv)
+        options = dict(exp.model_options)
+        if exp.model == "resnet50_head":
+            options["weights"] = resnet_weights
+            if quick:
+                options["backbone_size"] = 32
+            if resnet_weights is None:
+                row["note"] = "; ".join(x for x in (row["note"], "ResNet50 trained from scratch (no ImageNet weights)") if x)
+        cfg = TrainConfig(
+            model=exp.model,
+            model_options=options,
+            optimizer="adam",
+            learning_rate=exp.learning_rate,
+            batch_size=64,
+            epochs=n_epochs,
+            seed=seed,
+            run_eagerly=quick,  # a few steps: eager is far faster than tracing the graph
+        )
+        result = train(tr, cfg, validation=dv, out_dir=out / exp.name, overwrite=overwrite, progress=progress)
+        row["train_accuracy"] = evaluate(result.model, tr).accuracy
+        dev_report = result.evaluation if result.evaluation is not None else evaluate(result.model, dv)
+        row["dev_accuracy"] = dev_report.accuracy
+        row["dev_macro_f1"] = dev_report.macro_f1
+        row["bundle"] = str(result.bundle_path)
+        row["epochs"] = result.metrics.get("epochs_run")
+        if result.interrupted:
+            row["note"] = "; ".join(x for x in (row["note"], "interrupted") if x)
+    except FermaskError as exc:
+        row["error"] = str(exc)
+    return row
 
 
 def _pct(v: float | None) -> str:
@@ -299,117 +367,40 @@ def reproduce(
     Raises:
         DataNotFoundError: No data, or a missing path.
     """
-    from .data import FERDataset
-    from .evaluation import evaluate
-    from .training import TrainConfig, train
-
     t0 = time.perf_counter()
-    chosen = list(EXPERIMENTS)
-    if experiments:
-        names = [e.name for e in EXPERIMENTS]
-        unknown = [x for x in experiments if x not in names]
-        if unknown:
-            raise FermaskError(f"unknown experiment(s) {unknown}; choose from {', '.join(names)}")
-        chosen = [e for e in EXPERIMENTS if e.name in experiments]
-    out = Path(out_dir)
-    if (out / "results.json").exists() and not overwrite:
-        raise FermaskError(
-            f"'{out}' already holds a reproduction (results.json); choose another --out or pass --overwrite"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-
-    ds = data if isinstance(data, FERDataset) else load_fer_data(data, progress=progress)
-    rows_read = len(ds)
-    if limit is not None:
-        ds = ds.subset(min(int(limit), len(ds)), seed=seed)
-    if (ds.usage == "Training").any():
-        ds = ds.select(ds.usage == "Training")
-    if not full and len(ds) > n_images:
-        ds = ds.subset(int(n_images), seed=seed)
-    used = len(ds)
-
+    chosen = _choose(experiments)
+    out = _prepare_out_dir(Path(out_dir), overwrite)
+    ds, rows_read = _load(data, full=full, n_images=n_images, limit=limit, seed=seed, progress=progress)
     if masker is None:
         from .masker import Masker
 
         masker = Masker("surgical", keep_color=True, seed=seed)
     masked = ds.mask(masker, on_no_face="drop", workers=workers, progress=progress)
-    m = masked.notes.get("masking", {})
-    masking_text = (
-        f"{m.get('masked', len(masked)):,} of {used:,} images masked ({m.get('dropped', 0):,} dropped: no face found); "
-        "the report masked 5,000 and kept 3,493"
-    )
     train_all, dev_all = masked.split(fraction=0.1, seed=seed)
-
-    warning = None
-    if rows_read != FER2013_ROWS:
-        warning = (
-            f"this data has {rows_read:,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
-            "and the results are not comparable to the report's"
-        )
-    if quick:
-        warning = (warning + "; " if warning else "") + "--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing"
 
     rows: list[dict[str, Any]] = []
     epochs_used: dict[str, int] = {}
     for exp in chosen:
-        row: dict[str, Any] = {
-            "name": exp.name,
-            "title": exp.title,
-            "model": exp.model,
-            "published_train": exp.published_train,
-            "published_dev": exp.published_dev,
-            "published_note": exp.published_note,
-            "run_dir": str(out / exp.name),
-        }
-        try:
-            tr, dv, view_note = _views(train_all, dev_all, masked, exp, seed)
-            row["note"] = view_note
-            row["n_train"], row["n_dev"] = len(tr), len(dv)
-            options = dict(exp.model_options)
-            if exp.model == "resnet50_head":
-                options["weights"] = resnet_weights
-                if quick:
-                    options["backbone_size"] = 32
-                if resnet_weights is None:
-                    row["note"] = "; ".join(x for x in (row["note"], "ResNet50 trained from scratch (no ImageNet weights)") if x)
-            n_epochs = int(epochs) if epochs is not None else (1 if quick else exp.epochs)
+        n_epochs = int(epochs) if epochs is not None else (1 if quick else exp.epochs)
+        row = _run_experiment(exp, (train_all, dev_all, masked), out, n_epochs, resnet_weights=resnet_weights,
+                              quick=quick, seed=seed, overwrite=overwrite, progress=progress)
+        if "n_train" in row:  # its data view was made, so it was set to train for n_epochs
             epochs_used[exp.name] = n_epochs
-            cfg = TrainConfig(
-                model=exp.model,
-                model_options=options,
-                optimizer="adam",
-                learning_rate=exp.learning_rate,
-                batch_size=64,
-                epochs=n_epochs,
-                seed=seed,
-                run_eagerly=quick,  # a few steps: eager is far faster than tracing the graph
-            )
-            result = train(tr, cfg, validation=dv, out_dir=out / exp.name, overwrite=overwrite, progress=progress)
-            row["train_accuracy"] = evaluate(result.model, tr).accuracy
-            dev_report = result.evaluation if result.evaluation is not None else evaluate(result.model, dv)
-            row["dev_accuracy"] = dev_report.accuracy
-            row["dev_macro_f1"] = dev_report.macro_f1
-            row["bundle"] = str(result.bundle_path)
-            row["epochs"] = result.metrics.get("epochs_run")
-            if result.interrupted:
-                row["note"] = "; ".join(x for x in (row["note"], "interrupted") if x)
-        except FermaskError as exc:
-            row["error"] = str(exc)
         rows.append(row)
     rows.append({**HUMAN_BASELINE, "published_train": None, "published_note": "the report's human baseline, not measured here"})
 
     info = {
         "source": ds.source,
         "rows": rows_read,
-        "used": used,
-        "masking": masking_text,
+        "used": len(ds),
+        "masking": _masking_text(masked, len(ds)),
         "masker": masker.config() if hasattr(masker, "config") else None,
         "seed": seed,
         "epochs": ", ".join(f"{k} {v}" for k, v in epochs_used.items()) or "—",
         "finished": time.strftime("%Y-%m-%d %H:%M"),
         "minutes": (time.perf_counter() - t0) / 60,
         "note": note,
-        "warning": warning,
+        "warning": _warning(rows_read, quick),
         "full": full,
         "quick": quick,
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import add_data_arguments, load_data
+from ._common import add_data_arguments, load_data
 
 __all__ = ["add_arguments", "run"]
 

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite; print the table. Exit status 1 when an experiment failed."""
     import sys
 
-    from fermask.reproduce import load_fer_data, reproduce
+    from fermask.data.load import load_fer_data
+    from fermask.reproduce import reproduce
 
     data = load_fer_data(args.data, progress=not args.quiet)  # fails first, before any heavy import
     weights = None if str(args.resnet_weights).lower() == "none" else args.resnet_weights

@@ -18,50 +18,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_arguments", "run", "add_data_arguments", "load_data"]
+from fermask._choices import OPTIMIZERS, SCHEDULES
 
+from ._common import add_data_arguments, load_data
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``train`` and ``evaluate``: what data, which view of it, masking."""
-    parser.add_argument("--data", metavar="PATH", required=True,
-                        help="fer2013.csv, icml_face_data.csv, train.csv, the folder layout, or a saved dataset")
-    parser.add_argument("--mask", metavar="STYLE", nargs="+",
-                        help="mask the faces first: one or more style names, or 'random' (cached on disk)")
-    parser.add_argument("--keep-color", action="store_true", help="keep the mask in colour (3-channel images)")
-    parser.add_argument("--binary", metavar="CLASS", help="a two-class view: CLASS against the rest (e.g. happy)")
-    parser.add_argument("--cap", metavar="CLASS=N", action="append", default=[],
-                        help="keep at most N images of CLASS (repeatable), e.g. --cap happy=3500")
-    parser.add_argument("--limit", type=int, default=None, help="use a stratified random subset of this many images")
-    parser.add_argument("--workers", type=int, default=None, help="masking worker processes")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-
-
-def load_data(args: argparse.Namespace, seed: int = 0) -> tuple[Any, Any]:
-    """``(unmasked, masked or None)`` with --limit, --cap and --binary applied."""
-    from fermask.errors import FermaskError
-    from fermask.reproduce import load_fer_data
-
-    ds = load_fer_data(args.data, progress=not args.quiet)
-    if args.limit:
-        ds = ds.subset(min(args.limit, len(ds)), seed=seed)
-    if args.cap:
-        caps: dict[str, int] = {}
-        for item in args.cap:
-            name, sep, n = item.partition("=")
-            if not sep or not n.strip().isdigit():
-                raise FermaskError(f"--cap expects CLASS=N, e.g. happy=3500, got {item!r}")
-            caps[name.strip()] = int(n)
-        ds = ds.cap(caps, seed=seed)
-    if args.binary:
-        ds = ds.binary(args.binary)
-    masked = None
-    if args.mask:
-        from fermask import Masker
-
-        style = args.mask[0] if len(args.mask) == 1 else list(args.mask)
-        masker = Masker(style, keep_color=args.keep_color, seed=seed)
-        masked = ds.mask(masker, workers=args.workers, progress=not args.quiet)
-    return ds, masked
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
-    parser.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "nadam"])
-    parser.add_argument("--schedule", choices=["constant", "cosine", "plateau"])
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--schedule", choices=SCHEDULES)
     parser.add_argument("--augment", action="store_true", default=None, help="random flips, shifts, rotations, brightness")
     parser.add_argument("--class-weights", choices=["balanced"], help="weigh classes by inverse frequency")
     parser.add_argument("--early-stopping", type=int, metavar="PATIENCE")
@@ -98,14 +59,12 @@ _FIELDS = ("model", "epochs", "batch_size", "learning_rate", "optimizer", "sched
 
 def run(args: argparse.Namespace) -> int:
     """Train; print where the bundle is and the final metrics."""
-    from dataclasses import replace
-
     from fermask.errors import FermaskError
-    from fermask.training import TrainConfig, train
+    from fermask.training import train
+    from fermask.training.config import resolve_config
 
-    cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
     changes = {f: getattr(args, f) for f in _FIELDS if getattr(args, f, None) is not None}
-    cfg = replace(cfg, **changes)
+    cfg, _, _ = resolve_config(args.config or None, overrides=changes)
     if args.teacher and not args.mask:
         raise FermaskError("--teacher needs --mask: the student learns on masked faces, the teacher sees them unmasked")
     ds, masked = load_data(args, seed=cfg.seed)

@@ -1,0 +1,279 @@
+"""The configuration of a training run, its result, and how ``train()``'s arguments make one config.
+
+Examples:
+    >>> cfg, model, validation = resolve_config({"epochs": 3}, model="happy_binary", validation=0.2)
+    >>> cfg.model, cfg.epochs, cfg.validation_fraction, model, validation
+    ('happy_binary', 3, 0.2, None, None)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._choices import COLOR_MODES, OPTIMIZERS, SCHEDULES, check_choice, did_you_mean
+from .._files import lenient_json_default
+from ..errors import DataFormatError, FermaskError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..evaluation import EvaluationReport
+
+__all__ = ["TrainConfig", "TrainResult", "resolve_config", "OPTIMIZERS", "SCHEDULES"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run; saved with its results.
+
+    Attributes:
+        model: A registered model name (see :func:`fermask.list_models`).
+        model_options: Builder options, e.g. ``{"filters": [16, 32]}``.
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9),
+            ``"rmsprop"`` or ``"nadam"``.
+        learning_rate: The (initial) learning rate.
+        schedule: ``"constant"``, ``"cosine"`` (cosine decay to 0 over all
+            steps) or ``"plateau"`` (divide by 10 after ``plateau_patience``
+            epochs without improvement of the monitored value).
+        plateau_patience: Epochs without improvement before a plateau step.
+        weight_decay: Weight decay for ``"adamw"`` (ignored otherwise).
+        batch_size: Images per step (the global batch under a distribution strategy).
+        epochs: Passes over the training data.
+        class_weights: ``None``, ``"balanced"`` (``n / (k * count)``) or a dict
+            ``{class name or index: weight}`` (missing classes weigh 1).
+        augment: ``False``, ``True`` (random flips, shifts, rotations,
+            brightness) or a dict of those amounts (see
+            :data:`fermask.data.tfdata.AUGMENT_DEFAULTS`).
+        early_stopping: Patience in epochs, or ``None`` for no early
+            stopping; the best weights are restored when it stops.
+        monitor: The value early stopping and the plateau schedule watch:
+            ``"auto"`` is ``val_loss`` with validation data, else ``loss``.
+        label_smoothing: Label smoothing of the cross-entropy, in ``[0, 1)``.
+        seed: Seeds Python, numpy, TensorFlow, shuffling, augmentation and
+            the validation split.
+        deterministic: Also call ``tf.config.experimental.enable_op_determinism()``
+            for bit-for-bit repeatable runs on the same machine (slower; it
+            affects the whole process).
+        image_size: ``(height, width)`` of the model input; ``None`` takes the
+            model's default.
+        color_mode: ``"grayscale"`` or ``"rgb"``; ``None`` takes the model's default.
+        validation_fraction: When :func:`train` gets no validation data, hold
+            out this share of the training data (stratified, seeded);
+            ``None`` trains without validation.
+        jit_compile: Compile steps with XLA (often faster on GPUs).
+        steps_per_execution: Steps run per call into TensorFlow (raise it
+            for small models on GPUs).
+        run_eagerly: Run steps eagerly, without building a TensorFlow graph:
+            for debugging, and faster for smoke runs of a few steps of a big
+            model (tracing ResNet50's training step takes ~30 s on a CPU).
+        distill_alpha: Distillation only: weight of the hard-label loss; the
+            teacher's soft-label loss gets ``1 - distill_alpha``.
+        distill_temperature: Distillation only: the softening temperature ``T``.
+    """
+
+    model: str = "shallow_cnn"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    plateau_patience: int = 3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    epochs: int = 20
+    class_weights: str | dict[str, float] | None = None
+    augment: bool | dict[str, float] = False
+    early_stopping: int | None = None
+    monitor: str = "auto"
+    label_smoothing: float = 0.0
+    seed: int = 0
+    deterministic: bool = False
+    image_size: tuple[int, int] | None = None
+    color_mode: str | None = None
+    validation_fraction: float | None = None
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    run_eagerly: bool = False
+    distill_alpha: float = 0.5
+    distill_temperature: float = 4.0
+
+    def __post_init__(self) -> None:
+        self.optimizer = str(self.optimizer).strip().lower()
+        self.schedule = str(self.schedule).strip().lower()
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer", error=FermaskError)
+        check_choice(self.schedule, SCHEDULES, "schedule", error=FermaskError)
+        _positive(self.learning_rate, "learning_rate", float)
+        _positive(self.batch_size, "batch_size", int)
+        _positive(self.epochs, "epochs", int)
+        _positive(self.steps_per_execution, "steps_per_execution", int)
+        _positive(self.plateau_patience, "plateau_patience", int)
+        if self.early_stopping is not None:
+            _positive(self.early_stopping, "early_stopping (a patience in epochs, or None)", int)
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise FermaskError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        if not 0.0 <= float(self.distill_alpha) <= 1.0:
+            raise FermaskError(f"distill_alpha must lie in [0, 1], got {self.distill_alpha!r}")
+        _positive(self.distill_temperature, "distill_temperature", float)
+        cw = self.class_weights
+        if not (cw is None or cw == "balanced" or isinstance(cw, Mapping)):
+            raise FermaskError(f"class_weights must be None, 'balanced' or a dict {{class: weight}}, got {cw!r}")
+        if isinstance(cw, Mapping):
+            self.class_weights = {str(k): float(v) for k, v in cw.items()}
+        if self.image_size is not None:
+            size = (self.image_size, self.image_size) if isinstance(self.image_size, int) else tuple(self.image_size)
+            if len(size) != 2 or min(int(v) for v in size) < 8:
+                raise FermaskError(f"image_size must be (height, width) of at least 8 pixels, got {self.image_size!r}")
+            self.image_size = (int(size[0]), int(size[1]))
+        check_choice(self.color_mode, COLOR_MODES, "color_mode", allow_none=True, error=FermaskError)
+        if self.validation_fraction is not None and not 0.0 < float(self.validation_fraction) < 1.0:
+            raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
+        self.model_options = dict(self.model_options or {})
+
+    # -- serialisation --------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        d = asdict(self)
+        if d["image_size"] is not None:
+            d["image_size"] = list(d["image_size"])
+        return json.loads(json.dumps(d, default=lenient_json_default))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build a config from :meth:`to_dict`'s output.
+
+        Raises:
+            FermaskError: An unknown key (the message suggests the closest one).
+        """
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                hint = did_you_mean(key, known)
+                raise FermaskError(f"TrainConfig has no field {key!r}.{hint} Its fields are: {', '.join(known)}")
+        return cls(**dict(data))
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The config as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> TrainConfig:
+        """Read a config from a JSON file (such as a run's ``config.json``) or JSON text.
+
+        Examples:
+            >>> cfg = TrainConfig(epochs=3, augment=True)
+            >>> TrainConfig.from_json(cfg.to_json()) == cfg
+            True
+        """
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            path = Path(source)
+            if not path.is_file():
+                raise FermaskError(f"no config file at '{path}' (expected a JSON file written by TrainConfig.to_json)")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"the training config is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise DataFormatError("the training config must be a JSON object")
+        return cls.from_dict(data)
+
+
+def _positive(value: Any, name: str, kind: type) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if kind is int:
+        ok = ok and float(value).is_integer()
+    if not ok:
+        raise FermaskError(f"{name} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
+
+
+# =========================================================================== result
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: The trained Keras model (for distillation: the student).
+        history: ``{metric: [value per epoch]}``.
+        metrics: Final metrics (see :func:`train`).
+        config: The configuration used.
+        out_dir: The run folder, or ``None`` when nothing was written.
+        bundle_path: The bundle folder (load it with ``Predictor.load``), or ``None``.
+        evaluation: The final model's :class:`~fermask.evaluation.EvaluationReport`
+            on the validation data, or ``None``.
+        interrupted: ``True`` when Ctrl-C stopped the fit early.
+        notes: Remarks, e.g. that the learning-curve plot needs ``fermask[plot]``.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    config: TrainConfig
+    out_dir: Path | None = None
+    bundle_path: Path | None = None
+    evaluation: EvaluationReport | None = None
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        acc = self.metrics.get("val_accuracy", self.metrics.get("accuracy"))
+        acc_s = f"{acc:.4f}" if isinstance(acc, float) else "n/a"
+        return (
+            f"TrainResult(model={getattr(self.model, 'name', '?')!r}, epochs={self.metrics.get('epochs_run')}, "
+            f"accuracy={acc_s}, bundle={str(self.bundle_path) if self.bundle_path else None!r}, "
+            f"interrupted={self.interrupted})"
+        )
+
+
+
+def resolve_config(
+    config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    model: Any = None,
+    validation: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[TrainConfig, Any, Any]:
+    """The one config of a run, from :func:`~fermask.train`'s arguments.
+
+    Merges ``config`` (a TrainConfig, its dict, a ``config.json`` path or
+    ``None`` for the defaults) with the keyword ``overrides``; a model *name*
+    becomes the ``model`` field and a float ``validation`` the
+    ``validation_fraction`` field.
+
+    Returns:
+        ``(config, model, validation)``: ``model`` is a ready Keras model or
+        ``None``; ``validation`` is validation data or ``None``.
+
+    Raises:
+        FermaskError: A bad config, or an override that is no TrainConfig field
+            (the message suggests the closest one).
+    """
+    if config is None:
+        cfg = TrainConfig()
+    elif isinstance(config, TrainConfig):
+        cfg = config
+    elif isinstance(config, Mapping):
+        cfg = TrainConfig.from_dict(config)
+    elif isinstance(config, (str, os.PathLike)):
+        cfg = TrainConfig.from_json(config)
+    else:
+        raise FermaskError(f"config must be a TrainConfig, a dict or a config.json path, got {type(config).__name__}")
+    changes = dict(overrides or {})
+    if isinstance(model, str):  # a registry name: the config's model
+        changes["model"] = model
+        model = None
+    if changes:
+        known = sorted(f.name for f in fields(TrainConfig))
+        for key in changes:
+            if key not in known:
+                raise FermaskError(f"train() got an unexpected argument {key!r}.{did_you_mean(key, known)}")
+        cfg = replace(cfg, **changes)
+    if isinstance(validation, float):
+        cfg = replace(cfg, validation_fraction=validation)
+        validation = None
+    return cfg, model, validation

@@ -1,0 +1,186 @@
+"""The files a training run writes in its ``out_dir`` (see :mod:`fermask.training`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._files import write_json_atomic
+from .._version import __version__
+from ..errors import FermaskError
+from .curves import plot_history
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..data import FERDataset
+    from ..evaluation import EvaluationReport
+    from .config import TrainConfig
+
+__all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "write_run_end"]
+
+#: The files and folders a run writes in its ``out_dir`` (the only ones ``overwrite=True`` removes).
+RUN_FILES = (
+    "config.json",
+    "run.json",
+    "history.json",
+    "curves.png",
+    "checkpoints",
+    "bundle",
+    "evaluation.json",
+    "evaluation.md",
+    "evaluation_confusion.png",
+)
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Create the run folder; refuse one that holds a run, unless ``overwrite`` (which removes only :data:`RUN_FILES`)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FermaskError(f"out_dir '{out}' exists and is not a folder")
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise FermaskError(
+            f"'{out}' already holds a training run ({', '.join(existing)}); choose another out_dir, "
+            "or pass overwrite=True (--overwrite) to replace that run's files (other files are left alone)"
+        )
+    for name in existing:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def epoch_recorder(out: Path | None, save_model: Any) -> Any:
+    """A Keras callback that, after every epoch, appends to its ``history`` and counts ``epochs_done``.
+
+    With an ``out`` folder it also rewrites ``history.json`` and saves
+    ``checkpoints/last.keras`` (to a temporary file, then renamed).
+    """
+    from .._tf import keras_module
+
+    keras = keras_module()
+
+    class EpochFiles(keras.callbacks.Callback):  # type: ignore[name-defined]
+        """After every epoch: append to the history, rewrite history.json, save checkpoints/last.keras."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+            self.epochs_done = 0
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            for k, v in (logs or {}).items():
+                try:
+                    self.history.setdefault(k, []).append(float(v))
+                except (TypeError, ValueError):
+                    pass
+            lr = getattr(getattr(self.model, "optimizer", None), "learning_rate", None)
+            if lr is not None:
+                try:
+                    self.history.setdefault("learning_rate", []).append(float(np.asarray(lr)))
+                except (TypeError, ValueError):
+                    pass
+            self.epochs_done = epoch + 1
+            if out is None:
+                return
+            write_json_atomic(out / "history.json", self.history)
+            ckpt = out / "checkpoints"
+            ckpt.mkdir(exist_ok=True)
+            tmp = ckpt / "last.partial.keras"
+            save_model.save(tmp)
+            os.replace(tmp, ckpt / "last.keras")
+
+    return EpochFiles()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def versions(keras: Any, tf: Any) -> dict[str, str]:
+    """The versions of fermask, Keras and TensorFlow, for ``run.json`` and the bundle."""
+    return {"fermask": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+def data_info(train_ds: FERDataset, val_ds: FERDataset | None, teacher: str | None) -> dict[str, Any]:
+    """What the run trained and validated on, for ``run.json`` and the bundle."""
+    return {
+        "train": {"n": len(train_ds), "source": train_ds.source, "class_counts": train_ds.class_counts()},
+        "validation": None if val_ds is None else {"n": len(val_ds), "source": val_ds.source, "class_counts": val_ds.class_counts()},
+        "labels": list(train_ds.label_names),
+        "teacher": teacher,
+    }
+
+
+def write_run_start(out: Path, cfg: TrainConfig, data: Mapping[str, Any], versions: Mapping[str, str], model_name: str) -> None:
+    """``config.json`` and a ``run.json`` with status ``running``."""
+    cfg.to_json(out / "config.json")
+    write_json_atomic(out / "run.json", {"status": "running", "started": _now(), "data": data, "versions": versions, "model": model_name})
+
+
+def write_run_end(
+    out: Path,
+    net: Any,
+    *,
+    model_name: str,
+    cfg: TrainConfig,
+    train_ds: FERDataset,
+    masking: dict[str, Any] | None,
+    data: Mapping[str, Any],
+    versions: Mapping[str, str],
+    history: Mapping[str, list[float]],
+    metrics: dict[str, Any],
+    report: EvaluationReport | None,
+    interrupted: bool,
+    notes: list[str],
+) -> Path:
+    """The bundle, ``history.json``, the evaluation, ``curves.png`` and the final ``run.json``; returns the bundle folder.
+
+    A remark goes to ``notes`` when the curves cannot be drawn.
+    """
+    from ..bundle import BundleInfo, save_bundle
+    from ..models import bundle_fields
+
+    extra = {"interrupted": interrupted, "data": data, "versions": versions}
+    if data.get("teacher"):
+        extra["distilled_from"] = data["teacher"]
+    info = BundleInfo(
+        labels=list(train_ds.label_names),
+        masking=masking if masking is not None else train_ds.masking,
+        train_config=cfg.to_dict(),
+        metrics=metrics,
+        extra=extra,
+        **bundle_fields(net, name=model_name),
+    )
+    bundle_path = save_bundle(out / "bundle", net, info)
+    write_json_atomic(out / "history.json", history)
+    if report is not None:
+        report.save(out, stem="evaluation")
+    if history:
+        try:
+            fig = plot_history(history, title=f"{model_name} ({train_ds.source[:60]})")
+        except FermaskError:
+            notes.append("curves.png was not drawn: plotting needs matplotlib, pip install 'fermask[plot]'")
+        else:
+            fig.savefig(out / "curves.png", dpi=100)
+    write_json_atomic(
+        out / "run.json",
+        {
+            "status": "interrupted" if interrupted else "finished",
+            "finished": _now(),
+            "data": data,
+            "versions": versions,
+            "model": model_name,
+            "metrics": metrics,
+            "notes": notes,
+        },
+    )
+    return bundle_path
