@@ -8,7 +8,6 @@ to load emits a warning; it never breaks ``import fermask``.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import threading
 import warnings
@@ -16,6 +15,7 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any, Generic, TypeVar, overload
 
+from ._choices import did_you_mean
 from .errors import UnknownNameError
 
 T = TypeVar("T")
@@ -135,8 +135,7 @@ class Registry(Generic[T]):
         except KeyError:
             pass
         available = sorted(self._entries)
-        close = difflib.get_close_matches(key, available, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(key, available, n=3, cutoff=0.5)
         raise UnknownNameError(
             f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(available) or '(none)'}. "
             f"{self.how_to_add}"

@@ -48,9 +48,11 @@ from typing import IO, Any, Literal, Protocol
 
 import numpy as np
 
-from ._version import __version__
+from ._choices import check_choice
 from ._image import IMAGE_SUFFIXES
+from ._version import __version__
 from .errors import FermaskError
+from .masker import MaskResult
 
 __all__ = [
     "MANIFEST_NAME",
@@ -66,6 +68,8 @@ MANIFEST_NAME = "manifest.jsonl"
 """File name of the manifest inside the output folder."""
 
 OutputFormat = Literal["png", "same"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("png", "same")
+"""The accepted ``output_format`` values (``fermask mask --format``)."""
 
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
 
@@ -81,7 +85,7 @@ class _MaskerLike(Protocol):
         executor: Executor | None = ...,
         chunksize: int = ...,
         progress: bool = ...,
-    ) -> Iterator[Any]: ...
+    ) -> Iterator[MaskResult]: ...
 
 
 @dataclass(frozen=True)
@@ -362,6 +366,175 @@ def _now() -> str:
 
 
 # -- the engine -----------------------------------------------------------
+@dataclass
+class _Todo:
+    """One input to mask in this run."""
+
+    file: InputFile
+    key: str  # the resolved input path: the manifest's ``input``
+    stamp: tuple[int, int] | None  # size and mtime when the run was planned
+
+
+@dataclass
+class _Plan:
+    """What a run will do, decided before any image is masked."""
+
+    out: Path
+    manifest: Path
+    output_format: OutputFormat
+    run_config: dict[str, Any]
+    digest: str
+    files: list[InputFile]
+    ignored: int
+    bad_lines: int
+    todo: list[_Todo]
+    skipped: int
+    namer: _Namer
+    earlier_output: dict[str, Path]
+
+    def run_record(self, inputs: list[str | os.PathLike[str]]) -> dict[str, Any]:
+        """The manifest line that starts the run."""
+        return {
+            "type": "run",
+            "time": _now(),
+            "fermask": __version__,
+            "config_hash": self.digest,
+            "config": self.run_config,
+            "inputs": [str(Path(p)) for p in inputs],
+            "files": len(self.files),
+            "to_do": len(self.todo),
+            "skipped": self.skipped,
+            "ignored": self.ignored,
+            "unreadable_manifest_lines": self.bad_lines,
+            "python": sys.version.split()[0],
+        }
+
+
+def _check_arguments(
+    inputs: list[str | os.PathLike[str]], out: Path, output_format: str, workers: int | None
+) -> None:
+    """Refuse bad options and an output folder that is an input or a file."""
+    check_choice(output_format, OUTPUT_FORMATS, "output_format", error=FermaskError)
+    if workers is not None and int(workers) < 1:
+        raise FermaskError(f"workers must be at least 1, got {workers}")
+    out_real = out.resolve()
+    for item in inputs:
+        p = Path(item)
+        if p.exists() and p.resolve() == out_real:
+            kind = "folder" if p.is_dir() else "file"
+            raise FermaskError(
+                f"the output folder {str(out)!r} is the input {kind} {str(p)!r}; fermask never writes "
+                "among its inputs. Choose another output folder, e.g. -o masked/"
+            )
+    if out.exists() and not out.is_dir():
+        raise FermaskError(f"the output path {str(out)!r} exists and is not a folder; choose another -o")
+
+
+def _plan_run(
+    inputs: list[str | os.PathLike[str]],
+    out: Path,
+    masker: _MaskerLike,
+    output_format: OutputFormat,
+    force: bool,
+) -> _Plan:
+    """Find the inputs, check the manifest's configuration, and pick what is left to do.
+
+    Creates ``out``; an input done by an earlier run of the same configuration
+    is skipped (unless ``force``) and keeps its earlier output name.
+    """
+    files, ignored = collect_inputs(inputs, exclude=out)
+    run_config = {"masker": masker.config(), "output_format": output_format}
+    digest = config_hash(run_config)
+    manifest_path = out / MANIFEST_NAME
+    records, bad_lines = read_manifest(manifest_path)
+    last_hash, previous = _previous_state(records)
+    if last_hash is not None and last_hash != digest and not force:
+        raise FermaskError(
+            f"{str(out)!r} holds the results of a run with another configuration (hash {last_hash}, "
+            f"now {digest}); a resumed run must use the same options. Use a new output folder, or "
+            "pass --force (force=True) to redo every input into this one"
+        )
+    if force:
+        previous = {}
+
+    out.mkdir(parents=True, exist_ok=True)
+    forbidden = {f.path.resolve() for f in files} | {manifest_path.resolve()}
+    namer = _Namer(out, forbidden)
+    earlier_output: dict[str, Path] = {}
+    for key, rec in previous.items():
+        if rec.get("status") == "masked" and isinstance(rec.get("output"), str):
+            namer.reserve(rec["output"])
+            earlier_output[key] = Path(rec["output"])
+    todo: list[_Todo] = []
+    skipped = 0
+    for f in files:
+        key = str(f.path.resolve())
+        prev = previous.get(key)
+        if prev is not None and _is_done(prev, f.path, out):
+            skipped += 1
+            continue
+        todo.append(_Todo(f, key, _file_stamp(f.path)))
+    return _Plan(
+        out=out,
+        manifest=manifest_path,
+        output_format=output_format,
+        run_config=run_config,
+        digest=digest,
+        files=files,
+        ignored=ignored,
+        bad_lines=bad_lines,
+        todo=todo,
+        skipped=skipped,
+        namer=namer,
+        earlier_output=earlier_output,
+    )
+
+
+def _item_record(item: _Todo, res: MaskResult) -> dict[str, Any]:
+    """The manifest line of one input, before its output is written."""
+    rec = res.to_record()
+    stamp = item.stamp
+    return {
+        "type": "item",
+        "input": item.key,
+        "output": None,
+        **{k: rec[k] for k in ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")},
+        "input_bytes": stamp[0] if stamp else None,
+        "input_mtime_ns": stamp[1] if stamp else None,
+    }
+
+
+def _write_result(plan: _Plan, item: _Todo, res: MaskResult) -> dict[str, Any]:
+    """Save a masked image under its output name; return the input's manifest record.
+
+    A failed write turns the record into an error.
+    """
+    rec = _item_record(item, res)
+    if rec["status"] != "masked" or res.image is None:  # "masked" always has an image
+        return rec
+    suffix = ".png" if plan.output_format == "png" else item.file.path.suffix.lower()
+    if suffix not in _PIL_FORMATS:
+        suffix = ".png"
+    rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, suffix)
+    try:
+        _save_atomic(res.image, plan.out / rel)
+        rec["output"] = rel.as_posix()
+    except (OSError, ValueError) as exc:
+        rec.update(status="error", reason=f"could not write the output {str(plan.out / rel)!r}: {exc}")
+    return rec
+
+
+def _count(summary: BatchSummary, item: _Todo, rec: dict[str, Any]) -> None:
+    """Add one input's outcome to the run's summary."""
+    if rec["status"] == "masked":
+        summary.masked += 1
+    elif rec["status"] == "no_face":
+        summary.no_face += 1
+    else:
+        summary.errors += 1
+        summary.error_inputs.append((str(item.file.path), str(rec["reason"])))
+
+
 def mask_folder(
     inputs: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -399,104 +572,26 @@ def mask_folder(
             or an input folder, an unknown ``output_format``, or an existing
             manifest written with another configuration (without ``force``).
     """
-    if output_format not in ("png", "same"):
-        raise FermaskError(f"output_format must be 'png' or 'same', got {output_format!r}")
-    if workers is not None and int(workers) < 1:
-        raise FermaskError(f"workers must be at least 1, got {workers}")
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out = Path(outdir)
-    out_real = out.resolve()
-    for item in inputs:
-        p = Path(item)
-        if p.exists() and p.resolve() == out_real:
-            kind = "folder" if p.is_dir() else "file"
-            raise FermaskError(
-                f"the output folder {str(out)!r} is the input {kind} {str(p)!r}; fermask never writes "
-                "among its inputs. Choose another output folder, e.g. -o masked/"
-            )
-    if out.exists() and not out.is_dir():
-        raise FermaskError(f"the output path {str(out)!r} exists and is not a folder; choose another -o")
-    files, ignored = collect_inputs(inputs, exclude=out)
+    _check_arguments(inputs, out, output_format, workers)
+    plan = _plan_run(inputs, out, masker, output_format, force)
+    summary = BatchSummary(outdir=out, manifest=plan.manifest, skipped=plan.skipped, ignored=plan.ignored)
 
-    run_config = {"masker": masker.config(), "output_format": output_format}
-    digest = config_hash(run_config)
-    manifest_path = out / MANIFEST_NAME
-    records, bad_lines = read_manifest(manifest_path)
-    last_hash, previous = _previous_state(records)
-    if last_hash is not None and last_hash != digest and not force:
-        raise FermaskError(
-            f"{str(out)!r} holds the results of a run with another configuration (hash {last_hash}, "
-            f"now {digest}); a resumed run must use the same options. Use a new output folder, or "
-            "pass --force (force=True) to redo every input into this one"
-        )
-    if force:
-        previous = {}
-
-    out.mkdir(parents=True, exist_ok=True)
-    forbidden = {f.path.resolve() for f in files} | {manifest_path.resolve()}
-    namer = _Namer(out, forbidden)
-    todo: list[tuple[InputFile, str, tuple[int, int] | None]] = []
-    summary = BatchSummary(outdir=out, manifest=manifest_path, ignored=ignored)
-    earlier_output: dict[str, Path] = {}
-    for key, rec in previous.items():
-        if rec.get("status") == "masked" and isinstance(rec.get("output"), str):
-            namer.reserve(rec["output"])
-            earlier_output[key] = Path(rec["output"])
-    for f in files:
-        key = str(f.path.resolve())
-        prev = previous.get(key)
-        if prev is not None and _is_done(prev, f.path, out):
-            summary.skipped += 1
-            continue
-        todo.append((f, key, _file_stamp(f.path)))
-
-    manifest = _Manifest(manifest_path)
+    manifest = _Manifest(plan.manifest)
     start = time.perf_counter()
     try:
-        manifest.write(
-            {
-                "type": "run",
-                "time": _now(),
-                "fermask": __version__,
-                "config_hash": digest,
-                "config": run_config,
-                "inputs": [str(Path(p)) for p in inputs],
-                "files": len(files),
-                "to_do": len(todo),
-                "skipped": summary.skipped,
-                "ignored": ignored,
-                "unreadable_manifest_lines": bad_lines,
-                "python": sys.version.split()[0],
-            }
-        )
+        manifest.write(plan.run_record(inputs))
         results = masker.mask_many(
-            [str(f.path) for f, _, _ in todo],
+            [str(item.file.path) for item in plan.todo],
             workers=workers,
             executor=executor,
             chunksize=chunksize,
             progress=progress,
         )
-        for (f, key, stamp), res in zip(todo, results):
-            rec = _item_record(f, key, stamp, res)
-            if rec["status"] == "masked":
-                suffix = ".png" if output_format == "png" else f.path.suffix.lower()
-                if suffix not in _PIL_FORMATS:
-                    suffix = ".png"
-                rel = earlier_output.get(key) or namer(f.rel, suffix)
-                try:
-                    _save_atomic(res.image, out / rel)
-                    rec["output"] = rel.as_posix()
-                except (OSError, ValueError) as exc:
-                    rec.update(status="error", reason=f"could not write the output {str(out / rel)!r}: {exc}")
-            if rec["status"] == "masked":
-                summary.masked += 1
-            elif rec["status"] == "no_face":
-                summary.no_face += 1
-            else:
-                summary.errors += 1
-                summary.error_inputs.append((str(f.path), str(rec["reason"])))
+        for item, res in zip(plan.todo, results):
+            rec = _write_result(plan, item, res)
+            _count(summary, item, rec)
             manifest.write(rec)
     except BaseException:  # Ctrl-C, or a failure of the run itself (disk full, ...)
         summary.interrupted = True
@@ -509,32 +604,3 @@ def mask_folder(
             pass
         manifest.close()
     return summary
-
-
-def _item_record(f: InputFile, key: str, stamp: tuple[int, int] | None, res: Any) -> dict[str, Any]:
-    faces = list(getattr(res, "faces", []) or [])
-    if getattr(res, "image", None) is None:
-        status = "error"
-    elif getattr(res, "masked", False):
-        status = "masked"
-    else:
-        status = "no_face"
-    reason = getattr(res, "reason", None)
-    if status == "no_face" and not reason:
-        reason = "no face found"
-    if status == "error" and not reason:
-        reason = "unknown error"
-    return {
-        "type": "item",
-        "input": key,
-        "output": None,
-        "status": status,
-        "faces": len(faces),
-        "styles": list(getattr(res, "styles", []) or []),
-        "colors": [list(c) for c in (getattr(res, "colors", []) or [])],
-        "patterns": list(getattr(res, "patterns", []) or []),
-        "full_frame": [not getattr(face, "detected", True) for face in faces],
-        "reason": reason,
-        "input_bytes": stamp[0] if stamp else None,
-        "input_mtime_ns": stamp[1] if stamp else None,
-    }

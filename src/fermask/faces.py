@@ -13,7 +13,7 @@ found, in order:
 The model was trained on iBUG 300-W, whose terms exclude commercial use.
 
 Face crops such as FER2013's 48x48 images often defeat face detectors. The
-``policy`` of :class:`FaceAnalyzer` says what to do: ``"detect"`` runs the
+``face_policy`` of :class:`FaceAnalyzer` says what to do: ``"detect"`` runs the
 detector only, ``"full_frame"`` treats the whole image as the face box (dlib's
 author advises this for images that are already face crops), and ``"auto"``
 detects (upsampling small images) and falls back to the whole frame when the
@@ -29,12 +29,14 @@ import shutil
 import tempfile
 import threading
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from ._choices import DETECTORS, FACE_POLICIES, check_choice
 from ._files import cache_dir as _user_cache_dir
 from ._files import sha256_file
 from ._image import ImageInput, load_image, to_gray
@@ -60,7 +62,9 @@ CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 DEBIAN_DLIB_DIR = Path("/usr/share/dlib")
 
 Policy = Literal["auto", "detect", "full_frame"]
+"""A face policy (the values of :data:`fermask._choices.FACE_POLICIES`)."""
 Detector = Literal["hog", "cnn", "auto"]
+"""A face detector (the values of :data:`fermask._choices.DETECTORS`)."""
 
 # 68-point scheme (iBUG 300-W), 0-based index ranges.
 JAW = slice(0, 17)
@@ -290,13 +294,13 @@ class FaceAnalyzer:
     """Finds faces and their 68 landmarks.
 
     Args:
-        policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see the module docs).
+        face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see the module docs).
         detector: ``"hog"`` (fast), ``"cnn"`` (dlib's CNN detector: slower,
             finds masked and turned faces more often) or ``"auto"`` (HOG, then
             CNN where HOG finds nothing).
         upsample: Times the image is doubled before detection; ``None`` picks
             1 for images under 400 px on their longer side, else 0.
-        crop_max_side: Under ``policy="auto"``, images whose sides are all at
+        crop_max_side: Under ``face_policy="auto"``, images whose sides are all at
             most this many pixels are treated as face crops when no face is detected.
         min_score: Detections scoring below this are dropped. dlib itself keeps
             every score above 0; fermask's default of 0.1 drops the weakest
@@ -304,10 +308,15 @@ class FaceAnalyzer:
             backgrounds). Lower it to find more faces at the cost of more errors.
         landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
         cnn_model_path: Path of the CNN detector model.
+        policy: The former name of ``face_policy``; still accepted, with a
+            :class:`DeprecationWarning`.
+
+    Attributes:
+        policy: The face policy in use (``config()["policy"]``).
 
     Examples:
         >>> import numpy as np
-        >>> analyzer = FaceAnalyzer(policy="full_frame")
+        >>> analyzer = FaceAnalyzer(face_policy="full_frame")
         >>> faces = analyzer.find(np.full((48, 48), 128, dtype=np.uint8))  # doctest: +SKIP
         >>> faces[0].landmarks.shape  # doctest: +SKIP
         (68, 2)
@@ -315,21 +324,32 @@ class FaceAnalyzer:
 
     def __init__(
         self,
-        policy: Policy = "auto",
+        face_policy: Policy = "auto",
         detector: Detector = "hog",
         upsample: int | None = None,
         crop_max_side: int = 160,
         min_score: float = 0.1,
         landmarks_path: str | os.PathLike[str] | None = None,
         cnn_model_path: str | os.PathLike[str] | None = None,
+        *,
+        policy: Policy | None = None,
     ) -> None:
-        if policy not in ("auto", "detect", "full_frame"):
-            raise ValueError(f"policy must be 'auto', 'detect' or 'full_frame', got {policy!r}")
-        if detector not in ("hog", "cnn", "auto"):
-            raise ValueError(f"detector must be 'hog', 'cnn' or 'auto', got {detector!r}")
+        if policy is not None:
+            warnings.warn(
+                "FaceAnalyzer(policy=...) is deprecated; pass face_policy=... (as Masker and Predictor take it)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if face_policy != "auto" and face_policy != policy:
+                raise TypeError(
+                    f"FaceAnalyzer got face_policy={face_policy!r} and policy={policy!r}; pass face_policy only"
+                )
+            face_policy = policy
+        check_choice(face_policy, FACE_POLICIES, "face_policy")
+        check_choice(detector, DETECTORS, "detector")
         if upsample is not None and not 0 <= int(upsample) <= 4:
             raise ValueError(f"upsample must be between 0 and 4, got {upsample!r}")
-        self.policy: Policy = policy
+        self.policy: Policy = face_policy
         self.detector: Detector = detector
         self.upsample = None if upsample is None else int(upsample)
         self.crop_max_side = int(crop_max_side)
@@ -425,7 +445,7 @@ class FaceAnalyzer:
         return dict(self.__dict__)
 
     def __repr__(self) -> str:
-        return f"FaceAnalyzer(policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
+        return f"FaceAnalyzer(face_policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
 
 
 def _copy_model(src: Path, dest: Path) -> Path:  # pragma: no cover - helper for docs

@@ -198,7 +198,7 @@ class Masker:
         self.keep_color = bool(keep_color)
         self.seed = int(seed)
         self.analyzer = FaceAnalyzer(
-            policy=face_policy,
+            face_policy=face_policy,
             detector=detector,
             upsample=upsample,
             min_score=min_score,

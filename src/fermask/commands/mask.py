@@ -21,6 +21,8 @@ import argparse
 import sys
 from typing import Any
 
+from fermask._choices import DETECTORS, FACE_POLICIES
+
 __all__ = ["add_arguments", "run", "positive_int", "build_masker"]
 
 
@@ -48,9 +50,9 @@ def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
     parser.add_argument("--keep-color", action="store_true",
                         help="on gray images keep the mask in colour (writes 3-channel images)")
-    parser.add_argument("--detector", choices=["hog", "cnn", "auto"], default="hog",
+    parser.add_argument("--detector", choices=DETECTORS, default="hog",
                         help="face detector: hog (fast), cnn (finds more faces, slow), auto (hog, then cnn)")
-    parser.add_argument("--face-policy", choices=["auto", "detect", "full_frame"], default="auto",
+    parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="auto: small images without a detected face are treated as face crops; "
                              "full_frame: every image is one face crop (default: auto)")
     parser.add_argument("--landmarks", metavar="PATH", default=None,

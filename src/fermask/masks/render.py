@@ -158,6 +158,145 @@ def _bounds(shape: MaskShape, g: FaceGeometry) -> tuple[float, float, float, flo
     return (allp[:, 0].min() - pad, allp[:, 1].min() - pad, allp[:, 0].max() + pad, allp[:, 1].max() + pad)
 
 
+@dataclass(frozen=True)
+class _Region:
+    """The part of the image a mask covers, and the supersampling it is drawn at."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    ss: int  # supersampling factor of the drawing canvas
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in image pixels."""
+        return self.x1 - self.x0, self.y1 - self.y0
+
+    @property
+    def canvas_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the supersampled drawing canvas."""
+        rw, rh = self.size
+        return rw * self.ss, rh * self.ss
+
+    def to_canvas(self, p: np.ndarray) -> list[tuple[float, float]]:
+        """Image points (one or many) in canvas coordinates, as PIL takes them."""
+        origin = np.array([self.x0, self.y0], dtype=np.float64)
+        q = (np.atleast_2d(p) - origin + 0.5) * self.ss - 0.5
+        return [(float(a), float(b)) for a, b in q]
+
+
+def _region(shape: MaskShape, g: FaceGeometry, width: int, height: int) -> _Region | None:
+    """The image region ``shape`` covers (``None`` when it lies outside the image)."""
+    x0f, y0f, x1f, y1f = _bounds(shape, g)
+    x0, y0 = max(0, int(math.floor(x0f))), max(0, int(math.floor(y0f)))
+    x1, y1 = min(width, int(math.ceil(x1f)) + 1), min(height, int(math.ceil(y1f)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ss = int(min(4, max(1, math.ceil(160.0 / max(g.w, 1.0)))))
+    return _Region(x0, y0, x1, y1, ss)
+
+
+def _draw(shape: MaskShape, g: FaceGeometry, base: RGB, r: _Region) -> tuple[Image.Image, Image.Image]:
+    """Draw the shape on the supersampled canvas and reduce it to the region's size.
+
+    Returns:
+        ``planes`` (an RGB image whose planes are the alpha, the body without
+        its discs, and the shade, 128 = unshaded) and the colour image.
+    """
+    cw, ch = r.canvas_size
+    body_img = Image.new("L", (cw, ch), 0)
+    ImageDraw.Draw(body_img).polygon(r.to_canvas(shape.outline), fill=255)
+    alpha_img = body_img.copy()
+    adraw = ImageDraw.Draw(alpha_img)
+    color_img = Image.new("RGB", (cw, ch), base)
+    cdraw = ImageDraw.Draw(color_img)
+    shade_img = Image.new("L", (cw, ch), 128)
+    sdraw = ImageDraw.Draw(shade_img)
+
+    for d in shape.discs:
+        rad = d.radius * g.w * r.ss
+        cx, cy = r.to_canvas(d.center)[0]
+        box = (cx - rad, cy - rad * d.squash, cx + rad, cy + rad * d.squash)
+        fill = d.color if d.color is not None else tuple(int(min(255, c * d.shade)) for c in base)
+        adraw.ellipse(box, fill=255)
+        cdraw.ellipse(box, fill=fill)
+        if d.rim > 0:
+            rim_w = max(1, int(round(rad * d.rim)))
+            cdraw.ellipse(box, outline=tuple(int(c * 0.6) for c in fill), width=rim_w)
+        body_draw = ImageDraw.Draw(body_img)
+        body_draw.ellipse(box, fill=0)
+    for ln in shape.lines:
+        width = max(1, int(round(ln.width * g.w * r.ss)))
+        pts = r.to_canvas(ln.points)
+        if ln.color is not None:
+            cdraw.line(pts, fill=ln.color, width=width, joint="curve")
+            sdraw.line(pts, fill=128, width=width, joint="curve")
+            if not ln.clip:
+                adraw.line(pts, fill=255, width=width, joint="curve")
+        else:
+            sdraw.line(pts, fill=int(max(0, min(255, 128 * ln.shade))), width=width, joint="curve")
+            if not ln.clip:
+                adraw.line(pts, fill=255, width=width, joint="curve")
+                cdraw.line(pts, fill=base, width=width, joint="curve")
+
+    # alpha, body and shade travel as the three planes of one image: one resize.
+    planes = Image.merge("RGB", (alpha_img, body_img, shade_img))
+    if r.ss > 1:
+        planes = planes.resize(r.size, Image.Resampling.BOX)
+        color_img = color_img.resize(r.size, Image.Resampling.BOX)
+    return planes, color_img
+
+
+def _add_pattern(
+    col: np.ndarray, body: np.ndarray, g: FaceGeometry, look: Appearance, r: _Region, rng: np.random.Generator
+) -> np.ndarray:
+    """Mix the pattern's second colour into the body of the mask, in face-aligned coordinates."""
+    if not look.pattern:
+        return col
+    ys, xs = np.mgrid[r.y0 : r.y1, r.x0 : r.x1].astype(np.float32)
+    dx, dy = xs - g.p[33][0], ys - g.p[33][1]
+    u = (dx * g.right[0] + dy * g.right[1]) / g.w
+    v = (dx * g.up[0] + dy * g.up[1]) / g.w
+    m = _pattern(look.pattern, u, v, g.w, rng) * body
+    second = np.array(look.second_color(), dtype=np.float32)
+    return col * (1.0 - m[..., None]) + second * m[..., None]
+
+
+def _shade(col: np.ndarray, planes: Image.Image, shape: MaskShape, g: FaceGeometry) -> None:
+    """The style's own relief, in place: darker toward the edges of the body."""
+    if shape.shading > 0:
+        blur = max(1.0, 0.06 * g.w)
+        inner = np.asarray(planes.getchannel(1).filter(ImageFilter.GaussianBlur(blur)), dtype=np.float32) / 255.0
+        col *= (1.0 - shape.shading * 0.6 * (1.0 - inner))[..., None]
+
+
+def _light(col: np.ndarray, luma: np.ndarray, r: _Region) -> None:
+    """The scene's light, in place, then clip to 0-255.
+
+    Only the low frequencies of the face's brightness are used: the mask takes
+    the scene's light without letting the mouth show through.
+    """
+    coarse = Image.fromarray(np.ascontiguousarray(luma[r.y0 : r.y1, r.x0 : r.x1])).resize(
+        (3, 3), Image.Resampling.BOX
+    )
+    lum = np.asarray(coarse.resize(r.size, Image.Resampling.BILINEAR), dtype=np.float32)
+    ref = float(lum.mean()) + 1e-3
+    light = np.clip(lum / ref, 0.7, 1.3)
+    col *= (0.8 + 0.2 * light)[..., None]
+    np.clip(col, 0.0, 255.0, out=col)
+
+
+def _blend(out: np.ndarray, col: np.ndarray, a: np.ndarray, r: _Region) -> None:
+    """Blend the mask's colour into ``out`` with opacity ``a`` (gray images get its luma)."""
+    region = out[r.y0 : r.y1, r.x0 : r.x1]
+    if out.ndim == 2:
+        colg = col[..., 0] * 0.299 + col[..., 1] * 0.587 + col[..., 2] * 0.114
+        region += (colg - region) * a
+    else:
+        region += (col - region) * a[..., None]
+
+
 def paint(
     out: np.ndarray,
     luma: np.ndarray,
@@ -178,95 +317,15 @@ def paint(
         strength: Opacity of the mask, 0-1.
         rng: Randomness for textured patterns.
     """
-    H, W = out.shape[:2]
-    x0f, y0f, x1f, y1f = _bounds(shape, g)
-    x0, y0 = max(0, int(math.floor(x0f))), max(0, int(math.floor(y0f)))
-    x1, y1 = min(W, int(math.ceil(x1f)) + 1), min(H, int(math.ceil(y1f)) + 1)
-    if x1 <= x0 or y1 <= y0:
+    r = _region(shape, g, out.shape[1], out.shape[0])
+    if r is None:
         return
-    rw, rh = x1 - x0, y1 - y0
-    ss = int(min(4, max(1, math.ceil(160.0 / max(g.w, 1.0)))))
-    cw, ch = rw * ss, rh * ss
-    origin = np.array([x0, y0], dtype=np.float64)
-
-    def cpts(p: np.ndarray) -> list[tuple[float, float]]:
-        q = (np.atleast_2d(p) - origin + 0.5) * ss - 0.5
-        return [(float(a), float(b)) for a, b in q]
-
-    base = look.color
-    body_img = Image.new("L", (cw, ch), 0)
-    ImageDraw.Draw(body_img).polygon(cpts(shape.outline), fill=255)
-    alpha_img = body_img.copy()
-    adraw = ImageDraw.Draw(alpha_img)
-    color_img = Image.new("RGB", (cw, ch), base)
-    cdraw = ImageDraw.Draw(color_img)
-    shade_img = Image.new("L", (cw, ch), 128)
-    sdraw = ImageDraw.Draw(shade_img)
-
-    for d in shape.discs:
-        r = d.radius * g.w * ss
-        cx, cy = cpts(d.center)[0]
-        box = (cx - r, cy - r * d.squash, cx + r, cy + r * d.squash)
-        fill = d.color if d.color is not None else tuple(int(min(255, c * d.shade)) for c in base)
-        adraw.ellipse(box, fill=255)
-        cdraw.ellipse(box, fill=fill)
-        if d.rim > 0:
-            rim_w = max(1, int(round(r * d.rim)))
-            cdraw.ellipse(box, outline=tuple(int(c * 0.6) for c in fill), width=rim_w)
-        body_draw = ImageDraw.Draw(body_img)
-        body_draw.ellipse(box, fill=0)
-    for ln in shape.lines:
-        width = max(1, int(round(ln.width * g.w * ss)))
-        pts = cpts(ln.points)
-        if ln.color is not None:
-            cdraw.line(pts, fill=ln.color, width=width, joint="curve")
-            sdraw.line(pts, fill=128, width=width, joint="curve")
-            if not ln.clip:
-                adraw.line(pts, fill=255, width=width, joint="curve")
-        else:
-            sdraw.line(pts, fill=int(max(0, min(255, 128 * ln.shade))), width=width, joint="curve")
-            if not ln.clip:
-                adraw.line(pts, fill=255, width=width, joint="curve")
-                cdraw.line(pts, fill=base, width=width, joint="curve")
-
-    # alpha, body and shade travel as the three planes of one image: one resize.
-    planes = Image.merge("RGB", (alpha_img, body_img, shade_img))
-    if ss > 1:
-        size = (rw, rh)
-        planes = planes.resize(size, Image.Resampling.BOX)
-        color_img = color_img.resize(size, Image.Resampling.BOX)
-
+    planes, color_img = _draw(shape, g, look.color, r)
     pl = np.asarray(planes, dtype=np.float32)
     a = pl[..., 0] * (strength / 255.0)
     body = pl[..., 1] / 255.0
     col = np.asarray(color_img, dtype=np.float32) * (pl[..., 2:3] / 128.0)
-
-    if look.pattern:
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        dx, dy = xs - g.p[33][0], ys - g.p[33][1]
-        u = (dx * g.right[0] + dy * g.right[1]) / g.w
-        v = (dx * g.up[0] + dy * g.up[1]) / g.w
-        m = _pattern(look.pattern, u, v, g.w, rng) * body
-        second = np.array(look.second_color(), dtype=np.float32)
-        col = col * (1.0 - m[..., None]) + second * m[..., None]
-
-    # Shading: the style's own relief (darker toward the edges) and the scene's light.
-    if shape.shading > 0:
-        blur = max(1.0, 0.06 * g.w)
-        inner = np.asarray(planes.getchannel(1).filter(ImageFilter.GaussianBlur(blur)), dtype=np.float32) / 255.0
-        col *= (1.0 - shape.shading * 0.6 * (1.0 - inner))[..., None]
-    # Only the low frequencies of the face's brightness are used: the mask takes
-    # the scene's light without letting the mouth show through.
-    coarse = Image.fromarray(np.ascontiguousarray(luma[y0:y1, x0:x1])).resize((3, 3), Image.Resampling.BOX)
-    lum = np.asarray(coarse.resize((rw, rh), Image.Resampling.BILINEAR), dtype=np.float32)
-    ref = float(lum.mean()) + 1e-3
-    light = np.clip(lum / ref, 0.7, 1.3)
-    col *= (0.8 + 0.2 * light)[..., None]
-    np.clip(col, 0.0, 255.0, out=col)
-
-    region = out[y0:y1, x0:x1]
-    if out.ndim == 2:
-        colg = col[..., 0] * 0.299 + col[..., 1] * 0.587 + col[..., 2] * 0.114
-        region += (colg - region) * a
-    else:
-        region += (col - region) * a[..., None]
+    col = _add_pattern(col, body, g, look, r, rng)
+    _shade(col, planes, shape, g)
+    _light(col, luma, r)
+    _blend(out, col, a, r)
