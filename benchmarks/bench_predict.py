@@ -191,11 +191,11 @@ def bench_detection(args: argparse.Namespace) -> None:
         "LFW subset, 25 px upscaled x4": (lfw_canvases(args.lfw_n), (50, 50, 149, 149)),
     }
     styles = [None, *list_masks()] if not args.quick else [None, "surgical"]
-    detectors = {d: FaceAnalyzer(policy="detect", detector=d) for d in ("hog", "cnn")}
+    detectors = {d: FaceAnalyzer(face_policy="detect", detector=d) for d in ("hog", "cnn")}
     print()
     print("| images | mask | n | HOG found | CNN found | auto found | HOG ms/img | CNN ms/img |")
     print("|---|---|---|---|---|---|---|---|")
-    locate = FaceAnalyzer(policy="detect", detector="auto")
+    locate = FaceAnalyzer(face_policy="detect", detector="auto")
     for set_name, (images, known_box) in sets.items():
         # landmarks from the unmasked face (as a dataset is masked); the known box where no detector finds it
         faces = []

@@ -69,21 +69,27 @@ def test_download_keeps_a_verified_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_policies_on_a_crop_and_a_faceless_photo(astronaut_crop48: np.ndarray) -> None:
     noise = np.random.default_rng(1).integers(0, 255, (300, 300), dtype=np.uint8)
     small_noise = noise[:48, :48]
-    assert FaceAnalyzer(policy="full_frame").find(small_noise)[0].detected is False
-    assert FaceAnalyzer(policy="detect").find(small_noise) == []
-    assert FaceAnalyzer(policy="auto").find(small_noise)[0].box == (0, 0, 47, 47)
-    assert FaceAnalyzer(policy="auto").find(noise) == []  # a large image is never masked blindly
-    crop_faces = FaceAnalyzer(policy="auto").find(astronaut_crop48)
+    assert FaceAnalyzer(face_policy="full_frame").find(small_noise)[0].detected is False
+    assert FaceAnalyzer(face_policy="detect").find(small_noise) == []
+    assert FaceAnalyzer(face_policy="auto").find(small_noise)[0].box == (0, 0, 47, 47)
+    assert FaceAnalyzer(face_policy="auto").find(noise) == []  # a large image is never masked blindly
+    crop_faces = FaceAnalyzer(face_policy="auto").find(astronaut_crop48)
     assert len(crop_faces) == 1 and crop_faces[0].landmarks.shape == (68, 2)
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="policy"):
-        FaceAnalyzer(policy="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="face_policy"):
+        FaceAnalyzer(face_policy="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="detector"):
         FaceAnalyzer(detector="eyes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="upsample"):
         FaceAnalyzer(upsample=9)
+
+
+def test_the_old_policy_argument_still_works_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="face_policy"):
+        analyzer = FaceAnalyzer(policy="detect")
+    assert analyzer.config()["policy"] == "detect"
 
 
 def test_download_failure_is_a_clear_error(tmp_path: Path) -> None:

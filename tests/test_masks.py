@@ -161,7 +161,7 @@ def test_parse_color_rejects(value) -> None:  # type: ignore[no-untyped-def]
 
 def test_landmarks_found_on_97_percent_of_real_crops(lfw_crops48: np.ndarray) -> None:
     """On FER-like 48x48 crops of real faces, 'auto' yields plausible landmarks for >= 97%."""
-    analyzer = FaceAnalyzer(policy="auto")
+    analyzer = FaceAnalyzer(face_policy="auto")
     good = 0
     for crop in lfw_crops48:
         faces = analyzer.find(crop)
