@@ -30,6 +30,7 @@ __all__ = [
     "DETECTORS",
     "FACE_POLICIES",
     "OUTPUTS",
+    "OUTPUT_FORMATS",
     "OPTIMIZERS",
     "SCHEDULES",
     "InvalidChoiceError",
@@ -47,6 +48,8 @@ DETECTORS = ("hog", "cnn", "auto")
 FACE_POLICIES = ("auto", "detect", "full_frame")
 #: A model's last layer: one probability per class, or one unit (binary).
 OUTPUTS = ("softmax", "sigmoid")
+#: What ``fermask mask`` writes: PNG (lossless), or each input's own format.
+OUTPUT_FORMATS = ("png", "same")
 #: Optimizers :func:`fermask.train` builds by name.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 #: Learning-rate schedules of :class:`fermask.TrainConfig`.

@@ -48,7 +48,7 @@ from typing import IO, Any, Literal, Protocol
 
 import numpy as np
 
-from ._choices import check_choice
+from ._choices import OUTPUT_FORMATS, check_choice
 from ._image import IMAGE_SUFFIXES
 from ._version import __version__
 from .errors import FermaskError
@@ -68,7 +68,6 @@ MANIFEST_NAME = "manifest.jsonl"
 """File name of the manifest inside the output folder."""
 
 OutputFormat = Literal["png", "same"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("png", "same")
 """The accepted ``output_format`` values (``fermask mask --format``)."""
 
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}

@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import Any
 
-from fermask._choices import DETECTORS, FACE_POLICIES
+from fermask._choices import DETECTORS, FACE_POLICIES, OUTPUT_FORMATS
 
 __all__ = ["add_arguments", "run", "positive_int", "build_masker"]
 
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_masker_arguments(parser)
     parser.add_argument("--workers", "-j", type=positive_int, default=1,
                         help="worker processes (default: 1)")
-    parser.add_argument("--format", choices=["png", "same"], default="png", dest="output_format",
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png", dest="output_format",
                         help="png (lossless, default) or same (keep each input's suffix)")
     parser.add_argument("--force", action="store_true",
                         help="redo every input, even those done by an earlier run or with other options")
