@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,41 @@ def test_cli_summary_and_truncated_answers(session: Session, capsys) -> None:
     assert code == 0
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["answered"] == 1 and out["accuracy"] == 1.0
+
+
+def test_torn_last_line_loses_no_answer(session: Session) -> None:
+    path = session.folder / "answers.jsonl"
+    for i in range(3):
+        session.answer(i, "happy")
+    data = path.read_bytes()
+    path.write_bytes(data[:-12])  # power loss: the last record is cut mid-line
+    with pytest.warns(UserWarning, match="unreadable answer line"):
+        resumed = Session.open(session.folder)
+    assert resumed.answers == {0: "happy", 1: "happy"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert resumed.answer(3, "sad") is True
+        assert resumed.answer(2, "fear") is True  # the cut record was never whole: answer it again
+    assert [str(w.message).count("ended in a cut-off line") for w in caught] == [1]  # warned once
+    with pytest.warns(UserWarning, match="unreadable answer line"):
+        again = Session.open(session.folder)
+    assert again.answers == {0: "happy", 1: "happy", 3: "sad", 2: "fear"}
+    # zeros left by a power loss are a torn tail too
+    with open(path, "ab") as f:
+        f.write(b"\x00" * 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Session.open(session.folder).answer(4, "angry")
+        assert Session.open(session.folder).answers[4] == "angry"
+
+
+def test_answer_glued_to_a_torn_line_by_an_older_version_is_kept(session: Session) -> None:
+    path = session.folder / "answers.jsonl"
+    path.write_text('{"id": 0, "answer": "happy", "ms": 5}\n{"id": 1, "answ'
+                    '{"id": 2, "answer": "sad", "time": 1.0, "ms": 7}\n{"id": 3, "answer": "fear"}\n')
+    with pytest.warns(UserWarning, match="glued after it kept"):
+        s = Session.open(session.folder)
+    assert s.answers == {0: "happy", 2: "sad", 3: "fear"}
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -85,11 +85,52 @@ def load_data(path: str | os.PathLike[str]) -> FERDataset:
     return FERDataset.from_folder(p)
 
 
-def _fsync_append(path: Path, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+def _fsync_append(path: Path, line: str) -> bool:
+    """Append one line to a file and fsync it, always starting on a fresh line.
+
+    Args:
+        path: The file (created when missing).
+        line: The line, without its newline.
+
+    Returns:
+        ``True`` when the file ended in a cut-off line (power loss, full
+        disk): a newline was written first, so the new line stays readable.
+    """
+    with open(path, "ab+") as f:  # append mode: every write goes to the end
+        end = f.seek(0, os.SEEK_END)
+        torn = False
+        if end:
+            f.seek(end - 1)
+            torn = f.read(1) != b"\n"
+        f.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
+    return torn
+
+
+def _answer_record(text: str) -> dict[str, Any] | None:
+    """One line of ``answers.jsonl`` as a record, or ``None`` when it is not a whole one.
+
+    A record has an integer ``id`` and a string ``answer``.
+    """
+    try:
+        rec = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or type(rec.get("id")) is not int or not isinstance(rec.get("answer"), str):
+        return None
+    return rec
+
+
+def _glued_record(line: str) -> dict[str, Any] | None:
+    """The whole record glued after a cut-off one on the same line (as older versions appended), if any."""
+    pos = line.find('{"id"', 1)
+    while pos != -1:
+        rec = _answer_record(line[pos:])
+        if rec is not None:
+            return rec
+        pos = line.find('{"id"', pos + 1)
+    return None
 
 
 class Session:
@@ -123,6 +164,7 @@ class Session:
         self._lock = threading.Lock()
         self.answers: dict[int, str] = {}
         self._times: dict[int, float] = {}
+        self._warned_torn = False
         self._read_answers()
         self._model_probs: dict[str, np.ndarray] = {}
 
@@ -240,16 +282,20 @@ class Session:
         path = self.folder / ANSWERS
         if not path.is_file():
             return
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
-                if not line.strip():
+                if not line.strip("\x00 \t\r\n"):
                     continue
-                try:
-                    rec = json.loads(line)
-                    i, ans = int(rec["id"]), str(rec["answer"])
-                except (ValueError, KeyError, TypeError):
-                    warnings.warn(f"{path}:{lineno}: unreadable answer line skipped", stacklevel=3)
-                    continue
+                rec = _answer_record(line)
+                if rec is None:
+                    rec = _glued_record(line)
+                    if rec is None:
+                        warnings.warn(f"{path}:{lineno}: unreadable answer line skipped (cut short by a crash?)",
+                                      stacklevel=3)
+                        continue
+                    warnings.warn(f"{path}:{lineno}: a cut-off answer line was skipped and the answer "
+                                  "glued after it kept", stacklevel=3)
+                i, ans = rec["id"], rec["answer"]
                 if i in self._by_id and ans in self.labels and i not in self.answers:
                     self.answers[i] = ans
                     self._times[i] = float(rec.get("ms") or 0.0)
@@ -293,7 +339,10 @@ class Session:
             if it.id in self.answers:
                 return False
             rec = {"id": it.id, "answer": label, "time": time.time(), "ms": ms}
-            _fsync_append(self.folder / ANSWERS, json.dumps(rec))
+            if _fsync_append(self.folder / ANSWERS, json.dumps(rec)) and not self._warned_torn:
+                self._warned_torn = True
+                warnings.warn(f"{self.folder / ANSWERS} ended in a cut-off line (a crash or a full disk?); "
+                              "the new answer starts on a fresh line", stacklevel=2)
             self.answers[it.id] = label
             self._times[it.id] = float(ms or 0.0)
         return True
