@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fermask.errors import FermaskError
 from fermask.human_baseline import Session, format_summary, make_server
 from fermask.labels import EMOTIONS
 
@@ -172,6 +174,83 @@ def test_cli_summary_and_truncated_answers(session: Session, capsys) -> None:
     assert code == 0
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["answered"] == 1 and out["accuracy"] == 1.0
+
+
+def request(srv, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """One raw request (headers as given; http.client adds Host unless given); the JSON reply."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def strict_json(text: bytes | str) -> object:
+    """json.loads that refuses NaN and Infinity, as browsers' JSON.parse does."""
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+BAD_ANSWERS = {
+    "infinite id": (b'{"id": 1e999, "answer": "happy"}', "too large"),
+    "fractional id": (b'{"id": 1.9, "answer": "happy"}', '"id" must be a whole number'),
+    "boolean id": (b'{"id": true, "answer": "happy"}', "got true"),
+    "string id": (b'{"id": "1", "answer": "happy"}', '"id" must be a whole number'),
+    "negative id": (b'{"id": -1, "answer": "happy"}', "0-7"),
+    "id past the end": (b'{"id": 8, "answer": "happy"}', "0-7"),
+    "huge id": (b'{"id": ' + b"9" * 5000 + b', "answer": "happy"}', "JSON"),
+    "string ms": (b'{"id": 1, "answer": "happy", "ms": "nan"}', '"ms" must be null or a number'),
+    "NaN ms": (b'{"id": 1, "answer": "happy", "ms": NaN}', "NaN is not a number"),
+    "Infinity ms": (b'{"id": 1, "answer": "happy", "ms": Infinity}', "Infinity is not a number"),
+    "overflowing ms": (b'{"id": 1, "answer": "happy", "ms": -1e999}', "too large"),
+    "negative ms": (b'{"id": 1, "answer": "happy", "ms": -5}', '"ms" must be'),
+    "boolean ms": (b'{"id": 1, "answer": "happy", "ms": true}', '"ms" must be'),
+    "a year of ms": (b'{"id": 1, "answer": "happy", "ms": 31536000000}', '"ms" must be'),
+    "non-string answer": (b'{"id": 1, "answer": 3}', '"answer" must be a label name'),
+    "missing answer": (b'{"id": 1}', "required"),
+    "unknown field": (b'{"id": 1, "answer": "happy", "extra": 1}', "'extra'"),
+    "a list": (b'[1, "happy"]', "expected a JSON object"),
+    "deep nesting": (b"[" * 9000, "JSON"),
+    "not UTF-8": (b'{"id": 1, "answer": "\xff"}', "JSON"),
+    "unknown label": (b'{"id": 1, "answer": "bored"}', "unknown answer"),
+}
+
+
+def test_answer_values_are_checked_strictly(server, session: Session) -> None:
+    for name, (body, message) in BAD_ANSWERS.items():
+        status, rep = request(server, "POST", "/api/answer", body, JSON)  # a reply, never a dropped connection
+        assert (status, rep["ok"]) == (400, False), name
+        assert message in rep["error"], (name, rep["error"])
+    assert not (session.folder / "answers.jsonl").exists()
+    # the body size is capped, and a body needs a length
+    status, rep = request(server, "POST", "/api/answer", b'{"id": 1, "answer": "' + b"a" * 20_000 + b'"}', JSON)
+    assert status == 413 and "at most 10000" in rep["error"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    conn.putrequest("POST", "/api/answer")
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders()
+    r = conn.getresponse()
+    assert r.status == 411 and "Content-Length" in json.loads(r.read())["error"]
+    conn.close()
+    # a good answer still goes through, and the summary stays strict JSON
+    assert request(server, "POST", "/api/answer", b'{"id": 1, "answer": "happy", "ms": 12.5}', JSON)[0] == 200
+    status, rep = request(server, "GET", "/api/summary")
+    assert status == 200 and rep["answered"] == 1 and rep["mean_ms"] == 12.5
+    # the Python API refuses a non-finite time too, and a NaN already on disk is read as "no time"
+    with pytest.raises(FermaskError, match="finite number"):
+        session.answer(2, "happy", float("nan"))
+    with open(session.folder / "answers.jsonl", "a") as f:
+        f.write('{"id": 2, "answer": "sad", "ms": NaN}\n')
+    reopened = Session.open(session.folder)
+    assert reopened.answers[2] == "sad"
+    strict_json(json.dumps(reopened.summary()))
 
 
 def test_torn_last_line_loses_no_answer(session: Session) -> None:

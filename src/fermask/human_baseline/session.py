@@ -14,6 +14,7 @@ changes; opening the folder again resumes where the answers stop.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -111,7 +112,8 @@ def _fsync_append(path: Path, line: str) -> bool:
 def _answer_record(text: str) -> dict[str, Any] | None:
     """One line of ``answers.jsonl`` as a record, or ``None`` when it is not a whole one.
 
-    A record has an integer ``id`` and a string ``answer``.
+    A record has an integer ``id`` and a string ``answer``; its ``ms`` is
+    ``None`` unless a finite number >= 0.
     """
     try:
         rec = json.loads(text)
@@ -119,6 +121,9 @@ def _answer_record(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(rec, dict) or type(rec.get("id")) is not int or not isinstance(rec.get("answer"), str):
         return None
+    ms = rec.get("ms")
+    number = isinstance(ms, (int, float)) and not isinstance(ms, bool)
+    rec["ms"] = float(ms) if number and ms is not None and math.isfinite(ms) and ms >= 0 else None
     return rec
 
 
@@ -298,7 +303,7 @@ class Session:
                 i, ans = rec["id"], rec["answer"]
                 if i in self._by_id and ans in self.labels and i not in self.answers:
                     self.answers[i] = ans
-                    self._times[i] = float(rec.get("ms") or 0.0)
+                    self._times[i] = rec["ms"] or 0.0
 
     @property
     def total(self) -> int:
@@ -326,15 +331,27 @@ class Session:
         Args:
             item_id: The image's id.
             label: The chosen emotion (one of :attr:`labels`).
-            ms: Time the person took, in milliseconds.
+            ms: Time the person took, in milliseconds (a finite number >= 0), or ``None``.
 
         Returns:
             ``True`` if recorded, ``False`` if this image was already answered
             (the first answer counts).
+
+        Raises:
+            FermaskError: Unknown id or label, or an ``ms`` that is not a
+                finite number >= 0. Nothing is saved then.
         """
         it = self.item(item_id)
         if label not in self.labels:
             raise FermaskError(f"unknown answer {label!r}; expected one of {', '.join(self.labels)}")
+        if ms is not None:
+            try:
+                valid = math.isfinite(float(ms)) and float(ms) >= 0
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise FermaskError(f"ms must be a finite number of milliseconds >= 0 or None; got {ms!r}")
+            ms = float(ms)
         with self._lock:
             if it.id in self.answers:
                 return False
