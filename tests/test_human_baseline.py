@@ -196,6 +196,40 @@ def strict_json(text: bytes | str) -> object:
 
 
 JSON = {"Content-Type": "application/json"}
+ANSWER = b'{"id": 0, "answer": "happy", "ms": 10}'
+
+
+def test_refuses_other_pages_and_rebound_hosts(server, session: Session) -> None:
+    port = server.server_address[1]
+    answers = session.folder / "answers.jsonl"
+    # another web page posting a "simple" cross-origin request, as a browser sends it without preflight
+    status, rep = request(server, "POST", "/api/answer", ANSWER,
+                          {"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://evil.example"})
+    assert status == 403 and rep["ok"] is False and "Origin 'http://evil.example'" in rep["error"]
+    assert request(server, "POST", "/api/answer", ANSWER, {**JSON, "Origin": "null"})[0] == 403
+    assert request(server, "POST", "/api/answer", ANSWER,
+                   {**JSON, "Origin": f"http://127.0.0.1:{port + 1}"})[0] == 403
+    # DNS rebinding: the browser sends the attacker's name as Host, for reads and writes alike
+    for method, path, body in (("GET", "/api/summary", None), ("GET", "/", None), ("POST", "/api/answer", ANSWER)):
+        status, rep = request(server, method, path, body, {**JSON, "Host": f"evil.example:{port}"})
+        assert status == 403 and "Host 'evil.example:" in rep["error"] and server.url in rep["error"]
+    assert request(server, "GET", "/api/next", None, {"Host": f"127.0.0.1:{port + 1}"})[0] == 403
+    # same origin but not JSON: 415, the page's own fetch sends application/json
+    status, rep = request(server, "POST", "/api/answer", ANSWER, {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in rep["error"] and "text/plain" in rep["error"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert request(server, "POST", "/api/answer", ANSWER, form)[0] == 415
+    assert not answers.exists()  # nothing of the above was recorded
+    # the server's own names are accepted, with and without an Origin
+    for name in ("localhost", "[::1]", "LOCALHOST"):
+        assert request(server, "GET", "/api/next", None, {"Host": f"{name}:{port}"})[0] == 200
+    status, rep = request(server, "POST", "/api/answer", ANSWER,
+                          {**JSON, "Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+    assert status == 200 and rep["recorded"] is True
+    status, rep = request(server, "POST", "/api/answer", b'{"id": 1, "answer": "sad"}',
+                          {"Content-Type": "application/json; charset=utf-8", "Origin": server.url.rstrip("/")})
+    assert status == 200 and rep["recorded"] is True
+    assert Session.open(session.folder).answers == {0: "happy", 1: "sad"}
 
 
 BAD_ANSWERS = {

@@ -1,12 +1,17 @@
 """The local web page of a human-baseline session (standard library only).
 
-The server binds to 127.0.0.1 only. Its JSON API:
+The server binds to 127.0.0.1 only and answers only its own page: a request
+whose ``Host`` (or ``Origin``, when sent) is not the server's own address
+(``127.0.0.1:PORT``, ``localhost:PORT`` or ``[::1]:PORT``) is refused with
+403, so other web pages and DNS-rebinding sites can neither post answers nor
+read the session. Its JSON API:
 
 ``GET /api/next``
     ``{"done": false, "id", "image", "position", "total", "labels"}`` for the
     first unanswered image, or ``{"done": true, ...}``.
 ``POST /api/answer``
-    body ``{"id": 3, "answer": "happy", "ms": 1830}``; the answer is on disk
+    body ``{"id": 3, "answer": "happy", "ms": 1830}`` sent as
+    ``Content-Type: application/json`` (415 otherwise); the answer is on disk
     before the reply. Replies ``{"ok": true, "recorded": bool, "answered", "total"}``;
     ``recorded`` is false when the image was already answered. A malformed
     answer gets 400 ``{"ok": false, "error": ...}`` saying what was expected.
@@ -37,6 +42,8 @@ HOST = "127.0.0.1"
 MAX_BODY = 10_000
 #: Largest answer time accepted, in milliseconds (one day).
 MAX_MS = 86_400_000
+#: Names under which the page may address the server (with its port).
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _EXAMPLE = '{"id": 3, "answer": "happy", "ms": 1830}'
 
 
@@ -119,6 +126,8 @@ class BaselineServer(ThreadingHTTPServer):
         session: The session.
         predictor: The model scored side by side, or ``None``.
         model_name: Its name in the summary.
+        hosts: The ``Host`` values accepted (the server's own addresses, lower case).
+        origins: The ``Origin`` values accepted (``http://`` + a host).
     """
 
     daemon_threads = True
@@ -130,6 +139,12 @@ class BaselineServer(ThreadingHTTPServer):
         self.model_name = model_name
         self.page = resources.files(__package__).joinpath("static/index.html").read_bytes()
         self._summary_lock = threading.Lock()
+        bound = self.server_address[1]
+        hosts = {f"{name}:{bound}" for name in LOCAL_NAMES}
+        if bound == 80:  # browsers leave out the default port
+            hosts.update(LOCAL_NAMES)
+        self.hosts = frozenset(hosts)
+        self.origins = frozenset(f"http://{h}" for h in hosts)
 
     @property
     def url(self) -> str:
@@ -175,6 +190,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json({"ok": False, "error": message}, status)
 
+    def _refuse_foreign(self) -> bool:
+        """Reply 403 and return True when the request does not come from the server's own page."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        origin = self.headers.get("Origin")
+        if host not in self.server.hosts:
+            why = f"Host {host!r}" if host else "no Host header"
+        elif origin is not None and origin.strip().lower() not in self.server.origins:
+            why = f"Origin {origin.strip()[:80]!r}"
+        else:
+            return False
+        self._discard_body()
+        self._error(HTTPStatus.FORBIDDEN,
+                    f"refused a request with {why}: this server answers only its own page at {self.server.url} "
+                    f"(Host one of {', '.join(sorted(self.server.hosts))}); open that address in the browser")
+        return True
+
     def _discard_body(self) -> None:
         """Read an unwanted body (up to 1 MB) so that closing the connection does not reset the reply."""
         try:
@@ -198,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         return {"done": False, "id": it.id, "image": "/" + it.file, "position": len(s.answers) + 1, **base}
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if self._refuse_foreign():
+            return
         path = urlsplit(self.path).path
         s = self.server.session
         try:
@@ -223,6 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_answer(self) -> tuple[int, str, float | None]:
         """The checked body of an answer request; raises :class:`AnswerError` with the status to reply."""
+        ctype = self.headers.get_content_type()
+        charset = (self.headers.get_content_charset() or "utf-8").lower()
+        if ctype != "application/json" or charset not in ("utf-8", "utf8"):
+            sent = self.headers.get("Content-Type") or "none"
+            self._discard_body()
+            raise AnswerError(f"expected Content-Type: application/json (UTF-8); got {sent[:80]!r}. "
+                              "Send the answer as JSON", HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
         if self.headers.get("Transfer-Encoding") or not self.headers.get("Content-Length"):
             raise AnswerError(f"expected a Content-Length header and a body of at most {MAX_BODY} bytes "
                               "(no chunked encoding)", HTTPStatus.LENGTH_REQUIRED)
@@ -242,6 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         return parse_answer(raw, self.server.session.total)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        if self._refuse_foreign():
+            return
         path = urlsplit(self.path).path
         if path != "/api/answer":
             self._discard_body()
