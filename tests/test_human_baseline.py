@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
 import shutil
@@ -285,6 +286,24 @@ def test_answer_values_are_checked_strictly(server, session: Session) -> None:
     reopened = Session.open(session.folder)
     assert reopened.answers[2] == "sad"
     strict_json(json.dumps(reopened.summary()))
+
+
+def test_burst_of_answers_is_neither_reset_nor_lost(server, session: Session) -> None:
+    """300 concurrent connections: the listen queue must hold them all (the default of 5 resets some)."""
+    truth = [it.label for it in session.items]
+
+    def post(k: int) -> tuple[int, bool]:
+        body = json.dumps({"id": k % N, "answer": truth[k % N], "ms": k}).encode()
+        status, rep = request(server, "POST", "/api/answer", body, JSON)
+        return status, rep["recorded"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=300) as pool:
+        results = list(pool.map(post, range(300)))  # an exception here (reset, timeout) fails the test
+    assert [status for status, _ in results] == [200] * 300
+    assert sum(recorded for _, recorded in results) == N  # each image once, the first answer counts
+    lines = (session.folder / "answers.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["id"] for x in lines) == list(range(N))
+    assert Session.open(session.folder).answers == dict(enumerate(truth))
 
 
 def test_torn_last_line_loses_no_answer(session: Session) -> None:

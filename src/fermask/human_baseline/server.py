@@ -42,6 +42,8 @@ HOST = "127.0.0.1"
 MAX_BODY = 10_000
 #: Largest answer time accepted, in milliseconds (one day).
 MAX_MS = 86_400_000
+#: Pending connections the listening socket queues (the default 5 resets bursts).
+REQUEST_QUEUE_SIZE = 1024
 #: Names under which the page may address the server (with its port).
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _EXAMPLE = '{"id": 3, "answer": "happy", "ms": 1830}'
@@ -131,6 +133,7 @@ class BaselineServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = REQUEST_QUEUE_SIZE
 
     def __init__(self, session: Session, port: int = 0, predictor: Any = None, model_name: str | None = None) -> None:
         super().__init__((HOST, int(port)), _Handler)
@@ -162,6 +165,14 @@ class BaselineServer(ThreadingHTTPServer):
         t.start()
         return t
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away or stalled is no error worth a traceback; anything else is."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(session: Session, port: int = 0, predictor: Any = None, model_name: str | None = None) -> BaselineServer:
     """Create the server for a session, bound to 127.0.0.1 (``port=0`` picks a free port)."""
@@ -171,6 +182,7 @@ def make_server(session: Session, port: int = 0, predictor: Any = None, model_na
 class _Handler(BaseHTTPRequestHandler):
     server: BaselineServer
     server_version = "fermask-human-baseline"
+    timeout = 60  # a client that stalls mid-request does not hold a thread forever
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # quiet; the command prints its own progress
