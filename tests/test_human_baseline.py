@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
 import json
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from fermask.errors import FermaskError
 from fermask.human_baseline import Session, format_summary, make_server
 from fermask.labels import EMOTIONS
 
@@ -171,6 +175,170 @@ def test_cli_summary_and_truncated_answers(session: Session, capsys) -> None:
     assert code == 0
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["answered"] == 1 and out["accuracy"] == 1.0
+
+
+def request(srv, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """One raw request (headers as given; http.client adds Host unless given); the JSON reply."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def strict_json(text: bytes | str) -> object:
+    """json.loads that refuses NaN and Infinity, as browsers' JSON.parse does."""
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+JSON = {"Content-Type": "application/json"}
+ANSWER = b'{"id": 0, "answer": "happy", "ms": 10}'
+
+
+def test_refuses_other_pages_and_rebound_hosts(server, session: Session) -> None:
+    port = server.server_address[1]
+    answers = session.folder / "answers.jsonl"
+    # another web page posting a "simple" cross-origin request, as a browser sends it without preflight
+    status, rep = request(server, "POST", "/api/answer", ANSWER,
+                          {"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://evil.example"})
+    assert status == 403 and rep["ok"] is False and "Origin 'http://evil.example'" in rep["error"]
+    assert request(server, "POST", "/api/answer", ANSWER, {**JSON, "Origin": "null"})[0] == 403
+    assert request(server, "POST", "/api/answer", ANSWER,
+                   {**JSON, "Origin": f"http://127.0.0.1:{port + 1}"})[0] == 403
+    # DNS rebinding: the browser sends the attacker's name as Host, for reads and writes alike
+    for method, path, body in (("GET", "/api/summary", None), ("GET", "/", None), ("POST", "/api/answer", ANSWER)):
+        status, rep = request(server, method, path, body, {**JSON, "Host": f"evil.example:{port}"})
+        assert status == 403 and "Host 'evil.example:" in rep["error"] and server.url in rep["error"]
+    assert request(server, "GET", "/api/next", None, {"Host": f"127.0.0.1:{port + 1}"})[0] == 403
+    # same origin but not JSON: 415, the page's own fetch sends application/json
+    status, rep = request(server, "POST", "/api/answer", ANSWER, {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in rep["error"] and "text/plain" in rep["error"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert request(server, "POST", "/api/answer", ANSWER, form)[0] == 415
+    assert not answers.exists()  # nothing of the above was recorded
+    # the server's own names are accepted, with and without an Origin
+    for name in ("localhost", "[::1]", "LOCALHOST"):
+        assert request(server, "GET", "/api/next", None, {"Host": f"{name}:{port}"})[0] == 200
+    status, rep = request(server, "POST", "/api/answer", ANSWER,
+                          {**JSON, "Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+    assert status == 200 and rep["recorded"] is True
+    status, rep = request(server, "POST", "/api/answer", b'{"id": 1, "answer": "sad"}',
+                          {"Content-Type": "application/json; charset=utf-8", "Origin": server.url.rstrip("/")})
+    assert status == 200 and rep["recorded"] is True
+    assert Session.open(session.folder).answers == {0: "happy", 1: "sad"}
+
+
+BAD_ANSWERS = {
+    "infinite id": (b'{"id": 1e999, "answer": "happy"}', "too large"),
+    "fractional id": (b'{"id": 1.9, "answer": "happy"}', '"id" must be a whole number'),
+    "boolean id": (b'{"id": true, "answer": "happy"}', "got true"),
+    "string id": (b'{"id": "1", "answer": "happy"}', '"id" must be a whole number'),
+    "negative id": (b'{"id": -1, "answer": "happy"}', "0-7"),
+    "id past the end": (b'{"id": 8, "answer": "happy"}', "0-7"),
+    "huge id": (b'{"id": ' + b"9" * 5000 + b', "answer": "happy"}', "JSON"),
+    "string ms": (b'{"id": 1, "answer": "happy", "ms": "nan"}', '"ms" must be null or a number'),
+    "NaN ms": (b'{"id": 1, "answer": "happy", "ms": NaN}', "NaN is not a number"),
+    "Infinity ms": (b'{"id": 1, "answer": "happy", "ms": Infinity}', "Infinity is not a number"),
+    "overflowing ms": (b'{"id": 1, "answer": "happy", "ms": -1e999}', "too large"),
+    "negative ms": (b'{"id": 1, "answer": "happy", "ms": -5}', '"ms" must be'),
+    "boolean ms": (b'{"id": 1, "answer": "happy", "ms": true}', '"ms" must be'),
+    "a year of ms": (b'{"id": 1, "answer": "happy", "ms": 31536000000}', '"ms" must be'),
+    "non-string answer": (b'{"id": 1, "answer": 3}', '"answer" must be a label name'),
+    "missing answer": (b'{"id": 1}', "required"),
+    "unknown field": (b'{"id": 1, "answer": "happy", "extra": 1}', "'extra'"),
+    "a list": (b'[1, "happy"]', "expected a JSON object"),
+    "deep nesting": (b"[" * 9000, "JSON"),
+    "not UTF-8": (b'{"id": 1, "answer": "\xff"}', "JSON"),
+    "unknown label": (b'{"id": 1, "answer": "bored"}', "unknown answer"),
+}
+
+
+def test_answer_values_are_checked_strictly(server, session: Session) -> None:
+    for name, (body, message) in BAD_ANSWERS.items():
+        status, rep = request(server, "POST", "/api/answer", body, JSON)  # a reply, never a dropped connection
+        assert (status, rep["ok"]) == (400, False), name
+        assert message in rep["error"], (name, rep["error"])
+    assert not (session.folder / "answers.jsonl").exists()
+    # the body size is capped, and a body needs a length
+    status, rep = request(server, "POST", "/api/answer", b'{"id": 1, "answer": "' + b"a" * 20_000 + b'"}', JSON)
+    assert status == 413 and "at most 10000" in rep["error"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    conn.putrequest("POST", "/api/answer")
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders()
+    r = conn.getresponse()
+    assert r.status == 411 and "Content-Length" in json.loads(r.read())["error"]
+    conn.close()
+    # a good answer still goes through, and the summary stays strict JSON
+    assert request(server, "POST", "/api/answer", b'{"id": 1, "answer": "happy", "ms": 12.5}', JSON)[0] == 200
+    status, rep = request(server, "GET", "/api/summary")
+    assert status == 200 and rep["answered"] == 1 and rep["mean_ms"] == 12.5
+    # the Python API refuses a non-finite time too, and a NaN already on disk is read as "no time"
+    with pytest.raises(FermaskError, match="finite number"):
+        session.answer(2, "happy", float("nan"))
+    with open(session.folder / "answers.jsonl", "a") as f:
+        f.write('{"id": 2, "answer": "sad", "ms": NaN}\n')
+    reopened = Session.open(session.folder)
+    assert reopened.answers[2] == "sad"
+    strict_json(json.dumps(reopened.summary()))
+
+
+def test_burst_of_answers_is_neither_reset_nor_lost(server, session: Session) -> None:
+    """300 concurrent connections: the listen queue must hold them all (the default of 5 resets some)."""
+    truth = [it.label for it in session.items]
+
+    def post(k: int) -> tuple[int, bool]:
+        body = json.dumps({"id": k % N, "answer": truth[k % N], "ms": k}).encode()
+        status, rep = request(server, "POST", "/api/answer", body, JSON)
+        return status, rep["recorded"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=300) as pool:
+        results = list(pool.map(post, range(300)))  # an exception here (reset, timeout) fails the test
+    assert [status for status, _ in results] == [200] * 300
+    assert sum(recorded for _, recorded in results) == N  # each image once, the first answer counts
+    lines = (session.folder / "answers.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["id"] for x in lines) == list(range(N))
+    assert Session.open(session.folder).answers == dict(enumerate(truth))
+
+
+def test_torn_last_line_loses_no_answer(session: Session) -> None:
+    path = session.folder / "answers.jsonl"
+    for i in range(3):
+        session.answer(i, "happy")
+    data = path.read_bytes()
+    path.write_bytes(data[:-12])  # power loss: the last record is cut mid-line
+    with pytest.warns(UserWarning, match="unreadable answer line"):
+        resumed = Session.open(session.folder)
+    assert resumed.answers == {0: "happy", 1: "happy"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert resumed.answer(3, "sad") is True
+        assert resumed.answer(2, "fear") is True  # the cut record was never whole: answer it again
+    assert [str(w.message).count("ended in a cut-off line") for w in caught] == [1]  # warned once
+    with pytest.warns(UserWarning, match="unreadable answer line"):
+        again = Session.open(session.folder)
+    assert again.answers == {0: "happy", 1: "happy", 3: "sad", 2: "fear"}
+    # zeros left by a power loss are a torn tail too
+    with open(path, "ab") as f:
+        f.write(b"\x00" * 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Session.open(session.folder).answer(4, "angry")
+        assert Session.open(session.folder).answers[4] == "angry"
+
+
+def test_answer_glued_to_a_torn_line_by_an_older_version_is_kept(session: Session) -> None:
+    path = session.folder / "answers.jsonl"
+    path.write_text('{"id": 0, "answer": "happy", "ms": 5}\n{"id": 1, "answ'
+                    '{"id": 2, "answer": "sad", "time": 1.0, "ms": 7}\n{"id": 3, "answer": "fear"}\n')
+    with pytest.warns(UserWarning, match="glued after it kept"):
+        s = Session.open(session.folder)
+    assert s.answers == {0: "happy", 2: "sad", 3: "fear"}
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

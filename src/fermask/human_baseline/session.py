@@ -14,6 +14,7 @@ changes; opening the folder again resumes where the answers stop.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -85,11 +86,56 @@ def load_data(path: str | os.PathLike[str]) -> FERDataset:
     return FERDataset.from_folder(p)
 
 
-def _fsync_append(path: Path, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+def _fsync_append(path: Path, line: str) -> bool:
+    """Append one line to a file and fsync it, always starting on a fresh line.
+
+    Args:
+        path: The file (created when missing).
+        line: The line, without its newline.
+
+    Returns:
+        ``True`` when the file ended in a cut-off line (power loss, full
+        disk): a newline was written first, so the new line stays readable.
+    """
+    with open(path, "ab+") as f:  # append mode: every write goes to the end
+        end = f.seek(0, os.SEEK_END)
+        torn = False
+        if end:
+            f.seek(end - 1)
+            torn = f.read(1) != b"\n"
+        f.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
+    return torn
+
+
+def _answer_record(text: str) -> dict[str, Any] | None:
+    """One line of ``answers.jsonl`` as a record, or ``None`` when it is not a whole one.
+
+    A record has an integer ``id`` and a string ``answer``; its ``ms`` is
+    ``None`` unless a finite number >= 0.
+    """
+    try:
+        rec = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or type(rec.get("id")) is not int or not isinstance(rec.get("answer"), str):
+        return None
+    ms = rec.get("ms")
+    number = isinstance(ms, (int, float)) and not isinstance(ms, bool)
+    rec["ms"] = float(ms) if number and ms is not None and math.isfinite(ms) and ms >= 0 else None
+    return rec
+
+
+def _glued_record(line: str) -> dict[str, Any] | None:
+    """The whole record glued after a cut-off one on the same line (as older versions appended), if any."""
+    pos = line.find('{"id"', 1)
+    while pos != -1:
+        rec = _answer_record(line[pos:])
+        if rec is not None:
+            return rec
+        pos = line.find('{"id"', pos + 1)
+    return None
 
 
 class Session:
@@ -123,6 +169,7 @@ class Session:
         self._lock = threading.Lock()
         self.answers: dict[int, str] = {}
         self._times: dict[int, float] = {}
+        self._warned_torn = False
         self._read_answers()
         self._model_probs: dict[str, np.ndarray] = {}
 
@@ -240,19 +287,23 @@ class Session:
         path = self.folder / ANSWERS
         if not path.is_file():
             return
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
-                if not line.strip():
+                if not line.strip("\x00 \t\r\n"):
                     continue
-                try:
-                    rec = json.loads(line)
-                    i, ans = int(rec["id"]), str(rec["answer"])
-                except (ValueError, KeyError, TypeError):
-                    warnings.warn(f"{path}:{lineno}: unreadable answer line skipped", stacklevel=3)
-                    continue
+                rec = _answer_record(line)
+                if rec is None:
+                    rec = _glued_record(line)
+                    if rec is None:
+                        warnings.warn(f"{path}:{lineno}: unreadable answer line skipped (cut short by a crash?)",
+                                      stacklevel=3)
+                        continue
+                    warnings.warn(f"{path}:{lineno}: a cut-off answer line was skipped and the answer "
+                                  "glued after it kept", stacklevel=3)
+                i, ans = rec["id"], rec["answer"]
                 if i in self._by_id and ans in self.labels and i not in self.answers:
                     self.answers[i] = ans
-                    self._times[i] = float(rec.get("ms") or 0.0)
+                    self._times[i] = rec["ms"] or 0.0
 
     @property
     def total(self) -> int:
@@ -280,20 +331,35 @@ class Session:
         Args:
             item_id: The image's id.
             label: The chosen emotion (one of :attr:`labels`).
-            ms: Time the person took, in milliseconds.
+            ms: Time the person took, in milliseconds (a finite number >= 0), or ``None``.
 
         Returns:
             ``True`` if recorded, ``False`` if this image was already answered
             (the first answer counts).
+
+        Raises:
+            FermaskError: Unknown id or label, or an ``ms`` that is not a
+                finite number >= 0. Nothing is saved then.
         """
         it = self.item(item_id)
         if label not in self.labels:
             raise FermaskError(f"unknown answer {label!r}; expected one of {', '.join(self.labels)}")
+        if ms is not None:
+            try:
+                valid = math.isfinite(float(ms)) and float(ms) >= 0
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise FermaskError(f"ms must be a finite number of milliseconds >= 0 or None; got {ms!r}")
+            ms = float(ms)
         with self._lock:
             if it.id in self.answers:
                 return False
             rec = {"id": it.id, "answer": label, "time": time.time(), "ms": ms}
-            _fsync_append(self.folder / ANSWERS, json.dumps(rec))
+            if _fsync_append(self.folder / ANSWERS, json.dumps(rec)) and not self._warned_torn:
+                self._warned_torn = True
+                warnings.warn(f"{self.folder / ANSWERS} ended in a cut-off line (a crash or a full disk?); "
+                              "the new answer starts on a fresh line", stacklevel=2)
             self.answers[it.id] = label
             self._times[it.id] = float(ms or 0.0)
         return True
