@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DataFormatError
 from ..labels import EMOTIONS, label_index
+from ._sampling import allocate
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..masker import Masker
@@ -40,17 +41,6 @@ def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) 
     if arr.shape != (n,):
         raise DataFormatError(f"{what} must have one entry per image ({n}), got shape {arr.shape}")
     return arr
-
-
-def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
-    """Split ``total`` over groups in proportion to ``counts`` (largest remainder)."""
-    n = int(counts.sum())
-    exact = counts * (total / n)
-    base = np.floor(exact).astype(np.int64)
-    rest = total - int(base.sum())
-    order = np.lexsort((np.arange(len(counts)), -(exact - base)))
-    base[order[:rest]] += 1
-    return np.minimum(base, counts)
 
 
 def _pixels_as_uint8(x: np.ndarray, what: str) -> np.ndarray:
@@ -492,7 +482,7 @@ class FERDataset:
     def _stratified_pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
         keys, inv = self._groups()
         counts = np.bincount(inv, minlength=len(keys))
-        take = _allocate(counts, n)
+        take = allocate(counts, n)
         picked = [rng.choice(np.flatnonzero(inv == g), size=int(t), replace=False) for g, t in enumerate(take) if t]
         return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
 
