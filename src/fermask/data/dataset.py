@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .._choices import check_choice
 from ..errors import DataFormatError
 from ..labels import EMOTIONS, label_index
 from ._sampling import allocate
+from .ferplus import FERPLUS_MODES, ferplus_labels, read_votes_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..masker import Masker
@@ -681,51 +683,16 @@ class FERDataset:
         Raises:
             DataFormatError: The votes file does not line up with this dataset.
         """
-        from .readers import read_ferplus_votes
-
-        if mode not in ("majority", "soft"):
-            raise DataFormatError(f"with_ferplus(mode={mode!r}): expected 'majority' or 'soft'")
+        check_choice(mode, FERPLUS_MODES, "with_ferplus: mode", error=DataFormatError)
         if self.label_names != EMOTIONS:
             raise DataFormatError("with_ferplus needs a dataset with the seven FER2013 classes (not a binary view)")
-        votes, usage, named = read_ferplus_votes(path)
-        if len(self) and int(self.ids.max()) >= len(votes):
-            raise DataFormatError(
-                f"'{path}' has {len(votes):,} rows but this dataset refers to row {int(self.ids.max()):,}; "
-                "FER+ votes join fer2013.csv row by row (35,887 rows), so load the full fer2013.csv"
-            )
-        v = votes[self.ids]
-        fu = usage[self.ids]
-        both = (self.usage != "") & (fu != "")
-        if both.any() and (self.usage[both] != fu[both]).any():
-            bad = int(np.flatnonzero(both & (self.usage != fu))[0])
-            raise DataFormatError(
-                f"'{path}' does not line up with this dataset: source row {int(self.ids[bad])} has Usage "
-                f"{self.usage[bad]!r} here and {fu[bad]!r} in the FER+ file; both must be in fer2013.csv order"
-            )
-        # FER+ column order -> FER2013 class index
-        # FER+ vote columns of the seven FER2013 classes, in FER2013 order (angry ... neutral)
-        fer_cols = [FERPLUS_ORDER.index(c) for c in _FERPLUS_NAMES]
-        seven = v[:, fer_cols].astype(np.float32)
-        total = v.sum(axis=1)
-        keep = named[self.ids].copy()
-        blank = int((~keep).sum())
-        if mode == "majority":
-            best = v.argmax(axis=1)
-            has_majority = v.max(axis=1) * 2 > total
-            in_seven = np.isin(best, fer_cols)
-            dropped_vote = keep & ~(has_majority & in_seven)
-            keep &= has_majority & in_seven
-            labels = seven.argmax(axis=1)
-            soft = None
-        else:
-            s = seven.sum(axis=1)
-            dropped_vote = keep & (s == 0)
-            keep &= s > 0
-            soft = seven / np.maximum(s, 1)[:, None]
-            labels = soft.argmax(axis=1)
-        out = self._replace(labels=labels.astype(np.int64), soft_labels=soft, source=f"{self.source} | FER+ {mode}")
-        out = out.select(keep)
-        out.notes = {**self.notes, "ferplus": {"mode": mode, "blank_name_dropped": blank, "no_label_dropped": int(dropped_vote.sum())}}
+        votes, named = read_votes_for(path, self.ids, self.usage)
+        joined = ferplus_labels(votes, named, mode)
+        out = self._replace(
+            labels=joined["labels"], soft_labels=joined["soft_labels"], source=f"{self.source} | FER+ {mode}"
+        )
+        out = out.select(joined["keep"])
+        out.notes = {**self.notes, "ferplus": joined["notes"]}
         if len(out) == 0:
             raise DataFormatError(f"with_ferplus(mode={mode!r}) left no images")
         return out
@@ -832,9 +799,3 @@ class FERDataset:
             drop_remainder=drop_remainder,
         )
 
-
-# FER+ vote columns (fer2013new.csv after Usage and Image name).
-FERPLUS_ORDER = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "nf")
-# The FER+ names of the FER2013 classes, in FER2013 label order.
-_FERPLUS_NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
-assert [label_index(c) for c in _FERPLUS_NAMES] == list(range(len(EMOTIONS)))
