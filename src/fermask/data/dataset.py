@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,13 +25,17 @@ from ..errors import DataFormatError
 from ..labels import EMOTIONS, label_index
 from ._sampling import allocate
 from .ferplus import FERPLUS_MODES, ferplus_labels, read_votes_for
+from .store import read_dataset, write_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..masker import Masker
 
-__all__ = ["FERDataset"]
+__all__ = ["FERDataset", "save_dataset", "load_dataset"]
 
 Index = int | slice | Sequence[int] | np.ndarray
+
+NO_FACE_POLICIES = ("drop", "keep")
+"""What :meth:`FERDataset.mask` does with images where no face was masked."""
 
 
 def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
@@ -276,11 +281,30 @@ class FERDataset:
         return cls(images, labels, usage=usage, label_names=names or EMOTIONS, source=f"image folder '{path}'")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> FERDataset:
-        """Load a dataset written by :meth:`save` (see :mod:`fermask.data.store`)."""
-        from .store import load_dataset
+    def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
+        """Load a dataset written by :meth:`save` (see :mod:`fermask.data.store`).
 
-        return load_dataset(path)
+        Args:
+            path: The folder (or its ``dataset.json``).
+            verify: Check each shard's sha256 against ``dataset.json``.
+
+        Raises:
+            DataFormatError: Not a saved dataset, an unfinished save, or a shard
+                that is missing or does not match its checksum.
+        """
+        arrays, info = read_dataset(path, verify=verify)
+        return cls(
+            arrays["images"],
+            arrays["labels"],
+            usage=arrays["usage"],
+            ids=arrays["ids"],
+            styles=arrays.get("styles"),
+            soft_labels=arrays.get("soft_labels"),
+            label_names=info["label_names"],
+            source=info.get("source", ""),
+            masking=info.get("masking"),
+            notes=info.get("notes") or {},
+        )
 
     @classmethod
     def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
@@ -737,27 +761,71 @@ class FERDataset:
             >>> masked.notes["masking"]  # doctest: +SKIP
             {'masked': 3493, 'not_masked': 1507, 'dropped': 1507, ...}
         """
-        from .cache import mask_dataset
+        check_choice(on_no_face, NO_FACE_POLICIES, "on_no_face", error=DataFormatError)
+        from .cache import mask_arrays
 
-        return mask_dataset(
-            self,
+        arrays, info = mask_arrays(
+            self.images,
+            self.labels,
             masker,
-            on_no_face=on_no_face,
+            source=self.source,
             cache_dir=cache_dir,
             workers=workers,
             progress=progress,
             shard_size=shard_size,
             use_cache=use_cache,
         )
+        return self._with_masked(arrays, info, on_no_face)
+
+    def _with_masked(self, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any], on_no_face: str) -> FERDataset:
+        """This dataset with the images :func:`~fermask.data.cache.mask_arrays` returned, and their counts in notes."""
+        masked = arrays["masked"]
+        not_masked = int((~masked).sum())
+        summary = {
+            "masked": int(masked.sum()),
+            "not_masked": not_masked,
+            "dropped": not_masked if on_no_face == "drop" else 0,
+            "on_no_face": on_no_face,
+            "reasons": dict(Counter(arrays["reasons"][~masked].tolist()).most_common(5)),
+            "cache": info["cache"],
+        }
+        out = self._replace(
+            images=arrays["images"],
+            styles=arrays["styles"],
+            masking=info["masking"],
+            notes={**self.notes, "masking": summary},
+            source=f"{self.source} | masked",
+        )
+        if on_no_face == "drop":
+            out = out.select(masked)
+            if len(out) == 0:
+                raise DataFormatError(
+                    f"mask(on_no_face='drop') dropped every image: no face was masked in {len(self)} images "
+                    f"(reasons: {summary['reasons']}). For face crops use face_policy='full_frame' or 'auto'"
+                )
+        return out
 
     def save(self, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
         """Write the dataset to a folder of compressed ``.npz`` shards plus ``dataset.json``.
 
         See :mod:`fermask.data.store` for the format. Reload with :meth:`load`.
         """
-        from .store import save_dataset
-
-        return save_dataset(self, path, shard_size=shard_size, overwrite=overwrite)
+        arrays = {
+            "images": self.images,
+            "labels": self.labels,
+            "usage": self.usage,
+            "ids": self.ids,
+            "styles": self.styles,
+            "soft_labels": self.soft_labels,
+        }
+        info = {
+            "image_shape": list(self.image_shape),
+            "label_names": list(self.label_names),
+            "source": self.source,
+            "masking": self.masking,
+            "notes": self.notes,
+        }
+        return write_dataset(path, arrays, info, shard_size=shard_size, overwrite=overwrite)
 
     def to_tf_dataset(
         self,
@@ -799,3 +867,35 @@ class FERDataset:
             drop_remainder=drop_remainder,
         )
 
+
+
+def save_dataset(
+    ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False
+) -> Path:
+    """Write ``ds`` to a folder (see :mod:`fermask.data.store` for the format); same as :meth:`FERDataset.save`.
+
+    Args:
+        ds: The dataset.
+        path: The target folder.
+        shard_size: Images per shard.
+        overwrite: Replace a dataset already saved there. Without it an
+            existing non-empty folder is an error (inputs are never overwritten).
+
+    Returns:
+        The folder.
+    """
+    return ds.save(path, shard_size=shard_size, overwrite=overwrite)
+
+
+def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
+    """Load a dataset written by :func:`save_dataset`; same as :meth:`FERDataset.load`.
+
+    Args:
+        path: The folder (or its ``dataset.json``).
+        verify: Check each shard's sha256 against ``dataset.json``.
+
+    Raises:
+        DataFormatError: Not a saved dataset, an unfinished save, or a shard
+            that is missing or does not match its checksum.
+    """
+    return FERDataset.load(path, verify=verify)
