@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,7 +169,7 @@ def _runs(todo: list[int]) -> list[list[int]]:
 
 def _mask_run(
     images: np.ndarray, masker: Any, bounds: Bounds, run: list[int], workers: int | None, bar: Any
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+) -> Generator[tuple[int, dict[str, np.ndarray]], None, None]:
     """Mask one run of shards with a single ``mask_many`` call, yielding each shard as it finishes.
 
     The run starts at its own image index, so random style choices (seeded by
