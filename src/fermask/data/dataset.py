@@ -809,6 +809,15 @@ class FERDataset:
         """Write the dataset to a folder of compressed ``.npz`` shards plus ``dataset.json``.
 
         See :mod:`fermask.data.store` for the format. Reload with :meth:`load`.
+
+        Args:
+            path: The target folder.
+            shard_size: Images per shard.
+            overwrite: Replace a dataset already saved there. Without it an
+                existing non-empty folder is an error (inputs are never overwritten).
+
+        Returns:
+            The folder.
         """
         arrays = {
             "images": self.images,
@@ -872,30 +881,10 @@ class FERDataset:
 def save_dataset(
     ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False
 ) -> Path:
-    """Write ``ds`` to a folder (see :mod:`fermask.data.store` for the format); same as :meth:`FERDataset.save`.
-
-    Args:
-        ds: The dataset.
-        path: The target folder.
-        shard_size: Images per shard.
-        overwrite: Replace a dataset already saved there. Without it an
-            existing non-empty folder is an error (inputs are never overwritten).
-
-    Returns:
-        The folder.
-    """
+    """``ds.save(path, ...)`` as a function: see :meth:`FERDataset.save`."""
     return ds.save(path, shard_size=shard_size, overwrite=overwrite)
 
 
 def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
-    """Load a dataset written by :func:`save_dataset`; same as :meth:`FERDataset.load`.
-
-    Args:
-        path: The folder (or its ``dataset.json``).
-        verify: Check each shard's sha256 against ``dataset.json``.
-
-    Raises:
-        DataFormatError: Not a saved dataset, an unfinished save, or a shard
-            that is missing or does not match its checksum.
-    """
+    """``FERDataset.load(path, ...)`` as a function: see :meth:`FERDataset.load`."""
     return FERDataset.load(path, verify=verify)
