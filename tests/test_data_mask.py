@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 
 from fermask.data import FERDataset, make_synthetic_fer
 from fermask.errors import DataFormatError
+from fermask.masker import MaskResult
 
 
 class FakeMasker:
@@ -28,18 +28,18 @@ class FakeMasker:
         return {"fake": self.tag, "rgb": self.rgb}
 
     def mask_many(self, images: Iterable[np.ndarray], *, workers: int | None = None, progress: bool = True,
-                  start: int = 0, total: int | None = None) -> Iterator[SimpleNamespace]:
+                  start: int = 0, total: int | None = None) -> Iterator[MaskResult]:
         for i, img in enumerate(images, start):
             if self.stop_after is not None and self.masked_count >= self.stop_after:
                 raise KeyboardInterrupt
             self.masked_count += 1
             if i in self.no_face:
-                yield SimpleNamespace(image=img, masked=False, styles=[], reason="no face found")
+                yield MaskResult(image=img, masked=False, styles=[], reason="no face found")
                 continue
             out = 255 - img
             if self.rgb:
                 out = np.stack([out, out // 2, img], axis=-1)
-            yield SimpleNamespace(image=out, masked=True, styles=[f"style{i % 3}"], reason=None)
+            yield MaskResult(image=out, masked=True, styles=[f"style{i % 3}"], reason=None)
 
 
 @pytest.fixture()

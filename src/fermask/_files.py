@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "sha256_file", "json_default", "lenient_json_default", "write_json_atomic"]
+__all__ = [
+    "cache_dir",
+    "sha256_file",
+    "sha256_hex",
+    "json_default",
+    "lenient_json_default",
+    "write_json_atomic",
+]
 
 
 def cache_dir(*parts: str) -> Path:
@@ -80,3 +87,21 @@ def write_json_atomic(
     tmp.write_text(json.dumps(data, indent=indent, default=default) + "\n", encoding="utf-8")
     os.replace(tmp, p)
     return p
+
+
+def sha256_hex(*parts: bytes | bytearray | memoryview | str) -> str:
+    """The full hex sha256 digest of ``parts`` fed in order (a ``str`` as UTF-8).
+
+    fermask's one content hash: file checksums (:func:`sha256_file`) and the
+    dataset cache keys both use sha256 written out in full (64 hex digits).
+
+    Examples:
+        >>> sha256_hex("fermask") == sha256_hex(b"fer", "mask")
+        True
+        >>> len(sha256_hex(b""))
+        64
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+    return h.hexdigest()

@@ -9,9 +9,8 @@ Examples:
 
 from __future__ import annotations
 
-from .dataset import FERDataset
+from .dataset import FERDataset, load_dataset, save_dataset
 from .readers import USAGES
-from .store import load_dataset, save_dataset
 from .synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
 from .writers import write_fer2013_csv, write_image_folder
 

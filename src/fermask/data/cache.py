@@ -1,43 +1,58 @@
-"""Masking a whole dataset once, cached on disk and resumable.
+"""Masking a whole dataset's images once, cached on disk and resumable; arrays in, arrays out.
 
-The cache lives in ``<cache root>/<key>/`` where the key is a sha256 of the
-images, the labels, the Masker's full configuration and the fermask version.
-Results are written in shards (``part-00000.npz``, ...) as they finish, each
-atomically, so an interrupted run leaves only whole shards; the next run masks
-only the shards that are missing. ``complete.json`` marks a finished cache.
+The cache lives in ``<cache root>/<key>/`` where the key is the sha256 of the
+images, the labels, the Masker's full configuration, the fermask version, the
+shard size and the cache format version (:data:`CACHE_VERSION`). Results are
+written as they finish in fermask's one shard format (:mod:`fermask.data.store`):
+``part-00000.npz``, ... each written atomically, with its row count and sha256
+recorded in ``meta.json`` and checked when it is read back. An interrupted run
+leaves only whole, recorded shards, and the next run masks only the missing
+ones; ``complete.json`` marks a finished cache. Caches of older formats have
+other keys, so they are never read: that masking is simply done again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections import Counter
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._files import cache_dir
+from .._files import cache_dir as user_cache_dir
+from .._files import sha256_hex, write_json_atomic
 from .._image import to_rgb
+from .._version import __version__
 from ..errors import DataFormatError
-from .store import read_npz, write_npz
+from .store import read_shard, write_shard
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .dataset import FERDataset
+    from ..masker import MaskResult
 
-__all__ = ["mask_dataset", "cache_key", "default_cache_root"]
+__all__ = ["mask_arrays", "cache_key", "default_cache_root", "CACHE_FORMAT", "CACHE_VERSION"]
 
+CACHE_FORMAT = "fermask-mask-cache"
+CACHE_VERSION = 2
+"""Bumped whenever the cache layout changes; it is part of the key, so older caches are never misread."""
+
+INDEX_FILE = "meta.json"
+DONE_FILE = "complete.json"
 _PART = "part-{:05d}.npz"
+
+Bounds = list[tuple[int, int]]
 
 
 def default_cache_root() -> Path:
     """Where ``FERDataset.mask`` caches masked datasets: ``datasets/`` in fermask's user cache."""
-    return cache_dir("datasets")
+    return user_cache_dir("datasets")
 
 
 def _masker_config(masker: Any) -> dict[str, Any]:
+    if not callable(getattr(masker, "mask_many", None)):
+        raise DataFormatError(f"mask() needs a fermask.Masker, got {type(masker).__name__}")
     config = getattr(masker, "config", None)
     if not callable(config):
         raise DataFormatError(
@@ -46,37 +61,85 @@ def _masker_config(masker: Any) -> dict[str, Any]:
     return dict(config())
 
 
-def cache_key(ds: FERDataset, masker_config: dict[str, Any], shard_size: int) -> str:
-    """The cache key of masking ``ds`` with a masker of this configuration."""
-    from .._version import __version__
-
-    h = hashlib.sha256()
-    h.update(repr(ds.images.shape).encode())
-    h.update(np.ascontiguousarray(ds.images).data)
-    h.update(np.ascontiguousarray(ds.labels).data)
-    h.update(json.dumps(masker_config, sort_keys=True, default=str).encode())
-    h.update(f"fermask {__version__} shard {shard_size}".encode())
-    return h.hexdigest()[:32]
+def cache_key(images: np.ndarray, labels: np.ndarray, masker_config: dict[str, Any], shard_size: int) -> str:
+    """The cache key of masking these images and labels with a masker of this configuration."""
+    return sha256_hex(
+        repr(images.shape),
+        np.ascontiguousarray(images).data,
+        np.ascontiguousarray(labels).data,
+        json.dumps(masker_config, sort_keys=True, default=str),
+        f"fermask {__version__} {CACHE_FORMAT} v{CACHE_VERSION} shard {shard_size}",
+    )
 
 
-def _mask_shard(ds: FERDataset, results: Any, bounds: tuple[int, int], n: int, bar: Any) -> dict[str, np.ndarray]:
+class _CacheEntry:
+    """One cache folder: its shards and ``meta.json``, the index that records them."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.meta = meta
+        self.shards = self._recorded()
+        self._write_index()
+
+    def _recorded(self) -> dict[str, dict[str, Any]]:
+        """The shards ``meta.json`` records, by file name (none if it is missing or of another format)."""
+        try:
+            old = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
+            if any(old.get(k) != self.meta[k] for k in ("format", "version", "count")):
+                return {}
+            return {str(s["file"]): dict(s) for s in old["shards"]}
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return {}
+
+    def _write_index(self) -> None:
+        write_json_atomic(self.folder / INDEX_FILE, {**self.meta, "shards": [self.shards[f] for f in sorted(self.shards)]})
+
+    def finished(self, bounds: Bounds) -> dict[int, dict[str, np.ndarray]]:
+        """The recorded shards that read back whole; damaged ones are deleted, to be masked again."""
+        done: dict[int, dict[str, np.ndarray]] = {}
+        for k, (a, b) in enumerate(bounds):
+            entry = self.shards.get(_PART.format(k))
+            if entry is None or entry["count"] != b - a:
+                continue
+            try:
+                done[k] = read_shard(self.folder, entry, index=INDEX_FILE)
+            except DataFormatError:
+                (self.folder / entry["file"]).unlink(missing_ok=True)
+                del self.shards[entry["file"]]
+        return done
+
+    def write(self, k: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write shard ``k``, then record it (a shard is only ever read back once recorded)."""
+        entry = write_shard(self.folder, _PART.format(k), arrays)
+        self.shards[entry["file"]] = entry
+        self._write_index()
+
+    def mark_complete(self) -> None:
+        write_json_atomic(self.folder / DONE_FILE, {"count": self.meta["count"]})
+
+
+def _next_result(results: Iterator[MaskResult], i: int, n: int) -> MaskResult:
+    try:
+        return next(results)
+    except StopIteration:
+        raise DataFormatError(f"the masker returned fewer results than images ({i} of {n})") from None
+
+
+def _collect_shard(images: np.ndarray, results: Iterator[MaskResult], bounds: tuple[int, int], bar: Any) -> dict[str, np.ndarray]:
+    """One shard's arrays from the next ``b - a`` results (the original image where none came back)."""
     a, b = bounds
     imgs: list[np.ndarray] = []
     masked = np.zeros(b - a, dtype=bool)
     styles: list[str] = []
     reasons: list[str] = []
     for j in range(b - a):
-        try:
-            res = next(results)
-        except StopIteration:
-            raise DataFormatError(f"the masker returned fewer results than images ({a + j} of {n})") from None
-        img = getattr(res, "image", None)
-        ok = bool(getattr(res, "masked", False)) and img is not None
-        imgs.append(np.asarray(img) if img is not None else ds.images[a + j])
+        res = _next_result(results, a + j, len(images))
+        ok = res.status == "masked"
+        imgs.append(np.asarray(res.image) if res.image is not None else images[a + j])
         masked[j] = ok
-        found = getattr(res, "styles", None) or [""]
-        styles.append(str(found[0]) if ok else "")
-        reasons.append("" if ok else str(getattr(res, "reason", None) or "not masked"))
+        styles.append(str(res.styles[0]) if ok and res.styles else "")
+        reasons.append("" if ok else str(res.why))
         bar.update(1)
     return {
         "images": _uniform(imgs),
@@ -86,139 +149,146 @@ def _mask_shard(ds: FERDataset, results: Any, bounds: tuple[int, int], n: int, b
     }
 
 
-def _uniform(images: list[np.ndarray]) -> np.ndarray:
+def _uniform(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack images, making every one RGB when any is."""
     if any(a.ndim == 3 for a in images):
         images = [to_rgb(a) for a in images]
     return np.stack(images)
 
 
-def mask_dataset(
-    ds: FERDataset,
-    masker: Any,
-    *,
-    on_no_face: str = "drop",
-    cache_dir: str | os.PathLike[str] | None = None,
-    workers: int | None = None,
-    progress: bool = True,
-    shard_size: int = 2000,
-    use_cache: bool = True,
-) -> FERDataset:
-    """Implementation of :meth:`FERDataset.mask`."""
-    if on_no_face not in ("drop", "keep"):
-        raise DataFormatError(f"on_no_face must be 'drop' or 'keep', got {on_no_face!r}")
-    if len(ds) == 0:
-        raise DataFormatError("mask: the dataset is empty")
-    if not callable(getattr(masker, "mask_many", None)):
-        raise DataFormatError(f"mask() needs a fermask.Masker, got {type(masker).__name__}")
-    config = _masker_config(masker)
-    shard_size = max(1, int(shard_size))
-    n = len(ds)
-    bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
-    folder: Path | None = None
-    done: dict[int, dict[str, np.ndarray]] = {}
-    if use_cache:
-        key = cache_key(ds, config, shard_size)
-        folder = Path(cache_dir) if cache_dir is not None else default_cache_root()
-        folder = folder / key
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = folder / "meta.json"
-        if not meta.exists():
-            meta.write_text(
-                json.dumps(
-                    {"count": n, "shard_size": shard_size, "source": ds.source, "masker": config},
-                    indent=2,
-                    default=str,
-                ),
-                encoding="utf-8",
-            )
-        for k, (a, b) in enumerate(bounds):
-            f = folder / _PART.format(k)
-            if f.is_file():
-                try:
-                    arrays = read_npz(f)
-                except DataFormatError:
-                    f.unlink()  # an unreadable shard is redone
-                    continue
-                if len(arrays.get("masked", ())) == b - a:
-                    done[k] = arrays
-    todo = [k for k in range(len(bounds)) if k not in done]
-    if todo:
-        from tqdm.auto import tqdm
+def _runs(todo: list[int]) -> list[list[int]]:
+    """Contiguous runs of shard numbers: ``[0, 1, 3]`` -> ``[[0, 1], [3]]``."""
+    runs: list[list[int]] = []
+    for k in todo:
+        if runs and runs[-1][-1] == k - 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
 
-        remaining = sum(bounds[k][1] - bounds[k][0] for k in todo)
-        bar = tqdm(
-            total=n,
-            initial=n - remaining,
-            unit="img",
-            desc="masking" + (" (resuming)" if done else ""),
-            disable=not progress,
-        )
-        try:
-            # contiguous runs of missing shards; each run starts at its own index so that
-            # random style choices (seeded by image index) match an uninterrupted run
-            runs: list[list[int]] = []
-            for k in todo:
-                if runs and runs[-1][-1] == k - 1:
-                    runs[-1].append(k)
-                else:
-                    runs.append([k])
-            # Shards are compressed and written by a background thread (zlib releases
-            # the GIL), so the masking workers are never left waiting on the disk.
-            with ThreadPoolExecutor(1, thread_name_prefix="fermask-shard-writer") as writer:
-                writes: list[Future[None]] = []
-                for run in runs:
-                    a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
-                    results = masker.mask_many(
-                        list(ds.images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0
-                    )
-                    try:
-                        for k in run:
-                            done[k] = _mask_shard(ds, results, bounds[k], n, bar)
-                            if folder is not None:
-                                writes.append(writer.submit(write_npz, folder / _PART.format(k), done[k]))
-                    finally:
-                        close = getattr(results, "close", None)
-                        if callable(close):
-                            close()
-                for w in writes:
-                    w.result()
-        finally:
-            bar.close()
-        if folder is not None:
-            (folder / "complete.json").write_text(json.dumps({"count": n}) + "\n", encoding="utf-8")
-    parts = [done[k] for k in range(len(bounds))]
+
+def _mask_run(
+    images: np.ndarray, masker: Any, bounds: Bounds, run: list[int], workers: int | None, bar: Any
+) -> Generator[tuple[int, dict[str, np.ndarray]], None, None]:
+    """Mask one run of shards with a single ``mask_many`` call, yielding each shard as it finishes.
+
+    The run starts at its own image index, so random style choices (seeded by
+    image index) match an uninterrupted run.
+    """
+    a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
+    results = masker.mask_many(list(images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0)
+    try:
+        for k in run:
+            yield k, _collect_shard(images, results, bounds[k], bar)
+    finally:
+        close = getattr(results, "close", None)
+        if callable(close):
+            close()
+
+
+def _mask_missing(
+    images: np.ndarray,
+    masker: Any,
+    bounds: Bounds,
+    done: dict[int, dict[str, np.ndarray]],
+    cache: _CacheEntry | None,
+    *,
+    workers: int | None,
+    progress: bool,
+) -> None:
+    """Mask the shards not in ``done`` into it; each is also written to the cache."""
+    from tqdm.auto import tqdm
+
+    todo = [k for k in range(len(bounds)) if k not in done]
+    remaining = sum(bounds[k][1] - bounds[k][0] for k in todo)
+    n = len(images)
+    desc = "masking" + (" (resuming)" if done else "")
+    with tqdm(total=n, initial=n - remaining, unit="img", desc=desc, disable=not progress) as bar:
+        # Shards are compressed and written by a background thread (zlib releases
+        # the GIL), so the masking workers are never left waiting on the disk.
+        with ThreadPoolExecutor(1, thread_name_prefix="fermask-shard-writer") as writer:
+            writes: list[Future[None]] = []
+            for run in _runs(todo):
+                shards = _mask_run(images, masker, bounds, run, workers, bar)
+                try:
+                    for k, arrays in shards:
+                        done[k] = arrays
+                        if cache is not None:
+                            writes.append(writer.submit(cache.write, k, arrays))
+                finally:
+                    shards.close()
+            for w in writes:
+                w.result()
+
+
+def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate shards, making gray shards RGB when any shard is RGB."""
     rgb = any(p["images"].ndim == 4 for p in parts)
     images = np.concatenate([
         p["images"] if (p["images"].ndim == 4 or not rgb) else np.repeat(p["images"][..., None], 3, axis=3)
         for p in parts
     ])
-    masked = np.concatenate([p["masked"] for p in parts])
-    styles = np.concatenate([p["styles"] for p in parts]).astype(str)
-    reasons = np.concatenate([p["reasons"] for p in parts]).astype(str)
-    not_masked = int((~masked).sum())
-    notes = {
-        **ds.notes,
-        "masking": {
-            "masked": int(masked.sum()),
-            "not_masked": not_masked,
-            "dropped": not_masked if on_no_face == "drop" else 0,
-            "on_no_face": on_no_face,
-            "reasons": dict(Counter(reasons[~masked].tolist()).most_common(5)),
-            "cache": str(folder) if folder is not None else None,
-        },
+    return {
+        "images": images,
+        "masked": np.concatenate([p["masked"] for p in parts]),
+        "styles": np.concatenate([p["styles"] for p in parts]).astype(str),
+        "reasons": np.concatenate([p["reasons"] for p in parts]).astype(str),
     }
-    out = ds._replace(
-        images=images,
-        styles=styles,
-        masking=config,
-        notes=notes,
-        source=f"{ds.source} | masked",
-    )
-    if on_no_face == "drop":
-        out = out.select(masked)
-        if len(out) == 0:
-            raise DataFormatError(
-                f"mask(on_no_face='drop') dropped every image: no face was masked in {n} images "
-                f"(reasons: {notes['masking']['reasons']}). For face crops use face_policy='full_frame' or 'auto'"
-            )
-    return out
+
+
+def mask_arrays(
+    images: np.ndarray,
+    labels: np.ndarray,
+    masker: Any,
+    *,
+    source: str = "",
+    cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    shard_size: int = 2000,
+    use_cache: bool = True,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Mask every image with a Masker, through the cache; the work behind :meth:`FERDataset.mask`.
+
+    Args:
+        images: The images (uint8, one per row).
+        labels: Their labels (part of the cache key).
+        masker: A :class:`~fermask.Masker` (anything with ``config()`` and ``mask_many()``).
+        source: A description of the data, recorded in ``meta.json``.
+        cache_dir: Cache root; default :func:`default_cache_root`.
+        workers: Worker processes for masking (``None``: the masker's default).
+        progress: Show a progress bar.
+        shard_size: Images per cache shard.
+        use_cache: ``False`` masks in memory without reading or writing the cache.
+
+    Returns:
+        ``(arrays, info)``: arrays ``images`` (RGB for all when any is RGB),
+        ``masked`` (bool), ``styles`` and ``reasons`` (str, ``""`` where
+        masked), one row per image; info ``{"masking": the masker config,
+        "cache": the cache folder or None}``.
+    """
+    n = len(images)
+    if n == 0:
+        raise DataFormatError("mask: the dataset is empty")
+    config = _masker_config(masker)
+    shard_size = max(1, int(shard_size))
+    bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
+    cache: _CacheEntry | None = None
+    if use_cache:
+        root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+        meta = {
+            "format": CACHE_FORMAT,
+            "version": CACHE_VERSION,
+            "count": n,
+            "shard_size": shard_size,
+            "source": source,
+            "masker": config,
+        }
+        cache = _CacheEntry(root / cache_key(images, labels, config, shard_size), meta)
+    done = cache.finished(bounds) if cache is not None else {}
+    if len(done) < len(bounds):
+        _mask_missing(images, masker, bounds, done, cache, workers=workers, progress=progress)
+        if cache is not None:
+            cache.mark_complete()
+    info = {"masking": config, "cache": str(cache.folder) if cache is not None else None}
+    return _join([done[k] for k in range(len(bounds))]), info

@@ -13,21 +13,29 @@ Examples:
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .._choices import check_choice
 from ..errors import DataFormatError
 from ..labels import EMOTIONS, label_index
+from ._sampling import allocate
+from .ferplus import FERPLUS_MODES, ferplus_labels, read_votes_for
+from .store import read_dataset, write_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..masker import Masker
 
-__all__ = ["FERDataset"]
+__all__ = ["FERDataset", "save_dataset", "load_dataset"]
 
 Index = int | slice | Sequence[int] | np.ndarray
+
+NO_FACE_POLICIES = ("drop", "keep")
+"""What :meth:`FERDataset.mask` does with images where no face was masked."""
 
 
 def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
@@ -40,17 +48,6 @@ def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) 
     if arr.shape != (n,):
         raise DataFormatError(f"{what} must have one entry per image ({n}), got shape {arr.shape}")
     return arr
-
-
-def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
-    """Split ``total`` over groups in proportion to ``counts`` (largest remainder)."""
-    n = int(counts.sum())
-    exact = counts * (total / n)
-    base = np.floor(exact).astype(np.int64)
-    rest = total - int(base.sum())
-    order = np.lexsort((np.arange(len(counts)), -(exact - base)))
-    base[order[:rest]] += 1
-    return np.minimum(base, counts)
 
 
 def _pixels_as_uint8(x: np.ndarray, what: str) -> np.ndarray:
@@ -284,11 +281,30 @@ class FERDataset:
         return cls(images, labels, usage=usage, label_names=names or EMOTIONS, source=f"image folder '{path}'")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> FERDataset:
-        """Load a dataset written by :meth:`save` (see :mod:`fermask.data.store`)."""
-        from .store import load_dataset
+    def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
+        """Load a dataset written by :meth:`save` (see :mod:`fermask.data.store`).
 
-        return load_dataset(path)
+        Args:
+            path: The folder (or its ``dataset.json``).
+            verify: Check each shard's sha256 against ``dataset.json``.
+
+        Raises:
+            DataFormatError: Not a saved dataset, an unfinished save, or a shard
+                that is missing or does not match its checksum.
+        """
+        arrays, info = read_dataset(path, verify=verify)
+        return cls(
+            arrays["images"],
+            arrays["labels"],
+            usage=arrays["usage"],
+            ids=arrays["ids"],
+            styles=arrays.get("styles"),
+            soft_labels=arrays.get("soft_labels"),
+            label_names=info["label_names"],
+            source=info.get("source", ""),
+            masking=info.get("masking"),
+            notes=info.get("notes") or {},
+        )
 
     @classmethod
     def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
@@ -492,7 +508,7 @@ class FERDataset:
     def _stratified_pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
         keys, inv = self._groups()
         counts = np.bincount(inv, minlength=len(keys))
-        take = _allocate(counts, n)
+        take = allocate(counts, n)
         picked = [rng.choice(np.flatnonzero(inv == g), size=int(t), replace=False) for g, t in enumerate(take) if t]
         return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
 
@@ -691,51 +707,16 @@ class FERDataset:
         Raises:
             DataFormatError: The votes file does not line up with this dataset.
         """
-        from .readers import read_ferplus_votes
-
-        if mode not in ("majority", "soft"):
-            raise DataFormatError(f"with_ferplus(mode={mode!r}): expected 'majority' or 'soft'")
+        check_choice(mode, FERPLUS_MODES, "with_ferplus: mode", error=DataFormatError)
         if self.label_names != EMOTIONS:
             raise DataFormatError("with_ferplus needs a dataset with the seven FER2013 classes (not a binary view)")
-        votes, usage, named = read_ferplus_votes(path)
-        if len(self) and int(self.ids.max()) >= len(votes):
-            raise DataFormatError(
-                f"'{path}' has {len(votes):,} rows but this dataset refers to row {int(self.ids.max()):,}; "
-                "FER+ votes join fer2013.csv row by row (35,887 rows), so load the full fer2013.csv"
-            )
-        v = votes[self.ids]
-        fu = usage[self.ids]
-        both = (self.usage != "") & (fu != "")
-        if both.any() and (self.usage[both] != fu[both]).any():
-            bad = int(np.flatnonzero(both & (self.usage != fu))[0])
-            raise DataFormatError(
-                f"'{path}' does not line up with this dataset: source row {int(self.ids[bad])} has Usage "
-                f"{self.usage[bad]!r} here and {fu[bad]!r} in the FER+ file; both must be in fer2013.csv order"
-            )
-        # FER+ column order -> FER2013 class index
-        # FER+ vote columns of the seven FER2013 classes, in FER2013 order (angry ... neutral)
-        fer_cols = [FERPLUS_ORDER.index(c) for c in _FERPLUS_NAMES]
-        seven = v[:, fer_cols].astype(np.float32)
-        total = v.sum(axis=1)
-        keep = named[self.ids].copy()
-        blank = int((~keep).sum())
-        if mode == "majority":
-            best = v.argmax(axis=1)
-            has_majority = v.max(axis=1) * 2 > total
-            in_seven = np.isin(best, fer_cols)
-            dropped_vote = keep & ~(has_majority & in_seven)
-            keep &= has_majority & in_seven
-            labels = seven.argmax(axis=1)
-            soft = None
-        else:
-            s = seven.sum(axis=1)
-            dropped_vote = keep & (s == 0)
-            keep &= s > 0
-            soft = seven / np.maximum(s, 1)[:, None]
-            labels = soft.argmax(axis=1)
-        out = self._replace(labels=labels.astype(np.int64), soft_labels=soft, source=f"{self.source} | FER+ {mode}")
-        out = out.select(keep)
-        out.notes = {**self.notes, "ferplus": {"mode": mode, "blank_name_dropped": blank, "no_label_dropped": int(dropped_vote.sum())}}
+        votes, named = read_votes_for(path, self.ids, self.usage)
+        joined = ferplus_labels(votes, named, mode)
+        out = self._replace(
+            labels=joined["labels"], soft_labels=joined["soft_labels"], source=f"{self.source} | FER+ {mode}"
+        )
+        out = out.select(joined["keep"])
+        out.notes = {**self.notes, "ferplus": joined["notes"]}
         if len(out) == 0:
             raise DataFormatError(f"with_ferplus(mode={mode!r}) left no images")
         return out
@@ -780,27 +761,80 @@ class FERDataset:
             >>> masked.notes["masking"]  # doctest: +SKIP
             {'masked': 3493, 'not_masked': 1507, 'dropped': 1507, ...}
         """
-        from .cache import mask_dataset
+        check_choice(on_no_face, NO_FACE_POLICIES, "on_no_face", error=DataFormatError)
+        from .cache import mask_arrays
 
-        return mask_dataset(
-            self,
+        arrays, info = mask_arrays(
+            self.images,
+            self.labels,
             masker,
-            on_no_face=on_no_face,
+            source=self.source,
             cache_dir=cache_dir,
             workers=workers,
             progress=progress,
             shard_size=shard_size,
             use_cache=use_cache,
         )
+        return self._with_masked(arrays, info, on_no_face)
+
+    def _with_masked(self, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any], on_no_face: str) -> FERDataset:
+        """This dataset with the images :func:`~fermask.data.cache.mask_arrays` returned, and their counts in notes."""
+        masked = arrays["masked"]
+        not_masked = int((~masked).sum())
+        summary = {
+            "masked": int(masked.sum()),
+            "not_masked": not_masked,
+            "dropped": not_masked if on_no_face == "drop" else 0,
+            "on_no_face": on_no_face,
+            "reasons": dict(Counter(arrays["reasons"][~masked].tolist()).most_common(5)),
+            "cache": info["cache"],
+        }
+        out = self._replace(
+            images=arrays["images"],
+            styles=arrays["styles"],
+            masking=info["masking"],
+            notes={**self.notes, "masking": summary},
+            source=f"{self.source} | masked",
+        )
+        if on_no_face == "drop":
+            out = out.select(masked)
+            if len(out) == 0:
+                raise DataFormatError(
+                    f"mask(on_no_face='drop') dropped every image: no face was masked in {len(self)} images "
+                    f"(reasons: {summary['reasons']}). For face crops use face_policy='full_frame' or 'auto'"
+                )
+        return out
 
     def save(self, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
         """Write the dataset to a folder of compressed ``.npz`` shards plus ``dataset.json``.
 
         See :mod:`fermask.data.store` for the format. Reload with :meth:`load`.
-        """
-        from .store import save_dataset
 
-        return save_dataset(self, path, shard_size=shard_size, overwrite=overwrite)
+        Args:
+            path: The target folder.
+            shard_size: Images per shard.
+            overwrite: Replace a dataset already saved there. Without it an
+                existing non-empty folder is an error (inputs are never overwritten).
+
+        Returns:
+            The folder.
+        """
+        arrays = {
+            "images": self.images,
+            "labels": self.labels,
+            "usage": self.usage,
+            "ids": self.ids,
+            "styles": self.styles,
+            "soft_labels": self.soft_labels,
+        }
+        info = {
+            "image_shape": list(self.image_shape),
+            "label_names": list(self.label_names),
+            "source": self.source,
+            "masking": self.masking,
+            "notes": self.notes,
+        }
+        return write_dataset(path, arrays, info, shard_size=shard_size, overwrite=overwrite)
 
     def to_tf_dataset(
         self,
@@ -843,8 +877,14 @@ class FERDataset:
         )
 
 
-# FER+ vote columns (fer2013new.csv after Usage and Image name).
-FERPLUS_ORDER = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "nf")
-# The FER+ names of the FER2013 classes, in FER2013 label order.
-_FERPLUS_NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
-assert [label_index(c) for c in _FERPLUS_NAMES] == list(range(len(EMOTIONS)))
+
+def save_dataset(
+    ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False
+) -> Path:
+    """``ds.save(path, ...)`` as a function: see :meth:`FERDataset.save`."""
+    return ds.save(path, shard_size=shard_size, overwrite=overwrite)
+
+
+def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
+    """``FERDataset.load(path, ...)`` as a function: see :meth:`FERDataset.load`."""
+    return FERDataset.load(path, verify=verify)

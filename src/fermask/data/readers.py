@@ -26,6 +26,7 @@ from typing import IO
 
 import numpy as np
 
+from .._choices import COLOR_MODES, check_choice
 from .._image import IMAGE_SUFFIXES, load_image, to_rgb
 from ..errors import DataFormatError, ImageError
 from ..labels import EMOTIONS, label_index
@@ -339,8 +340,7 @@ def read_image_folder(
     root = Path(path)
     if not root.is_dir():
         raise DataFormatError(f"'{root}' is not a folder; expected <root>/<label>/*.png or <root>/<split>/<label>/*.png")
-    if color_mode not in (None, "grayscale", "rgb"):
-        raise DataFormatError(f"color_mode must be 'grayscale', 'rgb' or None, got {color_mode!r}")
+    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True, error=DataFormatError)
     top = _label_dirs(root)
     splits = [d for d in top if _split_usage(d.name) is not None]
     groups: list[tuple[str, Path]] = []

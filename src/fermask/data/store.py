@@ -1,4 +1,11 @@
-"""The on-disk format of a saved :class:`~fermask.data.FERDataset`.
+"""fermask's one shard format, and the on-disk layout of a saved dataset.
+
+A *shard* is a numpy ``.npz`` file of arrays with one row per image, written
+atomically (a temporary file, then a rename) and recorded in its folder's
+index as ``{"file", "count", "sha256"}``; reading one checks that record.
+Saved datasets (below) and the masking cache (:mod:`fermask.data.cache`) both
+store their arrays this way. This module moves arrays and metadata only:
+:class:`~fermask.data.FERDataset` turns them into a dataset.
 
 A saved dataset is a folder::
 
@@ -17,25 +24,43 @@ unmasked) and ``soft_labels`` (float32 ``(n, K)``). ``dataset.json`` holds
 configuration or null), ``notes``, and ``shards``: a list of
 ``{"file", "count", "sha256"}``. Any tool that reads npz files (numpy,
 ``np.load(path, allow_pickle=False)``) can read it.
+
+Examples:
+    >>> import tempfile
+    >>> import numpy as np
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> entry = write_shard(folder, "part-00000.npz", {"x": np.arange(3)})
+    >>> entry["count"], len(entry["sha256"])
+    (3, 64)
+    >>> read_shard(folder, entry)["x"].tolist()
+    [0, 1, 2]
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from .._files import sha256_file, write_json_atomic
+from .._version import __version__
 from ..errors import DataFormatError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .dataset import FERDataset
-
-__all__ = ["save_dataset", "load_dataset", "DATASET_FORMAT", "DATASET_VERSION", "INFO_FILE"]
+__all__ = [
+    "write_dataset",
+    "read_dataset",
+    "write_shard",
+    "read_shard",
+    "write_npz",
+    "read_npz",
+    "DATASET_FORMAT",
+    "DATASET_VERSION",
+    "INFO_FILE",
+]
 
 DATASET_FORMAT = "fermask-dataset"
 DATASET_VERSION = 1
@@ -43,8 +68,7 @@ INFO_FILE = "dataset.json"
 _SHARD = "shard-{:05d}.npz"
 
 
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray], *, compress: bool = True) -> None:
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], *, compress: bool = True) -> None:
     """Write arrays to ``path`` atomically (a temporary file, then a rename)."""
     tmp = path.with_name(path.name + ".partial")
     # The arrays go in by keyword (their names in the file). numpy's stubs give
@@ -65,20 +89,49 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataFormatError(f"'{path}' is not a readable npz shard ({exc}); delete it and save again") from None
 
 
-def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
-    """Write ``ds`` to ``path`` (see the module docs for the format).
+def _rows(arrays: Mapping[str, np.ndarray]) -> int:
+    """The number of rows every array shares (0 for no arrays)."""
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataFormatError(f"the arrays of a shard must have one row per image, got lengths {lengths}")
+    return next(iter(lengths.values()), 0)
+
+
+def write_shard(folder: Path, name: str, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Write one compressed shard atomically; return its index entry ``{"file", "count", "sha256"}``."""
+    count = _rows(arrays)
+    write_npz(folder / name, arrays)
+    return {"file": name, "count": count, "sha256": sha256_file(folder / name)}
+
+
+def read_shard(
+    folder: Path, entry: Mapping[str, Any], *, verify: bool = True, index: str = INFO_FILE
+) -> dict[str, np.ndarray]:
+    """Read the shard an index ``entry`` describes, checking its sha256 and row count.
 
     Args:
-        ds: The dataset.
-        path: The target folder.
-        shard_size: Images per shard.
-        overwrite: Replace a dataset already saved there. Without it an
-            existing non-empty folder is an error (inputs are never overwritten).
+        folder: The folder holding the shard.
+        entry: Its ``{"file", "count", "sha256"}`` record.
+        verify: Check the sha256 (the row count is always checked).
+        index: The index file's name, for messages.
 
-    Returns:
-        The folder.
+    Raises:
+        DataFormatError: The shard is missing, damaged or of another length.
     """
-    out = Path(path)
+    f = folder / entry["file"]
+    if not f.is_file():
+        raise DataFormatError(f"'{f}' is missing; the saved dataset is incomplete")
+    if verify and sha256_file(f) != entry["sha256"]:
+        raise DataFormatError(f"'{f}' does not match its checksum in {index}; the file is damaged")
+    arrays = read_npz(f)
+    rows = _rows(arrays)
+    if rows != entry["count"]:
+        raise DataFormatError(f"'{f}' holds {rows} rows, {index} says {entry['count']}")
+    return arrays
+
+
+def _clear_folder(out: Path, overwrite: bool) -> None:
+    """Make ``out`` an empty folder, removing a saved dataset there only with ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise DataFormatError(f"'{out}' exists and is a file; save needs a folder path")
     if out.is_dir() and any(out.iterdir()):
@@ -92,64 +145,61 @@ def save_dataset(ds: FERDataset, path: str | os.PathLike[str], *, shard_size: in
         for old in out.glob("shard-*.npz"):
             old.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    if len(ds) == 0:
+
+
+def write_dataset(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray | None],
+    info: Mapping[str, Any],
+    *,
+    shard_size: int = 10000,
+    overwrite: bool = False,
+) -> Path:
+    """Write a dataset's arrays and description to a folder (see the module docs).
+
+    Args:
+        path: The target folder.
+        arrays: The per-image arrays by name (``None`` values are left out).
+        info: The description fields (``image_shape``, ``label_names``,
+            ``source``, ``masking``, ``notes``); ``format``, ``version``,
+            ``count`` and ``shards`` are added here.
+        shard_size: Images per shard.
+        overwrite: Replace a dataset already saved there. Without it an
+            existing non-empty folder is an error (inputs are never overwritten).
+
+    Returns:
+        The folder.
+    """
+    out = Path(path)
+    _clear_folder(out, overwrite)
+    present = {k: v for k, v in arrays.items() if v is not None}
+    n = _rows(present)
+    if n == 0:
         raise DataFormatError("cannot save an empty dataset")
     shard_size = max(1, int(shard_size))
-    shards = []
-    for k, start in enumerate(range(0, len(ds), shard_size)):
-        part = slice(start, start + shard_size)
-        arrays: dict[str, np.ndarray] = {
-            "images": ds.images[part],
-            "labels": ds.labels[part],
-            "usage": ds.usage[part],
-            "ids": ds.ids[part],
-        }
-        if ds.styles is not None:
-            arrays["styles"] = ds.styles[part]
-        if ds.soft_labels is not None:
-            arrays["soft_labels"] = ds.soft_labels[part]
-        name = _SHARD.format(k)
-        write_npz(out / name, arrays)
-        shards.append({"file": name, "count": int(len(arrays["labels"])), "sha256": sha256_file(out / name)})
-    from .._version import __version__
-
-    info = {
+    shards = [
+        write_shard(out, _SHARD.format(k), {name: v[start : start + shard_size] for name, v in present.items()})
+        for k, start in enumerate(range(0, n, shard_size))
+    ]
+    description = {
         "format": DATASET_FORMAT,
         "version": DATASET_VERSION,
         "fermask_version": __version__,
-        "count": len(ds),
-        "image_shape": list(ds.image_shape),
-        "label_names": list(ds.label_names),
-        "source": ds.source,
-        "masking": ds.masking,
-        "notes": ds.notes,
+        "count": n,
+        **info,
         "shards": shards,
     }
-    write_json_atomic(out / INFO_FILE, info)
+    write_json_atomic(out / INFO_FILE, description)
     return out
 
 
-def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
-    """Load a dataset written by :func:`save_dataset`.
-
-    Args:
-        path: The folder (or its ``dataset.json``).
-        verify: Check each shard's sha256 against ``dataset.json``.
-
-    Raises:
-        DataFormatError: Not a saved dataset, an unfinished save, or a shard
-            that is missing or does not match its checksum.
-    """
-    from .dataset import FERDataset
-
-    p = Path(path)
-    folder = p.parent if p.name == INFO_FILE else p
+def _read_info(folder: Path) -> dict[str, Any]:
     info_path = folder / INFO_FILE
     if not info_path.is_file():
         hint = " (the save did not finish: save again)" if any(folder.glob("shard-*.npz")) else ""
         raise DataFormatError(f"'{folder}' is not a saved fermask dataset: no {INFO_FILE}{hint}")
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(info_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"'{info_path}' is not valid JSON: {exc}") from None
     if info.get("format") != DATASET_FORMAT:
@@ -159,30 +209,32 @@ def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDat
             f"'{folder}' was saved in dataset format version {info['version']}, newer than this fermask "
             f"understands ({DATASET_VERSION}); upgrade fermask"
         )
+    return info
+
+
+def read_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a folder written by :func:`write_dataset`.
+
+    Args:
+        path: The folder (or its ``dataset.json``).
+        verify: Check each shard's sha256 against ``dataset.json``.
+
+    Returns:
+        The per-image arrays joined over the shards, and the description.
+
+    Raises:
+        DataFormatError: Not a saved dataset, an unfinished save, or a shard
+            that is missing or does not match its checksum.
+    """
+    p = Path(path)
+    folder = p.parent if p.name == INFO_FILE else p
+    info = _read_info(folder)
     parts: dict[str, list[np.ndarray]] = {}
-    for s in info["shards"]:
-        f = folder / s["file"]
-        if not f.is_file():
-            raise DataFormatError(f"'{f}' is missing; the saved dataset is incomplete")
-        if verify and sha256_file(f) != s["sha256"]:
-            raise DataFormatError(f"'{f}' does not match its checksum in {INFO_FILE}; the file is damaged")
-        arrays = read_npz(f)
-        if len(arrays.get("labels", ())) != s["count"]:
-            raise DataFormatError(f"'{f}' holds {len(arrays.get('labels', ()))} rows, {INFO_FILE} says {s['count']}")
-        for k, v in arrays.items():
+    for entry in info["shards"]:
+        for k, v in read_shard(folder, entry, verify=verify).items():
             parts.setdefault(k, []).append(v)
-    cat = {k: np.concatenate(v) for k, v in parts.items()}
-    if len(cat["labels"]) != info["count"]:
-        raise DataFormatError(f"'{folder}' holds {len(cat['labels'])} rows, {INFO_FILE} says {info['count']}")
-    return FERDataset(
-        cat["images"],
-        cat["labels"],
-        usage=cat["usage"],
-        ids=cat["ids"],
-        styles=cat.get("styles"),
-        soft_labels=cat.get("soft_labels"),
-        label_names=info["label_names"],
-        source=info.get("source", ""),
-        masking=info.get("masking"),
-        notes=info.get("notes") or {},
-    )
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    rows = len(arrays.get("labels", ()))
+    if rows != info["count"]:
+        raise DataFormatError(f"'{folder}' holds {rows} rows, {INFO_FILE} says {info['count']}")
+    return arrays, info

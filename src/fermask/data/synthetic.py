@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import DataFormatError
 from ..labels import EMOTIONS
+from ._sampling import allocate
+from .dataset import FERDataset
 from .readers import USAGES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .dataset import FERDataset
 
 __all__ = ["make_synthetic_fer", "FER2013_CLASS_TOTALS", "FER2013_USAGE_TOTALS", "SYNTHETIC_SOURCE"]
 
@@ -166,8 +164,6 @@ def make_synthetic_fer(
         >>> "not FER2013" in ds.source
         True
     """
-    from .dataset import FERDataset, _allocate
-
     n = int(n)
     if n < 1:
         raise DataFormatError(f"make_synthetic_fer: n must be at least 1, got {n}")
@@ -193,9 +189,9 @@ def make_synthetic_fer(
             raise DataFormatError(f"class_weights must be {len(EMOTIONS)} non-negative numbers, got {class_weights}")
     else:
         w = np.ones(len(EMOTIONS)) if balanced else np.asarray(FER2013_CLASS_TOTALS, dtype=np.float64)
-    counts = _allocate(np.round(w / w.sum() * 1_000_000).astype(np.int64), n)
+    counts = allocate(np.round(w / w.sum() * 1_000_000).astype(np.int64), n)
     labels = rng.permutation(np.repeat(np.arange(len(EMOTIONS)), counts))
-    ucounts = _allocate(np.asarray(FER2013_USAGE_TOTALS, dtype=np.int64), n)
+    ucounts = allocate(np.asarray(FER2013_USAGE_TOTALS, dtype=np.int64), n)
     usage = rng.permutation(np.repeat(np.asarray(USAGES, dtype="<U11"), ucounts))
 
     out = np.empty((n, _SIDE, _SIDE), dtype=np.uint8)

@@ -8,17 +8,18 @@ prefetched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._choices import COLOR_MODES, check_choice
 from ..errors import DataFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dataset import FERDataset
 
-__all__ = ["make_tf_dataset", "AUGMENT_DEFAULTS"]
+__all__ = ["make_tf_dataset", "AUGMENT_DEFAULTS", "LABEL_MODES"]
 
 AUGMENT_DEFAULTS: dict[str, float] = {
     "flip": 0.5,  # probability of a horizontal flip
@@ -28,7 +29,10 @@ AUGMENT_DEFAULTS: dict[str, float] = {
 }
 """What ``augment=True`` does; pass a dict to change any of these (0 turns one off)."""
 
-_LABEL_MODES = ("int", "categorical", "soft", "binary", None)
+LABEL_MODES = ("int", "categorical", "soft", "binary")
+"""The label encodings ``make_tf_dataset`` offers (``None``: images only)."""
+
+Fn = Callable[..., Any]
 
 
 def _augment_params(augment: bool | Mapping[str, float]) -> dict[str, float] | None:
@@ -58,6 +62,143 @@ def _size(image_size: tuple[int, int] | int | None, ds: FERDataset) -> tuple[int
     if len(image_size) != 2 or min(int(v) for v in image_size) < 8:
         raise DataFormatError(f"image_size must be an int or (height, width) of at least 8, got {image_size!r}")
     return int(image_size[0]), int(image_size[1])
+
+
+def _check_request(ds: FERDataset, batch_size: int, color_mode: str | None, label_mode: str | None) -> None:
+    """Refuse what ``make_tf_dataset`` cannot build, saying what to do instead."""
+    if len(ds) == 0:
+        raise DataFormatError("to_tf_dataset: the dataset is empty")
+    check_choice(label_mode, LABEL_MODES, "label_mode", allow_none=True, error=DataFormatError)
+    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True, error=DataFormatError)
+    if int(batch_size) < 1:
+        raise DataFormatError(f"batch_size must be at least 1, got {batch_size}")
+    if label_mode is not None and (ds.labels < 0).any():
+        raise DataFormatError(
+            f"{int((ds.labels < 0).sum())} images have no label (e.g. Kaggle test.csv); "
+            "use label_mode=None to get images only"
+        )
+    if label_mode == "soft" and ds.soft_labels is None:
+        raise DataFormatError(
+            "label_mode='soft' needs soft labels; join FER+ votes with with_ferplus(path, mode='soft'), "
+            "or use label_mode='categorical'"
+        )
+    if label_mode == "binary" and ds.num_classes != 2:
+        raise DataFormatError(
+            f"label_mode='binary' needs a two-class dataset, this one has {ds.num_classes}; use ds.binary('happy')"
+        )
+
+
+def _to_float(tf: Any, src_c: int, out_c: int) -> Fn:
+    """uint8 batches -> float32 ``(B, h, w, out_c)``, gray <-> RGB as asked."""
+
+    def convert(x: Any) -> Any:
+        x = tf.cast(x, tf.float32)
+        if src_c == 1:
+            x = x[..., None]
+        if out_c == 1 and src_c == 3:
+            x = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
+        elif out_c == 3 and src_c == 1:
+            x = tf.tile(x, [1, 1, 1, 3])
+        return x
+
+    return convert
+
+
+def _resizer(tf: Any, src: tuple[int, int], out: tuple[int, int]) -> Fn:
+    """Bilinear resizing from ``src`` to ``out`` (antialiased when shrinking); the identity when equal."""
+
+    def resize(x: Any) -> Any:
+        if out == src:
+            return x
+        return tf.clip_by_value(tf.image.resize(x, out, method="bilinear", antialias=out[0] < src[0]), 0.0, 255.0)
+
+    return resize
+
+
+def _uniform(tf: Any, rnd: Any, k: int, shape: Any, lo: float, hi: float) -> Any:
+    """Stateless uniform numbers: stream ``k`` of the batch's random seed ``rnd``."""
+    return tf.random.stateless_uniform(shape, seed=tf.stack([rnd, tf.constant(k, tf.int64)]), minval=lo, maxval=hi)
+
+
+def _flip(tf: Any, x: Any, rnd: Any, p: float) -> Any:
+    """Flip each image horizontally with probability ``p``."""
+    flip = _uniform(tf, rnd, 1, [tf.shape(x)[0]], 0.0, 1.0) < p
+    return tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
+
+
+def _shift_rotate(tf: Any, x: Any, rnd: Any, shift: float, rotation: float) -> Any:
+    """Rotate each image by up to ``rotation`` degrees and shift it by up to ``shift`` of its side."""
+    b = tf.shape(x)[0]
+    size_h = tf.cast(tf.shape(x)[1], tf.float32)
+    size_w = tf.cast(tf.shape(x)[2], tf.float32)
+    ang = _uniform(tf, rnd, 2, [b], -1.0, 1.0) * (rotation * np.pi / 180.0)
+    tx = _uniform(tf, rnd, 3, [b], -1.0, 1.0) * shift * size_w
+    ty = _uniform(tf, rnd, 4, [b], -1.0, 1.0) * shift * size_h
+    c, s = tf.cos(ang), tf.sin(ang)
+    cx, cy = (size_w - 1.0) / 2.0, (size_h - 1.0) / 2.0
+    # output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2)
+    a2 = cx - c * cx - s * cy - tx
+    b2 = cy + s * cx - c * cy - ty
+    zeros = tf.zeros_like(c)
+    transforms = tf.stack([c, s, a2, -s, c, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=tf.shape(x)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
+
+
+def _brighten(tf: Any, x: Any, rnd: Any, amount: float) -> Any:
+    """Add up to ``amount * 255`` (either sign) to each image."""
+    delta = _uniform(tf, rnd, 5, [tf.shape(x)[0]], -1.0, 1.0) * (amount * 255.0)
+    return tf.clip_by_value(x + delta[:, None, None, None], 0.0, 255.0)
+
+
+def _augmenter(tf: Any, aug: Mapping[str, float]) -> Fn:
+    """``(x, rnd) -> x``: the augmentations of ``aug`` that are switched on, in a fixed order."""
+
+    def augment(x: Any, rnd: Any) -> Any:
+        if aug["flip"] > 0:
+            x = _flip(tf, x, rnd, aug["flip"])
+        if aug["shift"] > 0 or aug["rotation"] > 0:
+            x = _shift_rotate(tf, x, rnd, aug["shift"], aug["rotation"])
+        if aug["brightness"] > 0:
+            x = _brighten(tf, x, rnd, aug["brightness"])
+        return x
+
+    return augment
+
+
+def _labeler(tf: Any, ds: FERDataset, label_mode: str | None) -> Fn | None:
+    """``idx -> y`` in ``label_mode``'s encoding, or ``None`` for images only."""
+    if label_mode is None:
+        return None
+    if label_mode == "soft":
+        soft = tf.constant(ds.soft_labels)
+        return lambda idx: tf.gather(soft, idx)
+    labels = tf.constant(ds.labels.astype(np.int32))
+    if label_mode == "categorical":
+        return lambda idx: tf.one_hot(tf.gather(labels, idx), ds.num_classes, dtype=tf.float32)
+    if label_mode == "binary":
+        return lambda idx: tf.cast(tf.gather(labels, idx), tf.float32)[:, None]
+    return lambda idx: tf.gather(labels, idx)
+
+
+def _index_batches(
+    tf: Any, n: int, batch_size: int, *, shuffle: bool, repeat: bool, seed: int, drop_remainder: bool
+) -> Any:
+    """Batches of row indices, each zipped with a random seed for its augmentation."""
+    order = tf.data.Dataset.range(n)
+    if shuffle:
+        order = order.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        order = order.repeat()
+    order = order.batch(int(batch_size), drop_remainder=drop_remainder)
+    rand = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((order, rand))
 
 
 def make_tf_dataset(
@@ -98,117 +239,31 @@ def make_tf_dataset(
     """
     from .._tf import tf_module
 
-    if len(ds) == 0:
-        raise DataFormatError("to_tf_dataset: the dataset is empty")
-    if label_mode not in _LABEL_MODES:
-        raise DataFormatError(f"label_mode must be one of {_LABEL_MODES}, got {label_mode!r}")
-    if color_mode not in (None, "grayscale", "rgb"):
-        raise DataFormatError(f"color_mode must be 'grayscale', 'rgb' or None, got {color_mode!r}")
-    if int(batch_size) < 1:
-        raise DataFormatError(f"batch_size must be at least 1, got {batch_size}")
-    if label_mode is not None and (ds.labels < 0).any():
-        raise DataFormatError(
-            f"{int((ds.labels < 0).sum())} images have no label (e.g. Kaggle test.csv); "
-            "use label_mode=None to get images only"
-        )
-    if label_mode == "soft" and ds.soft_labels is None:
-        raise DataFormatError(
-            "label_mode='soft' needs soft labels; join FER+ votes with with_ferplus(path, mode='soft'), "
-            "or use label_mode='categorical'"
-        )
-    if label_mode == "binary" and ds.num_classes != 2:
-        raise DataFormatError(
-            f"label_mode='binary' needs a two-class dataset, this one has {ds.num_classes}; use ds.binary('happy')"
-        )
+    _check_request(ds, batch_size, color_mode, label_mode)
     aug = _augment_params(augment)
     h, w = _size(image_size, ds)
     src_h, src_w, src_c = ds.image_shape
     out_c = {"grayscale": 1, "rgb": 3, None: src_c}[color_mode]
-    num_classes = ds.num_classes
     augment_first = h * w >= src_h * src_w  # augment at the smaller resolution
 
     tf = tf_module()
     images = tf.constant(ds.images)
-    labels = tf.constant(ds.labels.astype(np.int32))
-    soft = tf.constant(ds.soft_labels) if (label_mode == "soft" and ds.soft_labels is not None) else None
-    n = len(ds)
-
-    def to_float(x: Any) -> Any:
-        x = tf.cast(x, tf.float32)
-        if src_c == 1:
-            x = x[..., None]
-        if out_c == 1 and src_c == 3:
-            x = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114], tf.float32), axis=-1, keepdims=True)
-        elif out_c == 3 and src_c == 1:
-            x = tf.tile(x, [1, 1, 1, 3])
-        return x
-
-    def resize(x: Any) -> Any:
-        if (h, w) == (src_h, src_w):
-            return x
-        return tf.clip_by_value(tf.image.resize(x, (h, w), method="bilinear", antialias=h < src_h), 0.0, 255.0)
-
-    def do_augment(x: Any, rnd: Any) -> Any:
-        assert aug is not None
-        b = tf.shape(x)[0]
-        size_h = tf.cast(tf.shape(x)[1], tf.float32)
-        size_w = tf.cast(tf.shape(x)[2], tf.float32)
-
-        def uniform(k: int, shape: Any, lo: float, hi: float) -> Any:
-            return tf.random.stateless_uniform(shape, seed=tf.stack([rnd, tf.constant(k, tf.int64)]), minval=lo, maxval=hi)
-
-        if aug["flip"] > 0:
-            flip = uniform(1, [b], 0.0, 1.0) < aug["flip"]
-            x = tf.where(flip[:, None, None, None], tf.reverse(x, axis=[2]), x)
-        if aug["shift"] > 0 or aug["rotation"] > 0:
-            ang = uniform(2, [b], -1.0, 1.0) * (aug["rotation"] * np.pi / 180.0)
-            tx = uniform(3, [b], -1.0, 1.0) * aug["shift"] * size_w
-            ty = uniform(4, [b], -1.0, 1.0) * aug["shift"] * size_h
-            c, s = tf.cos(ang), tf.sin(ang)
-            cx, cy = (size_w - 1.0) / 2.0, (size_h - 1.0) / 2.0
-            # output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2)
-            a2 = cx - c * cx - s * cy - tx
-            b2 = cy + s * cx - c * cy - ty
-            zeros = tf.zeros_like(c)
-            transforms = tf.stack([c, s, a2, -s, c, b2, zeros, zeros], axis=1)
-            x = tf.raw_ops.ImageProjectiveTransformV3(
-                images=x,
-                transforms=transforms,
-                output_shape=tf.shape(x)[1:3],
-                fill_value=0.0,
-                interpolation="BILINEAR",
-                fill_mode="NEAREST",
-            )
-        if aug["brightness"] > 0:
-            delta = uniform(5, [b], -1.0, 1.0) * (aug["brightness"] * 255.0)
-            x = tf.clip_by_value(x + delta[:, None, None, None], 0.0, 255.0)
-        return x
+    to_float = _to_float(tf, src_c, out_c)
+    resize = _resizer(tf, (src_h, src_w), (h, w))
+    augmenter = _augmenter(tf, aug) if aug is not None else None
+    label_of = _labeler(tf, ds, label_mode)
 
     def prepare(idx: Any, rnd: Any) -> Any:
         x = to_float(tf.gather(images, idx))
-        if aug is not None and augment_first:
-            x = do_augment(x, rnd)
+        if augmenter is not None and augment_first:
+            x = augmenter(x, rnd)
         x = resize(x)
-        if aug is not None and not augment_first:
-            x = do_augment(x, rnd)
+        if augmenter is not None and not augment_first:
+            x = augmenter(x, rnd)
         x = tf.ensure_shape(x, [None, h, w, out_c])
-        if label_mode is None:
-            return x
-        y = tf.gather(labels, idx)
-        if label_mode == "categorical":
-            y = tf.one_hot(y, num_classes, dtype=tf.float32)
-        elif label_mode == "soft":
-            y = tf.gather(soft, idx)
-        elif label_mode == "binary":
-            y = tf.cast(y, tf.float32)[:, None]
-        return x, y
+        return x if label_of is None else (x, label_of(idx))
 
-    order = tf.data.Dataset.range(n)
-    if shuffle:
-        order = order.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        order = order.repeat()
-    order = order.batch(int(batch_size), drop_remainder=drop_remainder)
-    rand = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    out = tf.data.Dataset.zip((order, rand)).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    return out.prefetch(tf.data.AUTOTUNE)
+    batches = _index_batches(
+        tf, len(ds), batch_size, shuffle=shuffle, repeat=repeat, seed=seed, drop_remainder=drop_remainder
+    )
+    return batches.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
