@@ -499,41 +499,8 @@ def evaluate(
 
 # --------------------------------------------------------------------------- plot
 def plot_confusion_matrix(report: EvaluationReport | dict[str, Any], *, normalize: bool = True, title: str | None = None) -> Figure:
-    """Draw a report's confusion matrix (needs the ``plot`` extra).
+    """Draw a report's confusion matrix: :func:`fermask.plots.plot_confusion_matrix`, kept here for old imports."""
+    from .plots import plot_confusion_matrix as plot
 
-    Args:
-        report: An :class:`EvaluationReport` or its dict.
-        normalize: Colour and print each row as shares of its true class
-            (counts are printed when ``False``).
-        title: The figure title (default: the accuracy).
-
-    Returns:
-        A matplotlib ``Figure`` (no window is opened); save it with
-        ``fig.savefig("confusion.png")``.
-    """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise missing_dependency("matplotlib", "plot", "plotting a confusion matrix") from None
     rep = report if isinstance(report, EvaluationReport) else EvaluationReport.from_dict(report)
-    cm = np.asarray(rep.confusion, dtype=np.float64)
-    k = len(rep.labels)
-    rows = cm.sum(axis=1, keepdims=True)
-    shown = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
-    side = 1.2 + 0.75 * k
-    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
-    ax = fig.add_subplot()
-    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(float(cm.max()), 1.0))
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalize else "images")
-    ax.set_xticks(range(k), rep.labels, rotation=45, ha="right")
-    ax.set_yticks(range(k), rep.labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = float(shown.max()) if shown.size else 1.0
-    for i in range(k):
-        for j in range(k):
-            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if shown[i, j] > 0.6 * top else "black")
-    ax.set_title(title if title is not None else f"accuracy {_pct(rep.accuracy)} (n={rep.n:,})", fontsize=10)
-    return fig
+    return plot(rep, normalize=normalize, title=title)
