@@ -131,18 +131,23 @@ class _ModelRegistry(Registry[ModelEntry]):
     """A :class:`~fermask._registry.Registry` whose entries are :class:`ModelEntry`.
 
     A bare builder (an entry-point plugin) becomes an entry with the defaults
-    of its signature; registering the same builder again is a no-op.
+    of its signature. Registering the same builder again under its name
+    replaces its defaults; another builder needs ``overwrite``.
     """
 
     def register(self, name: str, obj: Any = None, *, overwrite: bool = False, source: str = "code") -> Any:
         if obj is None:
             return super().register(name, obj, overwrite=overwrite, source=source)
         entry = obj if isinstance(obj, ModelEntry) else ModelEntry.of(obj)
-        key = name.strip().lower() if isinstance(name, str) else name
-        old = self._entries.get(key) if isinstance(key, str) else None
-        if old is not None and old.builder is entry.builder and old.defaults == entry.defaults:
-            entry = old  # the same registration again
-        return super().register(name, entry, overwrite=overwrite, source=source)
+        old = self._entries.get(name.strip().lower()) if isinstance(name, str) else None
+        same = old is not None and old.builder is entry.builder
+        return super().register(name, entry, overwrite=overwrite or same, source=source)
+
+    def entry_of(self, builder: ModelBuilder) -> ModelEntry:
+        """The registered entry of a builder function, else one with its signature's defaults."""
+        self._load_plugins()
+        found = [e for e in self._entries.values() if e.builder is builder]
+        return found[0] if found else ModelEntry.of(builder)
 
 
 _MODELS = _ModelRegistry(
@@ -267,8 +272,7 @@ def model_entry(name: str | ModelBuilder) -> ModelEntry:
         UnknownNameError: No such model; the message suggests close names.
     """
     if callable(name) and not isinstance(name, str):
-        found = [e for e in _MODELS._entries.values() if e.builder is name]
-        return found[0] if found else ModelEntry.of(name)
+        return _MODELS.entry_of(name)
     return _MODELS.get(name)
 
 
