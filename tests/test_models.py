@@ -15,7 +15,6 @@ import pytest
 import fermask
 from fermask.errors import FermaskError, UnknownNameError
 from fermask.models import (
-    _MODELS,
     bundle_fields,
     create_model,
     get_model_builder,
@@ -24,6 +23,7 @@ from fermask.models import (
     register_model,
     unfreeze,
 )
+from fermask.models._registry import _MODELS
 
 keras = pytest.importorskip("keras")
 

@@ -42,7 +42,7 @@ def tiny_cnn(num_classes: int = 7, input_shape: tuple[int, int, int] = (48, 48, 
 
 @pytest.fixture(scope="module")
 def registered_tiny():
-    from fermask.models import _MODELS
+    from fermask.models._registry import _MODELS
 
     fermask.register_model("test_tiny_cnn", tiny_cnn, description="test model", overwrite=True)
     yield "test_tiny_cnn"

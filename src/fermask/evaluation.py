@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataFormatError, FermaskError, missing_dependency
+from .bundle import BundleInfo, resolve_model, to_probabilities
+from .errors import DataFormatError, FermaskError
+from .labels import EMOTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -288,22 +290,6 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
 
 
-def _as_probabilities(scores: np.ndarray, num_classes: int) -> np.ndarray:
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim == 1:
-        s = s[:, None]
-    if s.ndim != 2:
-        raise DataFormatError(f"scores must have shape (N, K) or (N,), got {s.shape}")
-    if s.shape[1] == 1 and num_classes == 2:  # one sigmoid unit: P(labels[1])
-        s = np.concatenate([1.0 - s, s], axis=1)
-    if s.shape[1] != num_classes:
-        raise DataFormatError(
-            f"the model gives {s.shape[1]} score(s) per image but there are {num_classes} labels; "
-            "evaluate a model on data with the classes it was trained on (e.g. ds.binary('happy') for a happy-vs-not model)"
-        )
-    return s
-
-
 def report_from_predictions(
     y_true: Sequence[int] | np.ndarray,
     scores: np.ndarray,
@@ -342,7 +328,7 @@ def report_from_predictions(
     if k < 2:
         raise DataFormatError(f"labels needs at least two classes, got {names}")
     t = np.asarray(y_true, dtype=np.int64).ravel()
-    probs = _as_probabilities(scores, k)
+    probs = to_probabilities(scores, k)
     if probs.shape[0] != t.size:
         raise DataFormatError(f"{t.size} labels but {probs.shape[0]} rows of scores")
     if t.size == 0:
@@ -406,44 +392,30 @@ def report_from_predictions(
 
 
 # --------------------------------------------------------------------------- running a model
-def _resolve_model(model_or_bundle: Any) -> tuple[Any, Any, str]:
-    """``(keras model, BundleInfo or None, description)`` from a model, a bundle path or a Predictor."""
-    from .bundle import BundleInfo, load_bundle
+def _known_labels(model: Any, info: BundleInfo | None, labels: Sequence[str] | None) -> list[str] | None:
+    """The class names the model's outputs stand for, when something says so.
 
-    if isinstance(model_or_bundle, (str, os.PathLike)):
-        model, info = load_bundle(model_or_bundle)
-        return model, info, f"bundle '{model_or_bundle}'"
-    inner = getattr(model_or_bundle, "model", None)
-    attached = getattr(model_or_bundle, "info", None)
-    if inner is not None and isinstance(attached, BundleInfo):  # a Predictor
-        return inner, attached, f"{type(model_or_bundle).__name__}({getattr(inner, 'name', 'model')})"
-    if not hasattr(model_or_bundle, "predict"):
-        raise FermaskError(
-            f"evaluate needs a Keras model, a bundle folder or a Predictor, got {type(model_or_bundle).__name__}"
-        )
-    return model_or_bundle, None, f"model '{getattr(model_or_bundle, 'name', 'model')}'"
+    ``labels`` if given, else the bundle's, else the FER2013 emotions for a
+    model with seven outputs; ``None`` when nothing tells.
+    """
+    if labels is not None:
+        return [str(x) for x in labels]
+    if info is not None:
+        return list(info.labels)
+    try:
+        units = int(model.output_shape[-1])
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+    return list(EMOTIONS) if units == len(EMOTIONS) else None
 
 
-def _as_dataset(data: Any, label_names: Sequence[str] | None) -> FERDataset:
+def _dataset(data: Any, known: list[str] | None) -> FERDataset:
+    """A FERDataset as it is, or (images, labels) arrays named after the model's classes."""
     from .data import FERDataset
 
-    if isinstance(data, FERDataset):
+    if isinstance(data, FERDataset):  # its own names are checked against the model's below
         return data
-    if isinstance(data, tuple) and len(data) == 2:
-        x, y = data
-        x = np.asarray(x)
-        if x.dtype != np.uint8:
-            if x.size and float(np.nanmax(x)) <= 1.0:
-                raise DataFormatError(
-                    "the images look scaled to 0-1, but fermask models take pixel values 0-255; pass the "
-                    "original uint8 images (or x * 255)"
-                )
-            x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
-        kw: dict[str, Any] = {"source": "arrays"}
-        if label_names is not None:
-            kw["label_names"] = tuple(label_names)
-        return FERDataset.from_arrays(x, np.asarray(y), **kw)
-    raise DataFormatError(f"expected a FERDataset or an (images, labels) tuple, got {type(data).__name__}")
+    return FERDataset.coerce(data, label_names=known, what="evaluation")
 
 
 def predict_scores(model: Any, ds: FERDataset, *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
@@ -501,8 +473,8 @@ def evaluate(
         >>> report = fermask.evaluate("runs/shallow/bundle", dev, heldout_styles=["cloth"])  # doctest: +SKIP
         >>> print(report.to_markdown())  # doctest: +SKIP
     """
-    model, info, desc = _resolve_model(model_or_bundle)
-    ds = _as_dataset(dataset, labels)
+    model, info, desc = resolve_model(model_or_bundle, what="evaluate's model")
+    ds = _dataset(dataset, _known_labels(model, info, labels))
     names = list(ds.label_names)
     if info is not None:
         if [s.lower() for s in info.labels] != [s.lower() for s in names]:
@@ -527,41 +499,8 @@ def evaluate(
 
 # --------------------------------------------------------------------------- plot
 def plot_confusion_matrix(report: EvaluationReport | dict[str, Any], *, normalize: bool = True, title: str | None = None) -> Figure:
-    """Draw a report's confusion matrix (needs the ``plot`` extra).
+    """Draw a report's confusion matrix: :func:`fermask.plots.plot_confusion_matrix`, kept here for old imports."""
+    from .plots import plot_confusion_matrix as plot
 
-    Args:
-        report: An :class:`EvaluationReport` or its dict.
-        normalize: Colour and print each row as shares of its true class
-            (counts are printed when ``False``).
-        title: The figure title (default: the accuracy).
-
-    Returns:
-        A matplotlib ``Figure`` (no window is opened); save it with
-        ``fig.savefig("confusion.png")``.
-    """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise missing_dependency("matplotlib", "plot", "plotting a confusion matrix") from None
     rep = report if isinstance(report, EvaluationReport) else EvaluationReport.from_dict(report)
-    cm = np.asarray(rep.confusion, dtype=np.float64)
-    k = len(rep.labels)
-    rows = cm.sum(axis=1, keepdims=True)
-    shown = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
-    side = 1.2 + 0.75 * k
-    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
-    ax = fig.add_subplot()
-    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(float(cm.max()), 1.0))
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalize else "images")
-    ax.set_xticks(range(k), rep.labels, rotation=45, ha="right")
-    ax.set_yticks(range(k), rep.labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = float(shown.max()) if shown.size else 1.0
-    for i in range(k):
-        for j in range(k):
-            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if shown[i, j] > 0.6 * top else "black")
-    ax.set_title(title if title is not None else f"accuracy {_pct(rep.accuracy)} (n={rep.n:,})", fontsize=10)
-    return fig
+    return plot(rep, normalize=normalize, title=title)

@@ -7,8 +7,10 @@ a cell's value. matplotlib is imported inside the functions: without it,
 calling one raises :class:`~fermask.MissingDependencyError` saying
 ``pip install 'fermask[plot]'``.
 
-This is one flat module of functions; each takes plain data (arrays, dicts,
-:class:`~fermask.Prediction` objects) and returns a figure.
+This is one flat module of functions, and every figure fermask draws is one
+of them; each takes plain data (arrays, dicts, :class:`~fermask.Prediction`
+objects, reports, histories, datasets) and returns a figure. The classes that
+draw themselves (``VideoPrediction.plot``, ...) call these functions.
 
 Examples:
     >>> from fermask import plots
@@ -26,19 +28,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import missing_dependency
+from .errors import DataFormatError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from .data import FERDataset
+    from .evaluation import EvaluationReport
     from .predictor import Prediction
+    from .video import VideoPrediction
 
 __all__ = [
     "plot_scores",
     "plot_face_scores",
     "annotate_image",
     "plot_emotion_timeline",
+    "plot_video_prediction",
+    "plot_confusion_matrix",
+    "plot_history",
+    "plot_class_counts",
     "save_figure",
 ]
 
@@ -255,6 +264,144 @@ def plot_emotion_timeline(
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_video_prediction(result: VideoPrediction, face: int = 0) -> Figure:
+    """The emotion-over-time plot of one face of a video (see :func:`plot_emotion_timeline`).
+
+    Args:
+        result: What :func:`fermask.video.predict_video` returned.
+        face: Which face of each frame (0: the leftmost).
+
+    Returns:
+        The figure, titled with the video's file name and the face number.
+    """
+    times, scores = result.timeline(face)
+    return plot_emotion_timeline(times, scores, result.labels, title=f"{Path(result.source).name}: face {face}")
+
+
+def plot_confusion_matrix(
+    report: EvaluationReport | Mapping[str, Any], *, normalize: bool = True, title: str | None = None
+) -> Figure:
+    """Draw a report's confusion matrix.
+
+    Args:
+        report: An :class:`~fermask.evaluation.EvaluationReport` or its dict
+            (``labels``, ``confusion``, ``accuracy`` and ``n`` are read).
+        normalize: Colour and print each row as shares of its true class
+            (counts are printed when ``False``).
+        title: The figure title (default: the accuracy).
+
+    Returns:
+        A matplotlib ``Figure`` (no window is opened); save it with
+        ``fig.savefig("confusion.png")``.
+
+    Examples:
+        >>> fig = plot_confusion_matrix({"labels": ["a", "b"], "confusion": [[3, 1], [0, 4]],
+        ...                              "accuracy": 0.875, "n": 8})
+        >>> fig.axes[0].get_title()
+        'accuracy 87.5% (n=8)'
+    """
+    _, Figure = _mpl()
+    def get(key: str) -> Any:
+        return report[key] if isinstance(report, Mapping) else getattr(report, key)
+
+    labels = [str(x) for x in get("labels")]
+    cm = np.asarray(get("confusion"), dtype=np.float64)
+    k = len(labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    shown = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm
+    side = 1.2 + 0.75 * k
+    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(float(cm.max()), 1.0))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalize else "images")
+    ax.set_xticks(range(k), labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = float(shown.max()) if shown.size else 1.0
+    for i in range(k):
+        for j in range(k):
+            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > 0.6 * top else "black")
+    if title is None:
+        title = f"accuracy {100 * float(get('accuracy')):.1f}% (n={int(get('n')):,})"
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = None) -> Figure:
+    """Learning curves: loss and accuracy per epoch, training and validation.
+
+    Args:
+        history: ``{metric: [value per epoch]}``, as in ``TrainResult.history``
+            or a run's ``history.json``.
+        title: A title over the figure.
+
+    Returns:
+        A matplotlib ``Figure`` (no window is opened).
+
+    Raises:
+        DataFormatError: The history has neither ``loss`` nor ``accuracy``.
+
+    Examples:
+        >>> fig = plot_history({"loss": [1.2, 0.9], "val_loss": [1.3, 1.1],
+        ...                     "accuracy": [0.4, 0.6], "val_accuracy": [0.35, 0.5]})
+        >>> len(fig.axes)
+        2
+    """
+    _, Figure = _mpl()
+    panels = [k for k in ("loss", "accuracy") if k in history]
+    if not panels:
+        raise DataFormatError(f"the history has neither 'loss' nor 'accuracy' (keys: {sorted(history)})")
+    fig = Figure(figsize=(5 * len(panels), 3.5), layout="constrained")
+    for i, key in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for prefix, name, style in (("", "training", "-"), ("val_", "validation", "--")):
+            vals = history.get(prefix + key)
+            if vals:
+                ax.plot(range(1, len(vals) + 1), vals, style, marker="o" if len(vals) < 30 else None, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        if key == "accuracy":
+            ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_class_counts(ds: FERDataset, ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """A bar plot of a dataset's :meth:`~fermask.FERDataset.class_counts`.
+
+    Unlike the other functions here it draws with pyplot when no ``ax`` is
+    given (a new pyplot figure, shown by notebooks), as
+    ``FERDataset.plot_class_counts`` always has.
+
+    Args:
+        ds: The dataset.
+        ax: A matplotlib Axes to draw on; a new figure is made if ``None``.
+        title: The plot title (defaults to the dataset's source).
+
+    Returns:
+        The matplotlib Axes.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise missing_dependency("matplotlib", "plot", "plotting class counts") from None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1 + 0.9 * ds.num_classes, 3.5))
+    counts = ds.class_counts()
+    bars = ax.bar(list(counts), list(counts.values()), color="#4C72B0")
+    ax.bar_label(bars, fmt="%d", fontsize=8)
+    ax.set_ylabel("images")
+    ax.set_title(title if title is not None else (ds.source or "class counts"), fontsize=9)
+    ax.tick_params(axis="x", rotation=30)
+    return ax
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:

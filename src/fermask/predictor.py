@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 import numpy as np
 from PIL import Image
 
+from ._choices import DETECTORS, FACE_POLICIES, check_choice
 from ._image import ImageInput, load_image, to_gray, to_rgb
-from .bundle import BundleInfo
+from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError, NoFaceError
-from .labels import EMOTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .faces import Face, FaceAnalyzer
@@ -336,7 +336,7 @@ class Predictor:
         self.model = model
         self.keep_masked_images = bool(keep_masked_images)
         if info is None:
-            info = self._info_from_model(model, labels)
+            info = BundleInfo.from_model(model, labels)
         elif labels is not None:
             info.labels = [str(x) for x in labels]
         if face_margin is not None:
@@ -352,10 +352,9 @@ class Predictor:
         }
         if min_score is not None:
             self._analyzer_args["min_score"] = float(min_score)
-        if analyzer is None and detector not in ("hog", "cnn", "auto"):
-            raise ValueError(f"detector must be 'hog', 'cnn' or 'auto', got {detector!r}")
-        if analyzer is None and face_policy not in ("auto", "detect", "full_frame"):
-            raise ValueError(f"face_policy must be 'auto', 'detect' or 'full_frame', got {face_policy!r}")
+        if analyzer is None:
+            check_choice(detector, DETECTORS, "detector", error=ValueError)
+            check_choice(face_policy, FACE_POLICIES, "face_policy", error=ValueError)
         self.simulate_mask = simulate_mask
         self.mask_seed = int(mask_seed)
         self._masker: Any = None
@@ -382,37 +381,8 @@ class Predictor:
             >>> Predictor.load("runs/shallow/bundle", detector="auto")  # doctest: +SKIP
             Predictor(labels=7, input_shape=(48, 48, 1), color_mode='grayscale', ...)
         """
-        from .bundle import load_bundle
-
         model, info = load_bundle(bundle)
         return cls(model, info, **kwargs)
-
-    @staticmethod
-    def _info_from_model(model: Any, labels: Sequence[str] | None) -> BundleInfo:
-        try:
-            in_shape = tuple(model.input_shape)
-            out_shape = tuple(model.output_shape)
-        except (AttributeError, ValueError) as exc:
-            raise FermaskError(
-                f"cannot read the input/output shape of {type(model).__name__} ({exc}); pass a built "
-                "Keras model or a BundleInfo describing it"
-            ) from None
-        if len(in_shape) != 4 or any(v is None for v in in_shape[1:]):
-            raise DataFormatError(
-                f"the model's input shape is {in_shape}; expected (batch, height, width, 1 or 3) "
-                "with a fixed height and width"
-            )
-        n_out = int(out_shape[-1])
-        if labels is None:
-            if n_out == len(EMOTIONS):
-                labels = list(EMOTIONS)
-            else:
-                raise DataFormatError(
-                    f"the model has {n_out} outputs; pass labels=[...] naming them "
-                    "(for a one-output sigmoid model: [negative, positive])"
-                )
-        output = "sigmoid" if n_out == 1 else "softmax"
-        return BundleInfo(labels=list(labels), input_shape=in_shape[1:], output=output)
 
     def _check_model_matches_info(self) -> None:
         try:
@@ -519,23 +489,17 @@ class Predictor:
         for i in range(0, len(inputs), max(1, int(batch_size))):
             y = fn(np.ascontiguousarray(inputs[i : i + batch_size], dtype=np.float32))
             outs.append(np.asarray(y, dtype=np.float64).reshape(len(inputs[i : i + batch_size]), -1))
-        raw = np.concatenate(outs)
-        if self.info.output == "sigmoid":
-            if raw.shape[1] != 1:
-                raise DataFormatError(f"a sigmoid model must give 1 output per face, got {raw.shape[1]}")
-            p = np.clip(raw[:, 0], 0.0, 1.0)
-            return np.stack([1.0 - p, p], axis=1)
-        if raw.shape[1] != n_labels:
-            raise DataFormatError(
-                f"the model gave {raw.shape[1]} outputs per face but has {n_labels} labels {self.info.labels}"
-            )
+        return self._normalised(self.info.to_probabilities(np.concatenate(outs)))
+
+    def _normalised(self, raw: np.ndarray) -> np.ndarray:
+        """Rows scaled to sum to 1; outputs that are not probabilities (logits) get a softmax and one warning."""
         sums = raw.sum(axis=1, keepdims=True)
         if (raw < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
             if not self._warned_logits:
                 warnings.warn(
                     "the model's outputs are not probabilities (negative values or rows not summing "
                     "to 1); applying softmax. End the model with a softmax activation to silence this.",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 self._warned_logits = True
             e = np.exp(raw - raw.max(axis=1, keepdims=True))
@@ -631,8 +595,7 @@ class Predictor:
         on_error: Literal["raise", "record"] = "raise",
     ) -> Iterator[PredictionList]:
         """Like :meth:`predict_many`, but yields results as they are ready (bounded memory)."""
-        if on_error not in ("raise", "record"):
-            raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
+        check_choice(on_error, ("raise", "record"), "on_error", error=ValueError)
         batch_size = max(1, int(batch_size))
         queue: list[_Pending] = []
         n_faces = 0

@@ -182,13 +182,10 @@ class VideoPrediction:
         return times, scores
 
     def plot(self, face: int = 0) -> Figure:
-        """The emotion-over-time plot of one face (see :func:`fermask.plots.plot_emotion_timeline`)."""
-        from .plots import plot_emotion_timeline
+        """The emotion-over-time plot of one face (see :func:`fermask.plots.plot_video_prediction`)."""
+        from .plots import plot_video_prediction
 
-        times, scores = self.timeline(face)
-        return plot_emotion_timeline(
-            times, scores, self.labels, title=f"{Path(self.source).name}: face {face}"
-        )
+        return plot_video_prediction(self, face)
 
 
 def predict_video(

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fermask._choices import DETECTORS, FACE_POLICIES
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -40,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
     parser.add_argument("--simulate-mask", metavar="STYLE",
                         help="mask every face with this style before predicting ('random' picks per image)")
-    parser.add_argument("--detector", choices=["hog", "cnn", "auto"], default="hog",
+    parser.add_argument("--detector", choices=DETECTORS, default="hog",
                         help="face detector: hog (fast), cnn (finds more masked faces), auto (hog, then cnn)")
-    parser.add_argument("--face-policy", choices=["auto", "detect", "full_frame"], default="auto",
+    parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="full_frame treats every image as one face crop (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")
     parser.add_argument("--stride", type=int, default=1, help="video: use every N-th frame (default: 1)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._tf import keras_module
-from . import register_model
+from ._registry import register_model
 from ._common import check_min_size, sigmoid_units
 
 __all__ = ["happy_binary"]
@@ -13,9 +13,7 @@ __all__ = ["happy_binary"]
 
 @register_model(
     "happy_binary",
-    input_shape=(64, 64, 3),
     output="sigmoid",
-    num_classes=2,
     description="happy vs. not: one 7x7 convolution, one sigmoid unit (64x64 RGB)",
 )
 def happy_binary(

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._choices import did_you_mean
 from .._tf import keras_module
 from ..errors import FermaskError
-from . import register_model
+from ._registry import register_model
 from ._common import as_tuple, check_channels, check_rate, softmax_classes
 
 __all__ = ["resnet50_head", "unfreeze", "IMAGENET_NOTOP_FILE", "IMAGENET_NOTOP_URL"]
@@ -78,7 +78,6 @@ def _make_backbone(keras: Any, weights: Any, size: tuple[int, int]) -> Any:
 
 @register_model(
     "resnet50_head",
-    input_shape=(48, 48, 3),
     description="Keras ResNet50 backbone (optional ImageNet weights) + dense head, RGB input",
 )
 def resnet50_head(
@@ -225,11 +224,9 @@ def unfreeze(
         else:
             names = [layer.name for layer in sub]
             if from_layer not in names:
-                close = difflib.get_close_matches(str(from_layer), names, n=3)
-                hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
                 raise FermaskError(
-                    f"the backbone has no layer named {from_layer!r}.{hint} Its stages start at "
-                    "conv2_block1_1_conv, conv3_block1_1_conv, conv4_block1_1_conv, conv5_block1_1_conv"
+                    f"the backbone has no layer named {from_layer!r}.{did_you_mean(from_layer, names, n=3)} "
+                    "Its stages start at conv2_block1_1_conv, conv3_block1_1_conv, conv4_block1_1_conv, conv5_block1_1_conv"
                 )
             start = names.index(from_layer)
     keras = keras_module()

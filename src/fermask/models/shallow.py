@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._tf import keras_module
-from . import register_model
+from ._registry import register_model
 from ._common import as_tuple, check_min_size, check_rate, softmax_classes
 
 __all__ = ["shallow_cnn"]
@@ -14,7 +14,6 @@ __all__ = ["shallow_cnn"]
 
 @register_model(
     "shallow_cnn",
-    input_shape=(48, 48, 1),
     description="the report's two-convolution network (48x48 gray)",
 )
 def shallow_cnn(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._tf import keras_module
-from . import register_model
+from ._registry import register_model
 from ._common import as_tuple, check_min_size, check_rate, softmax_classes
 
 __all__ = ["vgg_fer"]
@@ -14,7 +14,6 @@ __all__ = ["vgg_fer"]
 
 @register_model(
     "vgg_fer",
-    input_shape=(48, 48, 1),
     description="VGG variant of Khaireddin & Chen 2021 (the paper reports 73.28% on FER2013)",
 )
 def vgg_fer(
