@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -17,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["ImageInput", "load_image", "to_gray", "to_rgb", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
+__all__ = ["ImageInput", "load_image", "to_gray", "to_rgb", "crop_face", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image", np.ndarray]
 """What fermask accepts as an image: a path, encoded bytes, a PIL image or an array."""
@@ -171,3 +172,40 @@ def to_rgb(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 3:
         return arr
     return np.repeat(arr[..., None], 3, axis=2)
+
+
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
+    """Cut a face box out of an image, grown by ``margin`` on every side.
+
+    Where the grown box leaves the image, edge pixels are repeated, so the
+    crop keeps the box's shape and the face stays centred.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` array.
+        box: ``(left, top, right, bottom)``.
+        margin: Fraction of the box's width/height added on each side.
+
+    Returns:
+        The crop, same dtype and channels as ``image``.
+
+    Examples:
+        >>> import numpy as np
+        >>> crop_face(np.zeros((10, 10), np.uint8), (-2, 0, 4, 6)).shape
+        (6, 6)
+    """
+    left, top, right, bottom = (int(round(v)) for v in box)
+    if right <= left or bottom <= top:
+        raise ImageError(f"a face box must have right > left and bottom > top, got {tuple(box)}")
+    if margin:
+        dx = int(round((right - left) * margin))
+        dy = int(round((bottom - top) * margin))
+        left, top, right, bottom = left - dx, top - dy, right + dx, bottom + dy
+    h, w = image.shape[:2]
+    pad_l, pad_t = max(0, -left), max(0, -top)
+    pad_r, pad_b = max(0, right - w), max(0, bottom - h)
+    if pad_l or pad_t or pad_r or pad_b:
+        pads = [(pad_t, pad_b), (pad_l, pad_r)] + [(0, 0)] * (image.ndim - 2)
+        image = np.pad(image, pads, mode="edge")
+        left, right = left + pad_l, right + pad_l
+        top, bottom = top + pad_t, bottom + pad_t
+    return image[top:bottom, left:right]

@@ -158,7 +158,7 @@ def plot_face_scores(
         ax.text(0.5, 0.5, "no face found", ha="center", va="center", fontsize=14)
         ax.set_axis_off()
         return fig
-    from .predictor import crop_face
+    from ._image import crop_face
 
     axes = fig.subplots(rows, cols, squeeze=False, width_ratios=[1, 2] if cols == 2 else None)
     for row, p in zip(axes, preds):

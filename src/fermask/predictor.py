@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from ._choices import DETECTORS, FACE_POLICIES, check_choice
-from ._image import ImageInput, load_image, to_gray, to_rgb
+from ._image import ImageInput, crop_face, load_image, to_gray, to_rgb
 from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError, NoFaceError
 
@@ -212,43 +212,6 @@ def top_emotion(predictions: Sequence[Prediction], default: Any = _MISSING) -> t
         )
     p = predictions[0]
     return p.label, float(p.score)
-
-
-def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
-    """Cut a face box out of an image, grown by ``margin`` on every side.
-
-    Where the grown box leaves the image, edge pixels are repeated, so the
-    crop keeps the box's shape and the face stays centred.
-
-    Args:
-        image: ``(H, W)`` or ``(H, W, C)`` array.
-        box: ``(left, top, right, bottom)``.
-        margin: Fraction of the box's width/height added on each side.
-
-    Returns:
-        The crop, same dtype and channels as ``image``.
-
-    Examples:
-        >>> import numpy as np
-        >>> crop_face(np.zeros((10, 10), np.uint8), (-2, 0, 4, 6)).shape
-        (6, 6)
-    """
-    left, top, right, bottom = (int(round(v)) for v in box)
-    if right <= left or bottom <= top:
-        raise FermaskError(f"a face box must have right > left and bottom > top, got {tuple(box)}")
-    if margin:
-        dx = int(round((right - left) * margin))
-        dy = int(round((bottom - top) * margin))
-        left, top, right, bottom = left - dx, top - dy, right + dx, bottom + dy
-    h, w = image.shape[:2]
-    pad_l, pad_t = max(0, -left), max(0, -top)
-    pad_r, pad_b = max(0, right - w), max(0, bottom - h)
-    if pad_l or pad_t or pad_r or pad_b:
-        pads = [(pad_t, pad_b), (pad_l, pad_r)] + [(0, 0)] * (image.ndim - 2)
-        image = np.pad(image, pads, mode="edge")
-        left, right = left + pad_l, right + pad_l
-        top, bottom = top + pad_t, bottom + pad_t
-    return image[top:bottom, left:right]
 
 
 def _describe(src: Any) -> str:
