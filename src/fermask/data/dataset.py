@@ -465,21 +465,9 @@ class FERDataset:
         Returns:
             The matplotlib Axes.
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            from ..errors import missing_dependency
+        from ..plots import plot_class_counts
 
-            raise missing_dependency("matplotlib", "plot", "plotting class counts") from None
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1 + 0.9 * self.num_classes, 3.5))
-        counts = self.class_counts()
-        bars = ax.bar(list(counts), list(counts.values()), color="#4C72B0")
-        ax.bar_label(bars, fmt="%d", fontsize=8)
-        ax.set_ylabel("images")
-        ax.set_title(title if title is not None else (self.source or "class counts"), fontsize=9)
-        ax.tick_params(axis="x", rotation=30)
-        return ax
+        return plot_class_counts(self, ax, title=title)
 
     def class_weights(self) -> dict[int, float]:
         """Balanced class weights ``n / (k * count)`` for the classes present (for ``Model.fit``).

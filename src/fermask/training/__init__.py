@@ -36,7 +36,7 @@ from typing import Any
 
 from .._choices import OPTIMIZERS, SCHEDULES
 from .config import TrainConfig, TrainResult, resolve_config
-from .curves import plot_history
+from ..plots import plot_history
 from .distill import check_teacher_arguments, make_distiller, teacher_probabilities
 from .fitting import config_callbacks, final_metrics, fit, monitored, validation_report
 from .modeling import build_model, compile_model

@@ -14,7 +14,7 @@ import numpy as np
 from .._files import write_json_atomic
 from .._version import __version__
 from ..errors import FermaskError
-from .curves import plot_history
+from ..plots import plot_history
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..data import FERDataset
