@@ -10,12 +10,15 @@ Examples:
 from __future__ import annotations
 
 from .dataset import FERDataset, load_dataset, save_dataset
+from .load import DataNotFoundError, load_fer_data
 from .readers import USAGES
 from .synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
 from .writers import write_fer2013_csv, write_image_folder
 
 __all__ = [
     "FERDataset",
+    "load_fer_data",
+    "DataNotFoundError",
     "make_synthetic_fer",
     "write_fer2013_csv",
     "write_image_folder",
