@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .errors import FermaskError
 
 __all__ = [
     "COLOR_MODES",
+    "ColorMode",
     "DETECTORS",
     "FACE_POLICIES",
     "OUTPUTS",
@@ -34,6 +35,9 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "InvalidChoiceError",
+    "channels_of",
+    "color_mode_of",
+    "output_kind",
     "check_choice",
     "did_you_mean",
     "one_of",
@@ -41,6 +45,7 @@ __all__ = [
 
 #: Colour of a model's or dataset's images: 1 channel or 3.
 COLOR_MODES = ("grayscale", "rgb")
+ColorMode = Literal["grayscale", "rgb"]
 #: Face detectors: dlib's HOG (fast), dlib's CNN (finds turned faces), or HOG then CNN.
 DETECTORS = ("hog", "cnn", "auto")
 #: What to do when no face is found: ``auto`` (detect, else the whole frame
@@ -109,3 +114,28 @@ def check_choice(
     names = [c for c in choices if isinstance(c, str)]
     hint = did_you_mean(value, names)
     raise error(f"{what} must be {one_of(accepted)}, got {value!r}" + (f".{hint}" if hint else ""))
+
+
+def color_mode_of(channels: int) -> ColorMode:
+    """The colour mode of images with ``channels`` channels: 1 is ``"grayscale"``, else ``"rgb"``.
+
+    Examples:
+        >>> color_mode_of(1), color_mode_of(3)
+        ('grayscale', 'rgb')
+    """
+    return "grayscale" if int(channels) == 1 else "rgb"
+
+
+def channels_of(color_mode: str) -> int:
+    """The number of channels of a colour mode: ``"grayscale"`` 1, ``"rgb"`` 3."""
+    return 1 if check_choice(color_mode, COLOR_MODES, "color_mode") == "grayscale" else 3
+
+
+def output_kind(units: int) -> str:
+    """``"sigmoid"`` for a model with one output unit (a yes/no model), else ``"softmax"``.
+
+    Examples:
+        >>> output_kind(1), output_kind(7)
+        ('sigmoid', 'softmax')
+    """
+    return "sigmoid" if int(units) == 1 else "softmax"

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._choices import COLOR_MODES, OUTPUTS, check_choice
+from ._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of, output_kind
 from ._files import json_default, write_json_atomic
 from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
@@ -111,7 +111,7 @@ class BundleInfo:
                 f"got {self.face_margin}"
             )
         if not self.color_mode:
-            self.color_mode = "grayscale" if self.input_shape[2] == 1 else "rgb"
+            self.color_mode = color_mode_of(self.input_shape[2])
         check_choice(self.color_mode, COLOR_MODES, "color_mode", error=DataFormatError)
         if (self.color_mode == "grayscale") != (self.input_shape[2] == 1):
             raise DataFormatError(
@@ -226,16 +226,6 @@ class BundleInfo:
         return cls(**data, extra=extra)
 
 
-def output_kind(units: int) -> str:
-    """``"sigmoid"`` for a model with one output unit (a yes/no model), else ``"softmax"``.
-
-    Examples:
-        >>> output_kind(1), output_kind(7)
-        ('sigmoid', 'softmax')
-    """
-    return "sigmoid" if int(units) == 1 else "softmax"
-
-
 def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) -> np.ndarray:
     """A model's raw outputs as one probability per label, ``(N, num_labels)`` float64.
 
@@ -261,7 +251,7 @@ def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) ->
     if s.ndim != 2:
         raise DataFormatError(f"model outputs must have shape (N, K) or (N,), got {s.shape}")
     if output is None:
-        output = "sigmoid" if s.shape[1] == 1 and num_labels == 2 else "softmax"
+        output = output_kind(s.shape[1]) if num_labels == 2 else "softmax"
     if output == "sigmoid":
         if s.shape[1] != 1 or num_labels != 2:
             raise DataFormatError(

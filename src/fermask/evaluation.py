@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._choices import color_mode_of
 from .bundle import BundleInfo, resolve_model, to_probabilities
 from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
@@ -432,7 +433,7 @@ def predict_scores(model: Any, ds: FERDataset, *, batch_size: int = 64, progress
         batch_size,
         shuffle=False,
         image_size=(h, w),
-        color_mode="grayscale" if c == 1 else "rgb",
+        color_mode=color_mode_of(c),
         label_mode=None,
     )
     return np.asarray(model.predict(tfds, verbose=1 if progress else 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .._choices import did_you_mean
+from .._choices import color_mode_of, did_you_mean, output_kind
 from ..errors import FermaskError
 from ._registry import ModelBuilder, check_shape, model_entry
 
@@ -118,12 +118,10 @@ def bundle_fields(model: Any, name: str | None = None) -> dict[str, Any]:
     if isinstance(in_shape, list) or isinstance(out_shape, list):
         raise FermaskError("a fermask model has exactly one input and one output")
     shape = check_shape(in_shape[1:], "the model's input shape")
-    # the rule "one unit = sigmoid" is fermask.bundle.output_kind; models sit below
-    # bundle and may not import it, so it is restated here (see the module notes)
     return {
         "input_shape": shape,
-        "color_mode": "grayscale" if shape[2] == 1 else "rgb",
-        "output": "sigmoid" if int(out_shape[-1]) == 1 else "softmax",
+        "color_mode": color_mode_of(shape[2]),
+        "output": output_kind(out_shape[-1]),
         "model_name": name or model.name,
     }
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar, overload
 
-from .._choices import COLOR_MODES, OUTPUTS, check_choice
+from .._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of
 from .._registry import Registry
 from ..errors import FermaskError
 
@@ -85,7 +85,7 @@ class ModelEntry:
         check_choice(output, OUTPUTS, "output", error=ValueError)
         sig_shape, sig_classes = _signature_defaults(builder)
         shape = check_shape(input_shape) if input_shape is not None else sig_shape
-        mode = color_mode or ("grayscale" if shape[2] == 1 else "rgb")
+        mode = color_mode or color_mode_of(shape[2])
         check_choice(mode, COLOR_MODES, "color_mode", error=ValueError)
         n = num_classes if num_classes is not None else sig_classes
         if n is None:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..bundle import output_kind
+from .._choices import channels_of, output_kind
 from ..errors import DataFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +21,7 @@ def input_shape(cfg: TrainConfig, defaults: Mapping[str, Any]) -> tuple[int, int
     if cfg.image_size is not None:
         h, w = cfg.image_size
     if cfg.color_mode is not None:
-        c = 1 if cfg.color_mode == "grayscale" else 3
+        c = channels_of(cfg.color_mode)
     return int(h), int(w), int(c)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .._choices import color_mode_of
 from ..data.dataset import FERDataset
 from ..errors import DataFormatError, FermaskError
 
@@ -81,7 +82,7 @@ def input_pipeline(
     from .._tf import tf_module
 
     tf = tf_module()
-    color_mode: Literal["grayscale", "rgb"] = "grayscale" if shape[2] == 1 else "rgb"
+    color_mode = color_mode_of(shape[2])
     out = ds.to_tf_dataset(
         batch_size=cfg.batch_size,
         image_size=(shape[0], shape[1]),
