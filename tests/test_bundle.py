@@ -58,8 +58,8 @@ def test_a_truncated_model_keras_is_a_clear_error(good: Path, tmp_path: Path) ->
     ("changes", "message"),
     [
         ({"input_shape": [64, 64, 1]}, r"takes input \(48, 48, 1\) but its description says input_shape \(64, 64, 1\)"),
-        ({"labels": ["sad", "happy", "neutral"]}, r"has 7 output\(s\) but its description says"),
-        ({"output": "sigmoid", "labels": ["no", "yes"]}, r"has 7 output\(s\)"),
+        ({"labels": ["sad", "happy", "neutral"]}, r"has 7 outputs but its description says"),
+        ({"output": "sigmoid", "labels": ["no", "yes"]}, r"has 7 outputs"),
     ],
 )
 def test_a_description_that_contradicts_the_model_fails_at_load(
@@ -98,3 +98,15 @@ def test_a_description_that_is_not_a_json_object(good: Path, tmp_path: Path, tex
     (bad / INFO_FILE).write_text(text)
     with pytest.raises(DataFormatError, match="JSON"):
         read_bundle_info(bad)
+
+
+def test_predictor_overrides_are_checked_and_leave_the_callers_info_alone(good: Path) -> None:
+    from fermask.predictor import Predictor
+
+    model, info = load_bundle(good)
+    with pytest.raises(DataFormatError, match="face_margin is the fraction"):
+        Predictor(model, info, face_margin=-1)
+    with pytest.raises(DataFormatError, match="has 7 outputs.*pass labels="):
+        Predictor(model, info, labels=["no", "yes"])
+    p = Predictor(model, info, face_margin=0.25)
+    assert p.info.face_margin == 0.25 and info.face_margin == 0.0

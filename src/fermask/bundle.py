@@ -124,12 +124,14 @@ class BundleInfo:
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"
             )
 
-    def check_model(self, model: Any, where: str = "the model") -> None:
+    def check_model(self, model: Any, where: str = "the model", fix: str | None = None) -> None:
         """Check that a Keras model takes :attr:`input_shape` and gives one output per label.
 
         Args:
             model: The Keras model this description is for.
             where: Where the pair came from (a bundle path), for the message.
+            fix: How to mend a mismatch, for the message; by default, to
+                correct the bundle's ``fermask.json``.
 
         Raises:
             DataFormatError: They contradict each other; the message says how.
@@ -139,7 +141,7 @@ class BundleInfo:
             units = int(tuple(model.output_shape)[-1])
         except Exception:  # no static shapes (a subclassed model): checked on the first prediction
             return
-        fix = f"correct {INFO_FILE} or save the bundle again with fermask.save_bundle"
+        fix = fix or f"correct {INFO_FILE} or save the bundle again with fermask.save_bundle"
         if len(in_shape) == 4 and None not in in_shape[1:] and tuple(in_shape[1:]) != self.input_shape:
             raise DataFormatError(
                 f"{where}: the model takes input {tuple(in_shape[1:])} but its description says "
@@ -148,8 +150,8 @@ class BundleInfo:
         want = 1 if self.output == "sigmoid" else len(self.labels)
         if units != want:
             raise DataFormatError(
-                f"{where}: the model has {units} output(s) but its description says output={self.output!r} "
-                f"with labels {self.labels} (expected {want}); {fix}"
+                f"{where}: the model has {units} output{'s' if units != 1 else ''} but its description says "
+                f"output={self.output!r} with labels {self.labels} (expected {want}); {fix}"
             )
 
     @classmethod

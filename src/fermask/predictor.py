@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
@@ -47,7 +47,7 @@ from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError, NoFaceError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .faces import Face, FaceAnalyzer
+    from .faces import Detector, Face, FaceAnalyzer, Policy
 
 __all__ = [
     "Prediction",
@@ -61,8 +61,8 @@ _MISSING: Any = object()
 
 
 class _AnalyzerArgsBase(TypedDict):
-    policy: Literal["auto", "detect", "full_frame"]
-    detector: Literal["hog", "cnn", "auto"]
+    face_policy: Policy
+    detector: Detector
     upsample: int | None
     landmarks_path: str | os.PathLike[str] | None
 
@@ -286,8 +286,8 @@ class Predictor:
         *,
         labels: Sequence[str] | None = None,
         face_margin: float | None = None,
-        detector: Literal["hog", "cnn", "auto"] = "hog",
-        face_policy: Literal["auto", "detect", "full_frame"] = "auto",
+        detector: Detector = "hog",
+        face_policy: Policy = "auto",
         upsample: int | None = None,
         min_score: float | None = None,
         simulate_mask: Any = None,
@@ -301,14 +301,14 @@ class Predictor:
         if info is None:
             info = BundleInfo.from_model(model, labels)
         elif labels is not None:
-            info.labels = [str(x) for x in labels]
+            info = replace(info, labels=[str(x) for x in labels])  # replace(): checked again, caller's info untouched
         if face_margin is not None:
-            info.face_margin = float(face_margin)
+            info = replace(info, face_margin=face_margin)
+        info.check_model(model, "Predictor", fix="pass labels=[...] or a BundleInfo that describes this model")
         self.info = info
-        self._check_model_matches_info()
         self._analyzer = analyzer
         self._analyzer_args: _AnalyzerArgs = {
-            "policy": face_policy,
+            "face_policy": face_policy,
             "detector": detector,
             "upsample": upsample,
             "landmarks_path": landmarks_path,
@@ -346,18 +346,6 @@ class Predictor:
         """
         model, info = load_bundle(bundle)
         return cls(model, info, **kwargs)
-
-    def _check_model_matches_info(self) -> None:
-        try:
-            n_out = int(tuple(self.model.output_shape)[-1])
-        except Exception:  # models without a static output shape: checked on first call
-            return
-        want = 1 if self.info.output == "sigmoid" else len(self.info.labels)
-        if n_out != want:
-            raise DataFormatError(
-                f"the model has {n_out} outputs but its description says output={self.info.output!r} "
-                f"with labels {self.info.labels} (expected {want} outputs)"
-            )
 
     @property
     def labels(self) -> list[str]:
