@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from .errors import FermaskError
 
 __all__ = [
     "COLOR_MODES",
     "ColorMode",
+    "Detector",
+    "Policy",
     "DETECTORS",
     "FACE_POLICIES",
     "OUTPUTS",
@@ -43,14 +45,16 @@ __all__ = [
     "one_of",
 ]
 
-#: Colour of a model's or dataset's images: 1 channel or 3.
-COLOR_MODES = ("grayscale", "rgb")
 ColorMode = Literal["grayscale", "rgb"]
+#: Colour of a model's or dataset's images: 1 channel or 3.
+COLOR_MODES: tuple[ColorMode, ...] = get_args(ColorMode)
+Detector = Literal["hog", "cnn", "auto"]
 #: Face detectors: dlib's HOG (fast), dlib's CNN (finds turned faces), or HOG then CNN.
-DETECTORS = ("hog", "cnn", "auto")
+DETECTORS: tuple[Detector, ...] = get_args(Detector)
+Policy = Literal["auto", "detect", "full_frame"]
 #: What to do when no face is found: ``auto`` (detect, else the whole frame
 #: for small crops), ``detect`` (only detected faces) or ``full_frame``.
-FACE_POLICIES = ("auto", "detect", "full_frame")
+FACE_POLICIES: tuple[Policy, ...] = get_args(Policy)
 #: A model's last layer: one probability per class, or one unit (binary).
 OUTPUTS = ("softmax", "sigmoid")
 #: What ``fermask mask`` writes: PNG (lossless), or each input's own format.

@@ -32,11 +32,11 @@ import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from ._choices import DETECTORS, FACE_POLICIES, check_choice
+from ._choices import DETECTORS, FACE_POLICIES, Detector, Policy, check_choice
 from ._files import cache_dir as _user_cache_dir
 from ._files import sha256_file
 from ._image import ImageInput, load_image, to_gray
@@ -60,11 +60,6 @@ LANDMARKS_SHA256 = "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11
 LANDMARKS_URL = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 DEBIAN_DLIB_DIR = Path("/usr/share/dlib")
-
-Policy = Literal["auto", "detect", "full_frame"]
-"""A face policy (the values of :data:`fermask._choices.FACE_POLICIES`)."""
-Detector = Literal["hog", "cnn", "auto"]
-"""A face detector (the values of :data:`fermask._choices.DETECTORS`)."""
 
 # 68-point scheme (iBUG 300-W), 0-based index ranges.
 JAW = slice(0, 17)
