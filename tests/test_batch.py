@@ -6,6 +6,7 @@ the last ones use the real Masker.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -162,7 +163,8 @@ def test_cut_off_manifest_line_is_tolerated(tmp_path: Path) -> None:
     text = "\n".join(lines[:b_line]) + "\n" + lines[b_line][:25]
     (out / MANIFEST_NAME).write_text(text)
     m = FakeMasker()
-    s = mask_folder([src], out, m, progress=False)
+    with pytest.warns(UserWarning, match="cut-off line"):
+        s = mask_folder([src], out, m, progress=False)
     assert [Path(p).name for p in m.seen] == ["b.png"] and s.skipped == 1
     recs, bad = read_manifest(out / MANIFEST_NAME)
     assert bad == 1 and recs[-1]["type"] == "summary"
@@ -265,3 +267,254 @@ def test_real_masker_on_faces_noise_and_bad_files(
     assert a16.dtype == np.uint8 and a16.shape == (48, 48)
     assert np.abs(a16.astype(int) - a8.astype(int)).max() <= 1
     assert (a8 != astronaut_crop48).mean() > 0.15  # the mask covers a good part of the crop
+
+
+# -- reliability probes (issue 10) -----------------------------------------
+def test_non_utf8_file_name_is_masked_recorded_and_resumed(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    odd = os.path.join(os.fsencode(src), b"b\xff.png")  # not valid UTF-8
+    with open(odd, "wb") as f:
+        Image.fromarray(np.full((16, 20), 30, np.uint8)).save(f, format="PNG")
+    out = tmp_path / "out"
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert (s.masked, s.errors) == (2, 0)
+    (out / MANIFEST_NAME).read_bytes().decode("utf-8")  # the manifest stays valid UTF-8
+    items = {os.fsencode(Path(r["input"]).name): r for r in _items(out)}
+    assert set(items) == {b"a.png", b"b\xff.png"}  # the name reads back byte for byte
+    assert os.fsencode(items[b"b\xff.png"]["output"]) == b"b\xff.png"
+    assert int(np.asarray(Image.open(os.path.join(os.fsencode(out), b"b\xff.png")))[0, 0]) == 255 - 30
+    m = FakeMasker()
+    s2 = mask_folder([src], out, m, progress=False)
+    assert s2.skipped == 2 and m.seen == []
+
+
+def test_file_fermask_did_not_write_is_never_replaced(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    out = tmp_path / "out"
+    mine = _png(out / "a.png", 7)  # the user's own file in the output folder
+    before = mine.read_bytes()
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert s.masked == 1 and mine.read_bytes() == before
+    assert [r["output"] for r in _items(out)] == ["a-2.png"]
+    assert int(np.asarray(Image.open(out / "a-2.png"))[0, 0]) == 255 - 40
+    # a forced rerun replaces fermask's own output, still not the user's file
+    s2 = mask_folder([src], out, FakeMasker("b"), progress=False, force=True)
+    assert s2.masked == 1 and mine.read_bytes() == before
+    assert [r["output"] for r in _items(out)] == ["a-2.png", "a-2.png"]
+    assert not (out / "a-3.png").exists()
+
+
+_HOLD_LOCK = """
+import sys
+from pathlib import Path
+from fermask.batch import _FolderLock
+lock = _FolderLock(Path(sys.argv[1]))
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_second_run_into_a_locked_folder_is_refused(tmp_path: Path) -> None:
+    import select
+    import subprocess
+    import sys
+
+    import fermask
+
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(fermask.__file__).parents[1])}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=env)
+    try:
+        assert holder.stdout is not None
+        ready, _, _ = select.select([holder.stdout], [], [], 60)
+        assert ready and holder.stdout.readline().strip() == b"locked"
+        with pytest.raises(FermaskError, match=rf"process {holder.pid}\).*{str(out)!r}"):
+            mask_folder([src], out, FakeMasker(), progress=False)
+        assert not (out / MANIFEST_NAME).exists() and not (out / "a.png").exists()
+    finally:
+        holder.kill()  # killed while holding it: the kernel releases the lock
+        holder.wait(timeout=60)
+    with pytest.warns(UserWarning, match=f"lock of process {holder.pid}"):
+        s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert s.masked == 1
+    runs = [r for r in read_manifest(out / MANIFEST_NAME)[0] if r["type"] == "run"]
+    assert runs[-1]["lock_taken_over_from_pid"] == holder.pid
+    # a run that ended normally released its lock: the next one takes it without a note
+    mask_folder([src], out, FakeMasker(), progress=False)
+    runs = [r for r in read_manifest(out / MANIFEST_NAME)[0] if r["type"] == "run"]
+    assert runs[-1]["lock_taken_over_from_pid"] is None
+
+
+def test_resumed_random_run_writes_the_same_bytes(tmp_path: Path, lfw_crops48: np.ndarray) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fermask import Masker
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for k, crop in enumerate(lfw_crops48[:8]):
+        Image.fromarray(crop).save(src / f"{k:02d}.png")
+
+    def masker() -> Masker:
+        return Masker("random", color="random", pattern="random", seed=5)
+
+    class StopsAfter3:
+        def __init__(self) -> None:
+            self.inner = masker()
+
+        def config(self) -> dict[str, Any]:
+            return self.inner.config()
+
+        def mask_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[MaskResult]:
+            for n, r in enumerate(self.inner.mask_many(images, **kwargs)):
+                if n == 3:
+                    raise KeyboardInterrupt
+                yield r
+
+    def outputs(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+    assert mask_folder([src], tmp_path / "full", masker(), progress=False).masked == 8
+    with pytest.raises(KeyboardInterrupt):
+        mask_folder([src], tmp_path / "resumed", StopsAfter3(), progress=False)
+    s = mask_folder([src], tmp_path / "resumed", masker(), progress=False)
+    assert (s.skipped, s.masked) == (3, 5)
+    with pytest.raises(KeyboardInterrupt):
+        mask_folder([src], tmp_path / "resumed2", StopsAfter3(), progress=False)
+    with ProcessPoolExecutor(2) as ex:
+        mask_folder([src], tmp_path / "resumed2", masker(), executor=ex, chunksize=2, progress=False)
+    mask_folder([src], tmp_path / "w2", masker(), workers=2, chunksize=3, progress=False)
+    full = outputs(tmp_path / "full")
+    assert len(full) == 8
+    assert outputs(tmp_path / "resumed") == full
+    assert outputs(tmp_path / "resumed2") == full
+    assert outputs(tmp_path / "w2") == full
+    looks = {(tuple(r["styles"]), str(r["colors"]), str(r["patterns"])) for r in _items(tmp_path / "full")}
+    assert len(looks) > 3  # the choices do vary from image to image
+
+
+def test_append_after_a_cut_off_manifest_line_starts_a_fresh_line(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    out = tmp_path / "out"
+    mask_folder([src], out, FakeMasker(), progress=False)
+    torn = '{"type": "item", "input": "/somewhere/x.png", "outp'
+    with open(out / MANIFEST_NAME, "a", encoding="utf-8") as f:
+        f.write(torn)  # a power cut in the middle of a line
+    _png(src / "b.png", 40)
+    with pytest.warns(UserWarning, match="skipped 1 cut-off line"):
+        s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert s.masked == 1 and s.skipped == 1
+    lines = (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
+    unreadable = []
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:
+            unreadable.append(line)
+    assert unreadable == [torn]  # every record of the new run is on its own line
+    recs, bad = read_manifest(out / MANIFEST_NAME)
+    assert bad == 1 and [r["type"] for r in recs].count("run") == 2
+    assert {Path(r["input"]).name for r in recs if r["type"] == "item"} == {"a.png", "b.png"}
+
+
+def test_record_glued_after_a_cut_off_line_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / MANIFEST_NAME
+    run = {"type": "run", "config_hash": "abc", "config": {"x": {"y": 1}}}
+    path.write_text('{"type": "item", "input": "/x.png", "outp' + json.dumps(run) + "\n", encoding="utf-8")
+    recs, bad = read_manifest(path)
+    assert recs == [run] and bad == 1
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a regular file")
+    with pytest.raises(FermaskError, match="cannot write to the output folder .*file.txt/out.*-o"):
+        mask_folder([src], blocker / "out", FakeMasker(), progress=False)
+    assert blocker.read_text() == "a regular file"
+
+
+def test_read_only_output_folder_is_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        if os.access(out, os.W_OK):
+            pytest.skip("chmod does not stop this user (root) from writing")
+        with pytest.raises(FermaskError, match="cannot write to the output folder .*ro.*permissions"):
+            mask_folder([src], out, FakeMasker(), progress=False)
+    finally:
+        out.chmod(0o755)
+
+
+def test_symlink_loops_and_dangling_links_are_recorded_as_errors(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _png(src / "a.png", 40)
+    os.symlink("loop2.png", src / "loop1.png")
+    os.symlink("loop1.png", src / "loop2.png")
+    os.symlink("nowhere.png", src / "dangling.png")
+    out = tmp_path / "out"
+    s = mask_folder([src, src / "loop1.png"], out, FakeMasker(), progress=False)
+    assert (s.masked, s.errors) == (1, 3)
+    items = {Path(r["input"]).name: r for r in _items(out)}
+    assert items["loop1.png"]["status"] == items["loop2.png"]["status"] == "error"
+    assert "symbolic link loop" in items["loop1.png"]["reason"]
+    assert items["dangling.png"]["status"] == "error" and "nowhere.png" in items["dangling.png"]["reason"]
+    # a loop named on its own is an input with an error, not "input not found"
+    s2 = mask_folder([src / "loop2.png"], tmp_path / "out2", FakeMasker(), progress=False)
+    assert s2.errors == 1 and "symbolic link loop" in s2.error_inputs[0][1]
+
+
+def test_animated_images_note_that_only_the_first_frame_was_masked(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    frames = [Image.fromarray(np.full((16, 16), v, np.uint8)) for v in (40, 90, 140)]
+    frames[0].save(src / "anim.png", save_all=True, append_images=frames[1:])
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
+    _png(src / "still.png", 40)
+    out = tmp_path / "out"
+    s = mask_folder([src, src / "anim.gif"], out, FakeMasker(), progress=False)
+    assert s.masked == 3
+    items = {Path(r["input"]).name: r for r in _items(out)}
+    for name in ("anim.png", "anim.gif"):
+        assert items[name]["status"] == "masked"
+        assert "only the first of its 3 frames was masked" in items[name]["note"]
+    assert items["still.png"]["note"] is None
+
+
+def test_manifest_write_failure_midway_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from fermask import batch
+
+    src = tmp_path / "in"
+    for k in range(3):
+        _png(src / f"{k}.png", 40)
+    out = tmp_path / "out"
+    real_write = batch._Manifest.write
+    calls = []
+
+    def disk_fills(self: Any, rec: dict[str, Any]) -> None:
+        calls.append(rec["type"])
+        if len(calls) == 3:  # the run line and one item fit, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, rec)
+
+    monkeypatch.setattr(batch._Manifest, "write", disk_fills)
+    with pytest.raises(FermaskError, match="No space left on device.*rerun the same command to resume"):
+        mask_folder([src], out, FakeMasker(), progress=False)
+    monkeypatch.setattr(batch._Manifest, "write", real_write)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["0.png", MANIFEST_NAME]
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert s.skipped == 1 and s.masked == 2
+    # the image whose line could not be written never appeared: it is redone under its own name
+    assert [r["output"] for r in _items(out)] == ["0.png", "1.png", "2.png"]

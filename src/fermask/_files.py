@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = [
     "cache_dir",
@@ -16,6 +16,9 @@ __all__ = [
     "json_default",
     "lenient_json_default",
     "write_json_atomic",
+    "json_line",
+    "open_append",
+    "read_json_lines",
 ]
 
 
@@ -105,3 +108,115 @@ def sha256_hex(*parts: bytes | bytearray | memoryview | str) -> str:
     for part in parts:
         h.update(part.encode() if isinstance(part, str) else part)
     return h.hexdigest()
+
+
+def json_line(record: Any, *, default: Callable[[Any], Any] | None = lenient_json_default) -> str:
+    """``record`` as one line of JSON (no newline) that UTF-8 can always store.
+
+    Text is written as is, except when it holds characters UTF-8 cannot
+    encode (a file name that is not valid UTF-8 reaches Python as lone
+    surrogates, e.g. ``'b\\udcff.png'``): then the whole line is written with
+    ``\\u`` escapes, which ``json.loads`` reads back to the same string.
+
+    Examples:
+        >>> json_line({"name": "café"})
+        '{"name": "café"}'
+        >>> line = json_line({"name": "b\\udcff.png"})
+        >>> line
+        '{"name": "b\\\\udcff.png"}'
+        >>> json.loads(line)["name"] == "b\\udcff.png"
+        True
+    """
+    text = json.dumps(record, ensure_ascii=False, default=default)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, default=default)
+    return text
+
+
+def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
+    """Open a line-oriented file for appending, so the next line starts on a fresh line.
+
+    A file cut off in the middle of a line (power loss, a full disk) gets a
+    newline first, so a line appended after it is not glued to the torn one.
+
+    Args:
+        path: The file (created when missing).
+
+    Returns:
+        The file, open for binary appending, and whether a newline had to be
+        added (the caller warns about the cut-off line).
+
+    Raises:
+        OSError: The file cannot be opened for writing.
+    """
+    f = open(path, "ab+")  # append mode: every write goes to the end
+    try:
+        end = f.seek(0, os.SEEK_END)
+        torn = False
+        if end:
+            f.seek(end - 1)
+            torn = f.read(1) != b"\n"
+        if torn:
+            f.write(b"\n")
+            f.flush()
+    except BaseException:
+        f.close()
+        raise
+    return f, torn
+
+
+def read_json_lines(path: str | os.PathLike[str]) -> tuple[list[Any], list[int]]:
+    """Read a JSON-lines file, skipping lines that are not whole JSON values.
+
+    A cut-off line (a crash mid-write) is skipped; when an older writer
+    appended a whole record right after a cut-off one on the same line, that
+    record is kept.
+
+    Args:
+        path: The file; a missing file reads as empty.
+
+    Returns:
+        The values, in file order, and the 1-based numbers of the lines that
+        could not be read (whole or in part).
+
+    Examples:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> _ = p.write_text('{"a": 1}\\n{"a": 2, "b{"a": 3}\\n{"a": 4}\\n{"a": 5, "b')
+        >>> read_json_lines(p)
+        ([{'a': 1}, {'a': 3}, {'a': 4}], [2, 4])
+    """
+    values: list[Any] = []
+    bad: list[int] = []
+    p = Path(path)
+    if not p.exists():
+        return values, bad
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip("\x00 \t\r\n")
+            if not line:
+                continue
+            try:
+                values.append(json.loads(line))
+                continue
+            except ValueError:
+                bad.append(lineno)
+            glued = _glued_value(line)
+            if glued is not None:
+                values.append(glued)
+    return values, bad
+
+
+def _glued_value(line: str) -> Any:
+    """The whole JSON object that ends ``line`` after a cut-off one, or ``None``."""
+    pos = line.find("{", 1)
+    while pos != -1:
+        try:
+            value = json.loads(line[pos:])
+        except ValueError:
+            pos = line.find("{", pos + 1)
+            continue
+        return value if isinstance(value, dict) else None
+    return None

@@ -12,17 +12,28 @@ never overwritten. Every input gets one line in ``OUTDIR/manifest.jsonl``:
 * ``{"type": "item", "input", "output", "status", "faces", "styles", ...}``
   per input; ``status`` is ``"masked"``, ``"no_face"`` or ``"error"`` and
   ``reason`` says why an input was not masked. ``output`` is relative to
-  ``OUTDIR`` (``null`` when nothing was written).
+  ``OUTDIR`` (``null`` when nothing was written); ``note`` flags an animated
+  image, of which only the first frame was masked.
 * ``{"type": "summary", ...}`` ends a run (``"interrupted": true`` when it
   was stopped).
 
 Lines are appended and flushed as each image finishes, and each image is
 written to a temporary file first and renamed, so a run that is killed never
-leaves a half-written image counted as done. A rerun with the same
+leaves a half-written image counted as done. A line cut off by a crash is
+skipped when read, and the next line written starts on a fresh line. File
+names that are not valid UTF-8 are recorded with ``\\u`` escapes that read back
+to the same name.
+
+A run holds a lock on ``OUTDIR`` (``OUTDIR/.fermask.lock``) until it ends, so
+a second run into the same folder is refused at once. Files in ``OUTDIR`` that
+fermask did not write (no manifest line names them) are never replaced: the
+output takes the next free name (``a-2.png``). A rerun with the same
 configuration skips inputs that are done (``masked`` with the output still on
 disk, or ``no_face``) and unchanged (same size and modification time); inputs
 that failed are tried again. A rerun with a different configuration is
-refused unless ``force=True``.
+refused unless ``force=True``. Random choices are seeded by each input's
+position among all the inputs, so a resumed run writes the same bytes as an
+uninterrupted one, whatever ``workers`` or ``executor``.
 
 Examples:
     >>> from fermask import Masker
@@ -35,20 +46,23 @@ Examples:
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from ._choices import OUTPUT_FORMATS, check_choice
+from ._files import json_line, open_append, read_json_lines
 from ._image import IMAGE_SUFFIXES
 from ._version import __version__
 from .errors import FermaskError
@@ -67,6 +81,9 @@ __all__ = [
 MANIFEST_NAME = "manifest.jsonl"
 """File name of the manifest inside the output folder."""
 
+LOCK_NAME = ".fermask.lock"
+"""File name of the lock a run holds inside the output folder (it records the run's pid)."""
+
 OutputFormat = Literal["png", "same"]
 """The accepted ``output_format`` values (``fermask mask --format``)."""
 
@@ -84,6 +101,7 @@ class _MaskerLike(Protocol):
         executor: Executor | None = ...,
         chunksize: int = ...,
         progress: bool = ...,
+        indices: Iterable[int] | None = ...,
     ) -> Iterator[MaskResult]: ...
 
 
@@ -160,6 +178,32 @@ class BatchSummary:
 
 
 # -- inputs ---------------------------------------------------------------
+def _real(path: Path) -> Path:
+    """The path with symlinks resolved, or its absolute form when it is a broken symlink (a loop, no target)."""
+    try:
+        real = path.resolve()
+    except (RuntimeError, OSError):  # "Symlink loop" (RuntimeError before Python 3.13)
+        return Path(os.path.abspath(path))
+    if path.is_symlink() and not real.exists():
+        return Path(os.path.abspath(path))
+    return real
+
+
+def _broken_link(path: Path) -> str | None:
+    """Why ``path`` cannot be read when it is a symlink loop or a dangling symlink, else ``None``."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return (f"{str(path)!r} is a symbolic link loop (it leads back to itself); "
+                    "fix or remove the link")
+        return (f"{str(path)!r} is a symbolic link to {os.readlink(path)!r}, which does not exist; "
+                "fix or remove the link")
+    return None
+
+
 def _is_within(path: Path, folder: Path) -> bool:
     try:
         path.relative_to(folder)
@@ -176,7 +220,9 @@ def collect_inputs(
     Folders are searched recursively (sorted, so the order is stable) for
     files whose suffix is an image suffix in any case. Files named directly
     are taken whatever their suffix (a bad one is reported when read).
-    Duplicates (the same file reached twice) are kept once.
+    Duplicates (the same file reached twice) are kept once. Symbolic links
+    that lead nowhere (a loop, a missing target) are listed too, so that the
+    run reports them.
 
     Args:
         inputs: Files and folders.
@@ -192,7 +238,7 @@ def collect_inputs(
     items = [Path(p) for p in inputs]
     if not items:
         raise FermaskError("no inputs given; name at least one image file or folder")
-    missing = [str(p) for p in items if not p.exists()]
+    missing = [str(p) for p in items if not p.exists() and not p.is_symlink()]
     if missing:
         raise FermaskError(
             f"input not found: {', '.join(missing)}; check the path (folders are searched recursively)"
@@ -206,9 +252,9 @@ def collect_inputs(
             # leave the output folder out when it lies inside this input folder
             drop = skip if skip is not None and _is_within(skip, item.resolve()) else None
             for f in sorted(item.rglob("*")):
-                if not f.is_file():
+                if not f.is_file() and _broken_link(f) is None:
                     continue
-                real = f.resolve()
+                real = _real(f)
                 if drop is not None and _is_within(real, drop):
                     continue
                 if f.suffix.lower() not in IMAGE_SUFFIXES:
@@ -219,7 +265,7 @@ def collect_inputs(
                 seen.add(real)
                 found.append(InputFile(f, f.relative_to(item)))
         else:
-            real = item.resolve()
+            real = _real(item)
             if real in seen:
                 continue
             seen.add(real)
@@ -235,35 +281,22 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], int]:
-    """Read a manifest, tolerating a cut-off last line.
+    """Read a manifest, tolerating cut-off lines.
+
+    A line cut off by a crash is skipped; a whole record that an older
+    version appended right after it, on the same line, is kept.
 
     Args:
         path: The ``manifest.jsonl`` file.
 
     Returns:
         The records (dicts, in file order) and the number of lines that
-        could not be parsed (a run killed mid-write leaves at most one).
+        could not be parsed, whole or in part (a run killed mid-write leaves
+        at most one).
     """
-    records: list[dict[str, Any]] = []
-    bad = 0
-    p = Path(path)
-    if not p.exists():
-        return records, bad
-    with open(p, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(rec, dict):
-                records.append(rec)
-            else:
-                bad += 1
-    return records, bad
+    values, bad = read_json_lines(path)
+    records = [v for v in values if isinstance(v, dict)]
+    return records, len(bad) + len(values) - len(records)
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -272,6 +305,15 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns
+
+
+def _written_by_fermask(records: list[dict[str, Any]], outdir: Path) -> set[Path]:
+    """The files in ``outdir`` that some run recorded as its output (whatever its configuration)."""
+    return {
+        _real(outdir / rec["output"])
+        for rec in records
+        if rec.get("type") == "item" and isinstance(rec.get("output"), str)
+    }
 
 
 def _previous_state(records: list[dict[str, Any]]) -> tuple[str | None, dict[str, dict[str, Any]]]:
@@ -304,60 +346,186 @@ def _is_done(rec: dict[str, Any], src: Path, outdir: Path) -> bool:
 
 # -- outputs --------------------------------------------------------------
 class _Namer:
-    """Output paths unique within the output folder and never equal to an input."""
+    """Output paths unique within the output folder, never an input, never a file fermask did not write.
 
-    def __init__(self, outdir: Path, forbidden: set[Path]) -> None:
+    Args:
+        outdir: The output folder.
+        forbidden: Paths that are never outputs (the inputs, the manifest).
+        ours: Files in ``outdir`` that fermask wrote (the manifest names
+            them): the only existing files an output may replace.
+    """
+
+    def __init__(self, outdir: Path, forbidden: set[Path], ours: set[Path]) -> None:
         self.outdir = outdir
         self.used: set[Path] = set()
         self.forbidden = forbidden
+        self.ours = ours
 
     def reserve(self, rel: str) -> None:
-        self.used.add((self.outdir / rel).resolve())
+        self.used.add(_real(self.outdir / rel))
+
+    def _free(self, full: Path) -> bool:
+        if full in self.used or full in self.forbidden:
+            return False
+        return full in self.ours or not (full.exists() or full.is_symlink())
 
     def __call__(self, rel: Path, suffix: str) -> Path:
         base = rel.with_suffix(suffix)
         k = 1
         cand = base
         while True:
-            full = (self.outdir / cand).resolve()
-            if full not in self.used and full not in self.forbidden:
+            full = _real(self.outdir / cand)
+            if self._free(full):
                 self.used.add(full)
                 return cand
             k += 1
             cand = base.with_name(f"{base.stem}-{k}{base.suffix}")
 
 
-def _save_atomic(image: np.ndarray, target: Path) -> None:
+@dataclass
+class _Output:
+    """A masked image saved under a temporary name, renamed to ``target`` once its manifest line is written.
+
+    The line comes first, so a file fermask wrote is always one the manifest
+    names (a run killed in between leaves a line whose output is missing:
+    the input is redone under the same name).
+    """
+
+    tmp: Path
+    target: Path
+
+    def commit(self) -> None:
+        """Give the image its output name."""
+        os.replace(self.tmp, self.target)
+
+    def discard(self) -> None:
+        """Remove the temporary file, if it is still there."""
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+
+def _save_partial(image: np.ndarray, target: Path) -> _Output:
+    """Save ``image`` in ``target``'s format under a temporary name next to it."""
     from PIL import Image
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fmt = _PIL_FORMATS.get(target.suffix.lower(), "PNG")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    output = _Output(target.with_name(f".{target.name}.{os.getpid()}.partial"), target)
     try:
         img = Image.fromarray(image)
         if fmt == "JPEG":
-            img.save(tmp, format=fmt, quality=95)
+            img.save(output.tmp, format=fmt, quality=95)
         elif fmt == "WEBP":
-            img.save(tmp, format=fmt, lossless=True)
+            img.save(output.tmp, format=fmt, lossless=True)
         else:
-            img.save(tmp, format=fmt)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            img.save(output.tmp, format=fmt)
+    except BaseException:
+        output.discard()
+        raise
+    return output
 
 
 class _Manifest:
+    """The manifest, open for appending one flushed line per record."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f: IO[str] = open(path, "a", encoding="utf-8")
+        try:  # a cut-off last line gets its newline here (the plan warned about it)
+            self._f, _ = open_append(path)
+        except OSError as exc:
+            raise _unwritable(path.parent, exc) from None
 
     def write(self, rec: dict[str, Any]) -> None:
-        self._f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self._f.write((json_line(rec, default=str) + "\n").encode("utf-8"))
         self._f.flush()
 
     def close(self) -> None:
         self._f.close()
+
+
+def _unwritable(folder: Path, exc: OSError) -> FermaskError:
+    """The error for an output folder that cannot be created or written to."""
+    why = exc.strerror or str(exc)
+    return FermaskError(
+        f"cannot write to the output folder {str(folder)!r} ({why}: {exc.filename or folder}); "
+        "choose a folder you can write to with -o (outdir=), or fix its permissions"
+    )
+
+
+class _FolderLock:
+    """An exclusive lock on an output folder, held for a whole run.
+
+    ``flock`` on ``OUTDIR/.fermask.lock``: the kernel releases it when the
+    process ends, even when it is killed, so a lock left by a dead run is
+    simply taken over (:attr:`taken_over` then names that run's pid). Where
+    ``fcntl`` is missing (Windows) no lock is taken.
+
+    Args:
+        folder: The output folder; created if needed.
+
+    Raises:
+        FermaskError: The folder cannot be created or written to, or another
+            run holds its lock.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken_over: int | None = None
+        self._locked = False
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _unwritable(folder, exc) from None
+        try:
+            self._acquire()
+        except BaseException:
+            os.close(self._fd)  # the holder's pid stays in the file
+            self._fd = None
+            raise
+
+    def _holder(self) -> int | None:
+        assert self._fd is not None
+        text = os.pread(self._fd, 64, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+
+    def _acquire(self) -> None:
+        assert self._fd is not None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise _unwritable(self.folder, exc) from None
+            holder = self._holder()
+            who = f"process {holder}" if holder is not None else "another process"
+            raise FermaskError(
+                f"another fermask run ({who}) is writing to the output folder {str(self.folder)!r}; two runs "
+                "into one folder would mix their outputs. Wait for it to finish (then rerun to resume), or "
+                "choose another output folder"
+            ) from None
+        previous = self._holder()  # a released lock is empty: a pid here is a run that died holding it
+        if previous is not None and previous != os.getpid():
+            self.taken_over = previous
+        self._locked = True
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+
+    def release(self) -> None:
+        """Clear the pid and release the lock (closing the file releases it)."""
+        if self._fd is None:
+            return
+        if self._locked:
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
+        os.close(self._fd)
+        self._fd = None
+        self._locked = False
 
 
 def _now() -> str:
@@ -372,6 +540,8 @@ class _Todo:
     file: InputFile
     key: str  # the resolved input path: the manifest's ``input``
     stamp: tuple[int, int] | None  # size and mtime when the run was planned
+    index: int  # position among all the inputs: seeds the random choices
+    broken: str | None = None  # why a symlink cannot be read (a loop, a missing target)
 
 
 @dataclass
@@ -391,7 +561,7 @@ class _Plan:
     namer: _Namer
     earlier_output: dict[str, Path]
 
-    def run_record(self, inputs: list[str | os.PathLike[str]]) -> dict[str, Any]:
+    def run_record(self, inputs: list[str | os.PathLike[str]], lock: _FolderLock) -> dict[str, Any]:
         """The manifest line that starts the run."""
         return {
             "type": "run",
@@ -405,6 +575,8 @@ class _Plan:
             "skipped": self.skipped,
             "ignored": self.ignored,
             "unreadable_manifest_lines": self.bad_lines,
+            "pid": os.getpid(),
+            "lock_taken_over_from_pid": lock.taken_over,
             "python": sys.version.split()[0],
         }
 
@@ -416,7 +588,7 @@ def _check_arguments(
     check_choice(output_format, OUTPUT_FORMATS, "output_format", error=FermaskError)
     if workers is not None and int(workers) < 1:
         raise FermaskError(f"workers must be at least 1, got {workers}")
-    out_real = out.resolve()
+    out_real = _real(out)
     for item in inputs:
         p = Path(item)
         if p.exists() and p.resolve() == out_real:
@@ -430,22 +602,28 @@ def _check_arguments(
 
 
 def _plan_run(
-    inputs: list[str | os.PathLike[str]],
+    files: list[InputFile],
+    ignored: int,
     out: Path,
     masker: _MaskerLike,
     output_format: OutputFormat,
     force: bool,
 ) -> _Plan:
-    """Find the inputs, check the manifest's configuration, and pick what is left to do.
+    """Check the manifest's configuration and pick what is left to do (``out`` exists and is locked).
 
-    Creates ``out``; an input done by an earlier run of the same configuration
-    is skipped (unless ``force``) and keeps its earlier output name.
+    An input done by an earlier run of the same configuration is skipped
+    (unless ``force``) and keeps its earlier output name.
     """
-    files, ignored = collect_inputs(inputs, exclude=out)
     run_config = {"masker": masker.config(), "output_format": output_format}
     digest = config_hash(run_config)
     manifest_path = out / MANIFEST_NAME
     records, bad_lines = read_manifest(manifest_path)
+    if bad_lines:
+        warnings.warn(
+            f"{manifest_path}: skipped {bad_lines} cut-off line(s), left by a run that was killed or ran out of "
+            "disk; an input whose line was lost is done again, and this run's lines start on a fresh line",
+            stacklevel=3,
+        )
     last_hash, previous = _previous_state(records)
     if last_hash is not None and last_hash != digest and not force:
         raise FermaskError(
@@ -455,10 +633,8 @@ def _plan_run(
         )
     if force:
         previous = {}
-
-    out.mkdir(parents=True, exist_ok=True)
-    forbidden = {f.path.resolve() for f in files} | {manifest_path.resolve()}
-    namer = _Namer(out, forbidden)
+    forbidden = {_real(f.path) for f in files} | {_real(manifest_path), _real(out / LOCK_NAME)}
+    namer = _Namer(out, forbidden, _written_by_fermask(records, out))
     earlier_output: dict[str, Path] = {}
     for key, rec in previous.items():
         if rec.get("status") == "masked" and isinstance(rec.get("output"), str):
@@ -466,13 +642,13 @@ def _plan_run(
             earlier_output[key] = Path(rec["output"])
     todo: list[_Todo] = []
     skipped = 0
-    for f in files:
-        key = str(f.path.resolve())
+    for index, f in enumerate(files):
+        key = str(_real(f.path))
         prev = previous.get(key)
         if prev is not None and _is_done(prev, f.path, out):
             skipped += 1
             continue
-        todo.append(_Todo(f, key, _file_stamp(f.path)))
+        todo.append(_Todo(f, key, _file_stamp(f.path), index, _broken_link(f.path)))
     return _Plan(
         out=out,
         manifest=manifest_path,
@@ -489,38 +665,97 @@ def _plan_run(
     )
 
 
+def _frames_note(path: Path, status: str) -> str | None:
+    """A note for an animated image (only its first frame is read), else ``None``."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            frames = int(getattr(im, "n_frames", 1))
+    except Exception:  # unreadable here: the masker already said what it could
+        return None
+    if frames <= 1:
+        return None
+    done = "masked" if status == "masked" else "searched for faces"
+    return f"animated image: only the first of its {frames} frames was {done}"
+
+
 def _item_record(item: _Todo, res: MaskResult) -> dict[str, Any]:
     """The manifest line of one input, before its output is written."""
     rec = res.to_record()
     stamp = item.stamp
+    note = _frames_note(item.file.path, rec["status"]) if rec["status"] != "error" else None
     return {
         "type": "item",
         "input": item.key,
         "output": None,
         **{k: rec[k] for k in ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")},
+        "note": note,
+        "index": item.index,
         "input_bytes": stamp[0] if stamp else None,
         "input_mtime_ns": stamp[1] if stamp else None,
     }
 
 
-def _write_result(plan: _Plan, item: _Todo, res: MaskResult) -> dict[str, Any]:
-    """Save a masked image under its output name; return the input's manifest record.
+def _write_result(plan: _Plan, item: _Todo, res: MaskResult) -> tuple[dict[str, Any], _Output | None]:
+    """Save a masked image under a temporary name; return the input's manifest record and the output.
 
-    A failed write turns the record into an error.
+    A failed write turns the record into an error (with no output).
     """
     rec = _item_record(item, res)
     if rec["status"] != "masked" or res.image is None:  # "masked" always has an image
-        return rec
+        return rec, None
     suffix = ".png" if plan.output_format == "png" else item.file.path.suffix.lower()
     if suffix not in _PIL_FORMATS:
         suffix = ".png"
     rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, suffix)
     try:
-        _save_atomic(res.image, plan.out / rel)
-        rec["output"] = rel.as_posix()
+        output = _save_partial(res.image, plan.out / rel)
     except (OSError, ValueError) as exc:
         rec.update(status="error", reason=f"could not write the output {str(plan.out / rel)!r}: {exc}")
-    return rec
+        return rec, None
+    rec["output"] = rel.as_posix()
+    return rec, output
+
+
+def _record(manifest: _Manifest, rec: dict[str, Any], output: _Output | None) -> dict[str, Any]:
+    """Write an input's manifest line, then give its image its output name; return the final record.
+
+    A failed rename is recorded by a second line (the latest line of an input counts).
+    """
+    try:
+        manifest.write(rec)
+        if output is None:
+            return rec
+        try:
+            output.commit()
+        except OSError as exc:
+            rec = {**rec, "output": None, "status": "error",
+                   "reason": f"could not write the output {str(output.target)!r}: {exc}"}
+            manifest.write(rec)
+        return rec
+    finally:
+        if output is not None:
+            output.discard()
+
+
+def _results(
+    plan: _Plan, masker: _MaskerLike, **options: Any
+) -> Iterator[tuple[_Todo, dict[str, Any], _Output | None]]:
+    """Each input of the run with its manifest record and its saved output, as each one is done.
+
+    Broken symlinks come first (nothing to read); the other inputs are masked
+    in order, each seeded by its position among all the inputs.
+    """
+    for item in plan.todo:
+        if item.broken is not None:
+            yield item, _item_record(item, MaskResult(image=None, index=item.index, reason=item.broken)), None
+    todo = [item for item in plan.todo if item.broken is None]
+    results = masker.mask_many(
+        [str(item.file.path) for item in todo], indices=[item.index for item in todo], **options
+    )
+    for item, res in zip(todo, results):
+        yield (item, *_write_result(plan, item, res))
 
 
 def _count(summary: BatchSummary, item: _Todo, rec: dict[str, Any]) -> None:
@@ -532,6 +767,36 @@ def _count(summary: BatchSummary, item: _Todo, rec: dict[str, Any]) -> None:
     else:
         summary.errors += 1
         summary.error_inputs.append((str(item.file.path), str(rec["reason"])))
+
+
+def _run(
+    plan: _Plan, inputs: list[str | os.PathLike[str]], masker: _MaskerLike, lock: _FolderLock, **options: Any
+) -> BatchSummary:
+    """Mask what the plan says, one manifest line per input; the summary line ends the run, whatever happens."""
+    summary = BatchSummary(outdir=plan.out, manifest=plan.manifest, skipped=plan.skipped, ignored=plan.ignored)
+    manifest = _Manifest(plan.manifest)
+    start = time.perf_counter()
+    try:
+        manifest.write(plan.run_record(inputs, lock))
+        for item, rec, output in _results(plan, masker, **options):
+            _count(summary, item, _record(manifest, rec, output))
+    except OSError as exc:  # the manifest cannot be written any more (disk full, ...)
+        summary.interrupted = True
+        raise FermaskError(
+            f"the run stopped: writing {str(plan.manifest)!r} failed ({exc.strerror or exc}); the inputs "
+            "recorded so far are kept. Free some space (or fix the folder), then rerun the same command to resume"
+        ) from exc
+    except BaseException:  # Ctrl-C, or a failure of the run itself
+        summary.interrupted = True
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - start
+        try:
+            manifest.write({"type": "summary", "time": _now(), **summary.to_dict()})
+        except OSError:  # e.g. disk full: the item lines already written still count
+            pass
+        manifest.close()
+    return summary
 
 
 def mask_folder(
@@ -553,7 +818,8 @@ def mask_folder(
         outdir: Output folder; created if needed. It may lie inside an input
             folder (it is then left out of the search) but may not be one.
         masker: A :class:`~fermask.Masker` (anything with ``config()`` and
-            ``mask_many()``).
+            ``mask_many()``; the latter gets ``indices=``, each input's
+            position among all the inputs, to seed its random choices).
         workers: Worker processes (``1``: this process; ``None``: every CPU).
         executor: A :class:`concurrent.futures.Executor` to use instead.
         progress: Show a progress bar.
@@ -568,38 +834,25 @@ def mask_folder(
 
     Raises:
         FermaskError: No inputs, a missing input, ``outdir`` equal to an input
-            or an input folder, an unknown ``output_format``, or an existing
-            manifest written with another configuration (without ``force``).
+            or an input folder, an unknown ``output_format``, an existing
+            manifest written with another configuration (without ``force``),
+            an ``outdir`` that cannot be created or written to, or another
+            run writing to ``outdir`` now.
     """
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out = Path(outdir)
     _check_arguments(inputs, out, output_format, workers)
-    plan = _plan_run(inputs, out, masker, output_format, force)
-    summary = BatchSummary(outdir=out, manifest=plan.manifest, skipped=plan.skipped, ignored=plan.ignored)
-
-    manifest = _Manifest(plan.manifest)
-    start = time.perf_counter()
+    files, ignored = collect_inputs(inputs, exclude=out)
+    lock = _FolderLock(out)
     try:
-        manifest.write(plan.run_record(inputs))
-        results = masker.mask_many(
-            [str(item.file.path) for item in plan.todo],
-            workers=workers,
-            executor=executor,
-            chunksize=chunksize,
-            progress=progress,
-        )
-        for item, res in zip(plan.todo, results):
-            rec = _write_result(plan, item, res)
-            _count(summary, item, rec)
-            manifest.write(rec)
-    except BaseException:  # Ctrl-C, or a failure of the run itself (disk full, ...)
-        summary.interrupted = True
-        raise
+        if lock.taken_over is not None:
+            warnings.warn(
+                f"{out}: took over the lock of process {lock.taken_over}, which ended without releasing it "
+                "(killed?); this run resumes its work",
+                stacklevel=2,
+            )
+        plan = _plan_run(files, ignored, out, masker, output_format, force)
+        options = {"workers": workers, "executor": executor, "chunksize": chunksize, "progress": progress}
+        return _run(plan, inputs, masker, lock, **options)
     finally:
-        summary.seconds = time.perf_counter() - start
-        try:
-            manifest.write({"type": "summary", "time": _now(), **summary.to_dict()})
-        except OSError:  # e.g. disk full: the item lines already written still count
-            pass
-        manifest.close()
-    return summary
+        lock.release()

@@ -339,6 +339,7 @@ class Masker:
         progress: bool = True,
         start: int = 0,
         total: int | None = None,
+        indices: Iterable[int] | None = None,
     ) -> Iterator[MaskResult]:
         """Mask many images, in parallel, yielding results in input order.
 
@@ -353,8 +354,13 @@ class Masker:
                 executor scales this out over a cluster). Not shut down here.
             chunksize: Images sent to a worker at a time.
             progress: Show a progress bar.
-            start: Index of the first image (seeds the random choices).
+            start: Index of the first image (seeds the random choices); the
+                others follow it.
             total: Number of images, for the progress bar when ``images`` has no length.
+            indices: Each image's own index (seeds its random choices), in
+                place of ``start``: a resumed batch passes the positions of
+                the images left, so they get the choices an uninterrupted
+                batch gives them. Must be as long as ``images``.
 
         Yields:
             One :class:`MaskResult` per input, in order.
@@ -363,9 +369,8 @@ class Masker:
 
         if total is None and hasattr(images, "__len__"):
             total = len(images)  # type: ignore[arg-type]
-        results = ordered_map(
-            self._run_chunk, enumerate(images, start), workers=workers, executor=executor, chunksize=chunksize
-        )
+        numbered = enumerate(images, start) if indices is None else zip(indices, images, strict=True)
+        results = ordered_map(self._run_chunk, numbered, workers=workers, executor=executor, chunksize=chunksize)
         bar = tqdm(total=total, disable=not progress, unit="img", desc="masking", smoothing=0.1)
         with closing(results), bar:  # closing: an abandoned loop shuts the pool down at once
             for res in results:

@@ -12,18 +12,22 @@ unless ``--format same``. ``OUTDIR/manifest.jsonl`` gets one line per input
 (masked / no_face / error, with the reason); rerunning the same command
 resumes. The exit status is 0 when the run finished (even if some files
 failed: they are in the manifest), 1 with ``--strict`` when any file failed,
-2 for bad arguments, 130 when interrupted.
+2 for bad arguments (an unwritable OUTDIR, or one another run is writing
+to, included), 130 when interrupted (the message gives the command that
+resumes).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES, OUTPUT_FORMATS
 
-__all__ = ["add_arguments", "run", "positive_int", "build_masker"]
+__all__ = ["add_arguments", "run", "positive_int", "build_masker", "resume_command"]
 
 
 def positive_int(text: str) -> int:
@@ -100,20 +104,49 @@ def build_masker(args: argparse.Namespace) -> Any:
         raise FermaskError(str(exc)) from None
 
 
+def resume_command(args: argparse.Namespace) -> str:
+    """The command line that resumes this run: the same inputs and options, without ``--force``.
+
+    ``--force`` is left out: the folder's configuration is this run's now,
+    and keeping it would redo the inputs already done.
+
+    Examples:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser)
+        >>> resume_command(parser.parse_args(["my photos", "-o", "out", "--style", "random", "--force", "-j", "2"]))
+        "fermask mask 'my photos' -o out --style random --seed 0 --detector hog --face-policy auto --workers 2 --format png"
+    """
+    words = ["fermask", "mask", *args.inputs, "-o", args.output, "--style", args.style]
+    for flag, value in [("--color", args.color), ("--pattern", args.pattern), ("--seed", args.seed),
+                        ("--detector", args.detector), ("--face-policy", args.face_policy),
+                        ("--landmarks", args.landmarks), ("--workers", args.workers),
+                        ("--format", args.output_format)]:
+        if value is not None:
+            words += [flag, str(value)]
+    words += [flag for flag, on in [("--keep-color", args.keep_color), ("--strict", args.strict),
+                                    ("--quiet", args.quiet)] if on]
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask mask``."""
-    from fermask.batch import mask_folder
+    from fermask.batch import MANIFEST_NAME, mask_folder
 
     masker = build_masker(args)
-    summary = mask_folder(
-        args.inputs,
-        args.output,
-        masker,
-        workers=args.workers,
-        progress=not args.quiet,
-        output_format=args.output_format,
-        force=args.force,
-    )
+    try:
+        summary = mask_folder(
+            args.inputs,
+            args.output,
+            masker,
+            workers=args.workers,
+            progress=not args.quiet,
+            output_format=args.output_format,
+            force=args.force,
+        )
+    except KeyboardInterrupt:
+        print(f"fermask mask: interrupted; the finished images are kept and recorded in "
+              f"{os.path.join(args.output, MANIFEST_NAME)}. To resume, run:\n  {resume_command(args)}", file=sys.stderr)
+        return 130
     for path, reason in summary.error_inputs[:10]:
         print(f"error: {reason}" if path in reason else f"error: {path}: {reason}", file=sys.stderr)
     if len(summary.error_inputs) > 10:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._files import write_json_atomic
+from .._files import open_append, write_json_atomic
 from ..errors import DataFormatError, FermaskError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,13 +97,9 @@ def _fsync_append(path: Path, line: str) -> bool:
         ``True`` when the file ended in a cut-off line (power loss, full
         disk): a newline was written first, so the new line stays readable.
     """
-    with open(path, "ab+") as f:  # append mode: every write goes to the end
-        end = f.seek(0, os.SEEK_END)
-        torn = False
-        if end:
-            f.seek(end - 1)
-            torn = f.read(1) != b"\n"
-        f.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
+    f, torn = open_append(path)
+    with f:
+        f.write((line + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
     return torn
