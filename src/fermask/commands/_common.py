@@ -1,11 +1,64 @@
-"""Command-line helpers shared by ``fermask train`` and ``fermask evaluate``: the data options and their reading."""
+"""Command-line helpers shared by several commands, so that commands never import each other.
+
+The Masker options (``fermask mask``, ``fermask demo``) and the data options
+with their reading (``fermask train``, ``fermask evaluate``).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-__all__ = ["add_data_arguments", "load_data"]
+from fermask._choices import DETECTORS, FACE_POLICIES
+
+__all__ = ["add_masker_arguments", "build_masker", "add_data_arguments", "load_data"]
+
+
+def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that configure the Masker (``fermask mask`` and ``fermask demo``)."""
+    parser.add_argument("--style", "-s", default="surgical",
+                        help="mask style, comma-separated styles (one picked per image), or 'random' "
+                             "(default: surgical; see `fermask styles`)")
+    parser.add_argument("--color", "-c", default=None,
+                        help="colour name, #rrggbb, or 'random' (default: the style's colour)")
+    parser.add_argument("--pattern", default=None,
+                        help="pattern: none, stripes, dots, checks, fabric, camo, zigzag or random "
+                             "(default: the style's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
+    parser.add_argument("--keep-color", action="store_true",
+                        help="on gray images keep the mask in colour (writes 3-channel images)")
+    parser.add_argument("--detector", choices=DETECTORS, default="hog",
+                        help="face detector: hog (fast), cnn (finds more faces, slow), auto (hog, then cnn)")
+    parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
+                        help="auto: small images without a detected face are treated as face crops; "
+                             "full_frame: every image is one face crop (default: auto)")
+    parser.add_argument("--landmarks", metavar="PATH", default=None,
+                        help="path of shape_predictor_68_face_landmarks.dat")
+
+
+def build_masker(args: argparse.Namespace) -> Any:
+    """Make the Masker the options describe; bad values raise FermaskError."""
+    from fermask.errors import FermaskError
+    from fermask.masker import Masker
+
+    style: Any = args.style
+    if isinstance(style, str) and "," in style:
+        style = [s.strip() for s in style.split(",") if s.strip()]
+    try:
+        return Masker(
+            style,
+            color=args.color,
+            pattern=args.pattern,
+            seed=args.seed,
+            keep_color=args.keep_color,
+            face_policy=args.face_policy,
+            detector=args.detector,
+            landmarks_path=args.landmarks,
+        )
+    except FermaskError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise FermaskError(str(exc)) from None
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .mask import add_masker_arguments
+from ._common import add_masker_arguments, build_masker
 
 __all__ = ["add_arguments", "run"]
 
@@ -36,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from fermask._image import load_image, to_rgb
     from fermask.assets import example_photo
     from fermask.errors import FermaskError
-
-    from .mask import build_masker
 
     masker = build_masker(args)
     photo = example_photo()

@@ -23,9 +23,10 @@ import argparse
 import os
 import shlex
 import sys
-from typing import Any
 
-from fermask._choices import DETECTORS, FACE_POLICIES, OUTPUT_FORMATS
+from fermask._choices import OUTPUT_FORMATS
+
+from ._common import add_masker_arguments, build_masker
 
 __all__ = ["add_arguments", "run", "positive_int", "build_masker", "resume_command"]
 
@@ -39,28 +40,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that configure the Masker (shared with ``fermask demo``)."""
-    parser.add_argument("--style", "-s", default="surgical",
-                        help="mask style, comma-separated styles (one picked per image), or 'random' "
-                             "(default: surgical; see `fermask styles`)")
-    parser.add_argument("--color", "-c", default=None,
-                        help="colour name, #rrggbb, or 'random' (default: the style's colour)")
-    parser.add_argument("--pattern", default=None,
-                        help="pattern: none, stripes, dots, checks, fabric, camo, zigzag or random "
-                             "(default: the style's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
-    parser.add_argument("--keep-color", action="store_true",
-                        help="on gray images keep the mask in colour (writes 3-channel images)")
-    parser.add_argument("--detector", choices=DETECTORS, default="hog",
-                        help="face detector: hog (fast), cnn (finds more faces, slow), auto (hog, then cnn)")
-    parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
-                        help="auto: small images without a detected face are treated as face crops; "
-                             "full_frame: every image is one face crop (default: auto)")
-    parser.add_argument("--landmarks", metavar="PATH", default=None,
-                        help="path of shape_predictor_68_face_landmarks.dat")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,31 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="redo every input, even those done by an earlier run or with other options")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if any file failed")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def build_masker(args: argparse.Namespace) -> Any:
-    """Make the Masker the options describe; bad values raise FermaskError."""
-    from fermask.errors import FermaskError
-    from fermask.masker import Masker
-
-    style: Any = args.style
-    if isinstance(style, str) and "," in style:
-        style = [s.strip() for s in style.split(",") if s.strip()]
-    try:
-        return Masker(
-            style,
-            color=args.color,
-            pattern=args.pattern,
-            seed=args.seed,
-            keep_color=args.keep_color,
-            face_policy=args.face_policy,
-            detector=args.detector,
-            landmarks_path=args.landmarks,
-        )
-    except FermaskError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise FermaskError(str(exc)) from None
 
 
 def resume_command(args: argparse.Namespace) -> str:
