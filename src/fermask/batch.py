@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import hashlib
 import json
 import os
 import sys
@@ -62,7 +61,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from ._choices import OUTPUT_FORMATS, check_choice
-from ._files import json_line, open_append, read_json_lines
+from ._files import json_line, open_append, read_json_lines, sha256_hex
 from ._image import IMAGE_SUFFIXES
 from ._version import __version__
 from .errors import FermaskError
@@ -275,9 +274,9 @@ def collect_inputs(
 
 # -- manifest -------------------------------------------------------------
 def config_hash(config: dict[str, Any]) -> str:
-    """A short, stable hash of a JSON-ready configuration."""
+    """A short, stable hash of a JSON-ready configuration (the first 16 hex digits of its sha256)."""
     blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return sha256_hex(blob)[:16]
 
 
 def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], int]:
