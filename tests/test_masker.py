@@ -234,3 +234,14 @@ def test_broken_plugin_warns_but_does_not_break(tmp_path: Path, monkeypatch: pyt
     finally:
         monkeypatch.undo()
         registry.reload_plugins()
+
+
+def test_threads_sharing_one_masker_give_the_same_bytes_as_one_process(lfw_crops48: np.ndarray) -> None:
+    """dlib's detectors are not thread-safe (a Dask worker runs tasks in threads); results must not change."""
+    crops = list(lfw_crops48[:16])
+    masker = Masker("random", color="random", pattern="random", seed=3)
+    alone = [r.image.tobytes() for r in masker.mask_many(crops, workers=1, progress=False)]
+    with ThreadPoolExecutor(2) as ex:
+        for _ in range(5):
+            shared = [r.image.tobytes() for r in masker.mask_many(crops, executor=ex, chunksize=2, progress=False)]
+            assert shared == alone
