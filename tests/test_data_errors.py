@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from fermask.data import FERDataset, load_fer_data, make_synthetic_fer, write_fer2013_csv
+from fermask.data import FERDataset, load_dataset, load_fer_data, make_synthetic_fer, write_fer2013_csv
 from fermask.data.readers import read_fer_csv, read_ferplus_votes
 from fermask.errors import DataFormatError
 
@@ -92,3 +94,61 @@ def test_largest_accepted_vote(tmp_path: Path) -> None:
     p.write_text(f"{FERPLUS_HEADER}\nTraining,fer0.png,0, 1000 ,2,0,0,0,0,0,0,0\n", encoding="utf-8")
     votes, _, _ = read_ferplus_votes(p)
     assert votes.tolist() == [[0, 1000, 2, 0, 0, 0, 0, 0, 0, 0]]
+
+
+# -- 3. saved dataset descriptions -------------------------------------------------------
+
+
+LOADERS: list[Callable[[Path], Any]] = [FERDataset.load, load_dataset, load_fer_data]
+
+
+def _saved(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    out = make_synthetic_fer(30, seed=2).save(tmp_path / "saved", shard_size=20)
+    return out, json.loads((out / "dataset.json").read_text())
+
+
+def _damage(info: dict[str, Any], how: str) -> Any:
+    entry = info["shards"][0]
+    cases: dict[str, Any] = {
+        "a list": [info],
+        "a string": "fermask-dataset",
+        "no shards": {k: v for k, v in info.items() if k != "shards"},
+        "shards not a list": {**info, "shards": "shard-00000.npz"},
+        "entry not an object": {**info, "shards": ["shard-00000.npz", info["shards"][1]]},
+        "entry without sha256": {**info, "shards": [{"file": entry["file"], "count": 20}, info["shards"][1]]},
+        "count not a number": {**info, "shards": [{**entry, "count": "20"}, info["shards"][1]]},
+        "file outside the folder": {**info, "shards": [{**entry, "file": "../x.npz"}, info["shards"][1]]},
+        "file not a string": {**info, "shards": [{**entry, "file": 7}, info["shards"][1]]},
+        "no count": {k: v for k, v in info.items() if k != "count"},
+        "version not a number": {**info, "version": "one"},
+        "no label_names": {k: v for k, v in info.items() if k != "label_names"},
+    }
+    return cases[how]
+
+
+@pytest.mark.parametrize("read", LOADERS)
+@pytest.mark.parametrize(
+    "how",
+    ["a list", "a string", "no shards", "shards not a list", "entry not an object", "entry without sha256",
+     "count not a number", "file outside the folder", "file not a string", "no count",
+     "version not a number", "no label_names"],
+)
+def test_malformed_dataset_json(tmp_path: Path, read: Callable[[Path], Any], how: str) -> None:
+    out, info = _saved(tmp_path)
+    (out / "dataset.json").write_text(json.dumps(_damage(info, how)))
+    with pytest.raises(DataFormatError, match=r"dataset\.json'.*save the dataset again") as exc:
+        read(out)
+    assert "Traceback" not in str(exc.value)
+
+
+def test_shard_missing_an_array(tmp_path: Path) -> None:
+    out, info = _saved(tmp_path)
+    with np.load(out / "shard-00000.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "ids"}
+    np.savez_compressed(out / "shard-00000.npz", **arrays)
+    from fermask._files import sha256_file
+
+    info["shards"][0]["sha256"] = sha256_file(out / "shard-00000.npz")
+    (out / "dataset.json").write_text(json.dumps(info))
+    with pytest.raises(DataFormatError, match=r"shard-00000\.npz' has no 'ids' array"):
+        FERDataset.load(out)

@@ -293,18 +293,21 @@ class FERDataset:
                 that is missing or does not match its checksum.
         """
         arrays, info = read_dataset(path, verify=verify)
-        return cls(
-            arrays["images"],
-            arrays["labels"],
-            usage=arrays["usage"],
-            ids=arrays["ids"],
-            styles=arrays.get("styles"),
-            soft_labels=arrays.get("soft_labels"),
-            label_names=info["label_names"],
-            source=info.get("source", ""),
-            masking=info.get("masking"),
-            notes=info.get("notes") or {},
-        )
+        try:
+            return cls(
+                arrays["images"],
+                arrays["labels"],
+                usage=arrays["usage"],
+                ids=arrays["ids"],
+                styles=arrays.get("styles"),
+                soft_labels=arrays.get("soft_labels"),
+                label_names=info["label_names"],
+                source=info.get("source", ""),
+                masking=info.get("masking"),
+                notes=info.get("notes") or {},
+            )
+        except DataFormatError as exc:
+            raise DataFormatError(f"'{path}' does not hold a usable dataset: {exc}; save the dataset again") from None
 
     @classmethod
     def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
