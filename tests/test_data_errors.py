@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fermask.data import FERDataset, load_dataset, load_fer_data, make_synthetic
 from fermask.data.readers import read_fer_csv, read_ferplus_votes
 from fermask.errors import DataFormatError
 
+from test_data_mask import FakeMasker
 
 FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
 
@@ -152,3 +154,88 @@ def test_shard_missing_an_array(tmp_path: Path) -> None:
     (out / "dataset.json").write_text(json.dumps(info))
     with pytest.raises(DataFormatError, match=r"shard-00000\.npz' has no 'ids' array"):
         FERDataset.load(out)
+
+
+# -- 4. the masking cache ----------------------------------------------------------------
+
+
+def _mask(ds: FERDataset, root: Path, masker: FakeMasker | None = None) -> FERDataset:
+    return ds.mask(masker or FakeMasker(), cache_dir=root, progress=False, shard_size=100)
+
+
+def _same(a: FERDataset, b: FERDataset) -> None:
+    for name in ("images", "labels", "styles"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.images.tobytes() == b.images.tobytes()
+
+
+CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "truncated": lambda b: b[: len(b) // 2],
+    "random bytes": lambda b: np.random.default_rng(0).bytes(len(b)),
+    "bad zip": lambda b: b"PK\x03\x04" + b[4:40] + b"\x00" * (len(b) - 40),
+    "empty": lambda b: b"",
+}
+
+
+@pytest.mark.parametrize("corrupt", list(CORRUPTIONS))
+def test_damaged_part_of_a_finished_cache_is_redone(tmp_path: Path, corrupt: str) -> None:
+    ds = make_synthetic_fer(450, seed=3, base="drawn")
+    clean = _mask(ds, tmp_path / "clean")
+    _mask(ds, tmp_path / "c")
+    (entry,) = (tmp_path / "c").iterdir()
+    part = entry / "part-00002.npz"
+    part.write_bytes(CORRUPTIONS[corrupt](part.read_bytes()))
+    masker = FakeMasker()
+    with pytest.warns(UserWarning, match=r"part-00002\.npz.*damaged.*masked again"):
+        out = _mask(ds, tmp_path / "c", masker)
+    assert masker.masked_count == 100  # only the damaged part
+    _same(out, clean)
+    again = FakeMasker()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _same(_mask(ds, tmp_path / "c", again), clean)  # repaired: no warning, nothing masked
+    assert again.masked_count == 0
+
+
+def test_damaged_part_of_an_unfinished_cache_is_redone(tmp_path: Path) -> None:
+    ds = make_synthetic_fer(450, seed=3, base="drawn")
+    clean = _mask(ds, tmp_path / "clean")
+    with pytest.raises(KeyboardInterrupt):
+        _mask(ds, tmp_path / "c", FakeMasker(stop_after=250))
+    (entry,) = (tmp_path / "c").iterdir()
+    part = entry / "part-00000.npz"
+    part.write_bytes(part.read_bytes()[:100])
+    masker = FakeMasker()
+    with pytest.warns(UserWarning, match=r"part-00000\.npz.*damaged"):
+        out = _mask(ds, tmp_path / "c", masker)
+    assert masker.masked_count == 350  # part 0 again, part 1 kept, parts 2-4 for the first time
+    _same(out, clean)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", "[]", '"meta"', json.dumps({"format": "fermask-mask-cache", "version": 2, "count": 450,
+                                                 "shards": [{"file": "part-00000.npz"}]})],
+)
+def test_damaged_cache_index_is_redone(tmp_path: Path, content: str) -> None:
+    ds = make_synthetic_fer(450, seed=3, base="drawn")
+    clean = _mask(ds, tmp_path / "clean")
+    _mask(ds, tmp_path / "c")
+    (entry,) = (tmp_path / "c").iterdir()
+    (entry / "meta.json").write_text(content)
+    masker = FakeMasker()
+    with pytest.warns(UserWarning, match=r"meta\.json.*damaged.*masked again"):
+        out = _mask(ds, tmp_path / "c", masker)
+    assert masker.masked_count == 450
+    _same(out, clean)
+    json.loads((entry / "meta.json").read_text())  # rewritten whole
+
+
+def test_damaged_complete_marker_is_harmless(tmp_path: Path) -> None:
+    ds = make_synthetic_fer(450, seed=3, base="drawn")
+    clean = _mask(ds, tmp_path / "c")
+    (entry,) = (tmp_path / "c").iterdir()
+    (entry / "complete.json").write_bytes(b"\x00garbage")
+    masker = FakeMasker()
+    _same(_mask(ds, tmp_path / "c", masker), clean)
+    assert masker.masked_count == 0  # the parts are checked one by one; the marker is not trusted
