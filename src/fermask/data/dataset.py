@@ -730,7 +730,8 @@ class FERDataset:
         masker's full :meth:`~fermask.Masker.config` and the fermask version,
         in shards of ``shard_size`` images written as they finish: a second
         call loads in seconds, and an interrupted call resumes with the
-        unfinished shards.
+        unfinished shards. A damaged shard or index in the cache is masked
+        again, with a warning naming the file.
 
         Args:
             masker: The masker.
