@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +88,56 @@ def test_unreadable_video(tmp_path) -> None:
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(ImageError, match="bad.mp4"):
         list(iter_frames(bad))
+
+
+@pytest.fixture(scope="module")
+def broken_videos(clip: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Random bytes named .mp4, the clip cut in half, and a faststart copy (index first) cut in half."""
+    import imageio.v3 as iio
+
+    folder = tmp_path_factory.mktemp("broken")
+    frames = np.stack([np.full((64, 64, 3), 10 * i, np.uint8) for i in range(20)])
+    iio.imwrite(folder / "faststart.mp4", frames, plugin="FFMPEG", fps=10, output_params=["-movflags", "+faststart"])
+    data = {
+        "random.mp4": np.random.default_rng(0).bytes(5000),
+        "half.mp4": Path(clip).read_bytes()[: Path(clip).stat().st_size // 2],
+        "half_faststart.mp4": (folder / "faststart.mp4").read_bytes()[: (folder / "faststart.mp4").stat().st_size // 2],
+    }
+    for name, raw in data.items():
+        (folder / name).write_bytes(raw)
+    return {name: str(folder / name) for name in data}
+
+
+def _one_short_line(exc: BaseException, name: str) -> None:
+    text = str(exc)
+    assert f"{name}' is not a readable video: " in text
+    assert "\n" not in text and "ffmpeg version" not in text and "configuration:" not in text
+    assert len(text) < 400
+    assert exc.__cause__ is None and exc.__suppress_context__
+
+
+@pytest.mark.parametrize("name", ["random.mp4", "half.mp4", "half_faststart.mp4"])
+def test_broken_video_is_one_short_data_format_error(bundle: str, broken_videos: dict[str, str], name: str) -> None:
+    from fermask.errors import DataFormatError, ImageError
+    from fermask.video import iter_frames, predict_video, video_fps
+
+    path = broken_videos[name]
+    calls = [lambda: list(iter_frames(path)), lambda: predict_video(Predictor.load(bundle), path, progress=False)]
+    if name != "half_faststart.mp4":  # its index is whole: the frame rate is there, the frames are not
+        calls.append(lambda: video_fps(path))
+    for call in calls:
+        with pytest.raises(DataFormatError) as info:
+            call()
+        assert isinstance(info.value, ImageError)  # what unreadable videos raised before
+        _one_short_line(info.value, name)
+
+
+def test_whole_faststart_video_reads(broken_videos: dict[str, str]) -> None:
+    from fermask.video import iter_frames
+
+    whole = str(Path(broken_videos["random.mp4"]).with_name("faststart.mp4"))
+    assert len(list(iter_frames(whole))) == 20
+    assert len(list(iter_frames(whole, stride=3, max_frames=2))) == 2
 
 
 def test_cli_json_lines_and_errors(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:

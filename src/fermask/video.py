@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import FermaskError, ImageError, missing_dependency
+from .errors import DataFormatError, ImageError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from .predictor import PredictionList, Predictor
 
-__all__ = ["VIDEO_SUFFIXES", "is_video", "iter_frames", "video_fps", "predict_video", "VideoPrediction"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "VideoError",
+    "is_video",
+    "iter_frames",
+    "video_fps",
+    "predict_video",
+    "VideoPrediction",
+]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv"})
 """File suffixes treated as videos (compared lower-case)."""
@@ -51,6 +60,39 @@ def is_video(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+class VideoError(DataFormatError, ImageError):
+    """A file is not a readable video: missing, empty, damaged, cut off or not a video at all.
+
+    The message is one line: ``'x.mp4' is not a readable video: <reason>``.
+    It is a :class:`~fermask.errors.DataFormatError` and, as unreadable
+    videos always were, an :class:`~fermask.errors.ImageError`.
+    """
+
+
+_FIX = "check that the file plays in a video player, or copy it again"
+# ffmpeg's stderr starts with a banner (version, build configuration, library versions)
+_BANNER = re.compile(r"^(ffmpeg version |\s+(built with |configuration: |lib\w+\s+\d))")
+_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")  # "[in#0 @ 0x55...] " before a message
+_PROBLEM = re.compile(r"not found|invalid|error|corrupt|truncat|partial|end of file|no such", re.IGNORECASE)
+
+# A video that stops before this share of the duration its header declares is cut off.
+_CUT_OFF_SHARE = 0.75
+
+
+def _reason(exc: BaseException) -> str:
+    """One line from an imageio/ffmpeg error: ffmpeg's own complaint, never its banner."""
+    lines = [ln for ln in str(exc).splitlines() if ln.strip() and ln.strip() != "=== stderr ==="]
+    log = [_CONTEXT.sub("", ln).strip() for ln in lines[1:] if not _BANNER.match(ln)]
+    problems = [ln for ln in log if _PROBLEM.search(ln) and not ln.startswith("Error opening input file")]
+    line = problems[0] if problems else lines[0].strip() if lines else type(exc).__name__
+    line = line.removeprefix("Error opening input: ")
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _unreadable(path: str | os.PathLike[str], reason: str) -> VideoError:
+    return VideoError(f"'{os.fspath(path)}' is not a readable video: {reason}; {_FIX}")
+
+
 def _ffmpeg() -> None:
     try:
         import imageio_ffmpeg  # noqa: F401
@@ -60,15 +102,15 @@ def _ffmpeg() -> None:
 
 def _check(path: Path) -> None:
     if not path.exists():
-        raise ImageError(f"'{path}': no such file")
+        raise VideoError(f"'{path}': no such file")
     if path.is_dir():
-        raise ImageError(f"'{path}': is a folder, expected a video file")
+        raise VideoError(f"'{path}': is a folder, expected a video file")
     if path.stat().st_size == 0:
-        raise ImageError(f"'{path}': the file is empty (0 bytes)")
+        raise _unreadable(path, "the file is empty (0 bytes)")
 
 
-def video_fps(path: str | os.PathLike[str]) -> float:
-    """The frame rate a video declares (frames per second)."""
+def _probe(path: str | os.PathLike[str]) -> tuple[float, float]:
+    """The frame rate and the duration in seconds (0 when unknown) a video's header declares."""
     _ffmpeg()
     import imageio.v3 as iio
 
@@ -77,17 +119,44 @@ def video_fps(path: str | os.PathLike[str]) -> float:
     try:
         meta = iio.immeta(p, plugin="FFMPEG")
     except Exception as exc:  # ffmpeg reports unreadable files in many ways
-        raise ImageError(f"'{p}': not a readable video ({exc})") from None
+        raise _unreadable(p, _reason(exc)) from None
     fps = float(meta.get("fps") or 0.0)
     if not np.isfinite(fps) or fps <= 0:
-        raise ImageError(f"'{p}': the video declares no frame rate")
-    return fps
+        raise _unreadable(p, "the video declares no frame rate")
+    duration = float(meta.get("duration") or 0.0)
+    return fps, duration if np.isfinite(duration) and duration > 0 else 0.0
+
+
+def video_fps(path: str | os.PathLike[str]) -> float:
+    """The frame rate a video declares (frames per second).
+
+    Raises:
+        VideoError: The file is missing or not a readable video.
+        MissingDependencyError: imageio-ffmpeg is not installed.
+    """
+    return _probe(path)[0]
+
+
+def _check_complete(path: str | os.PathLike[str], frames: int, fps: float, duration: float) -> None:
+    """A video read to its end must not stop well before the duration its header declares."""
+    expected = duration * fps
+    if frames == 0:
+        raise _unreadable(path, "it holds no frames")
+    if expected and frames < _CUT_OFF_SHARE * expected - 1:
+        raise _unreadable(
+            path,
+            f"it ends after {frames} frames ({frames / fps:.2f} s) but declares {duration:.2f} s "
+            f"(about {round(expected)} frames); the file is cut off",
+        )
 
 
 def iter_frames(
     path: str | os.PathLike[str], stride: int = 1, max_frames: int | None = None
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Read every ``stride``-th frame of a video.
+
+    A video read to its end that stops before three quarters of the duration
+    its header declares is reported as cut off (after its frames were yielded).
 
     Args:
         path: The video file.
@@ -98,25 +167,28 @@ def iter_frames(
         ``(frame_number, time_in_seconds, rgb_uint8_frame)``.
 
     Raises:
-        ImageError: The file is missing or not a readable video.
+        VideoError: The file is missing, empty, damaged, cut off or not a video;
+            one line naming the file, never ffmpeg's banner.
         MissingDependencyError: imageio-ffmpeg is not installed.
     """
     if int(stride) < 1:
         raise ValueError(f"stride must be 1 or more, got {stride!r}")
-    fps = video_fps(path)
+    fps, duration = _probe(path)
     import imageio.v3 as iio
 
-    kept = 0
+    kept = read = 0
     try:
         for i, frame in enumerate(iio.imiter(Path(path), plugin="FFMPEG")):
+            read = i + 1
             if i % stride:
                 continue
             if max_frames is not None and kept >= max_frames:
-                break
+                return
             kept += 1
             yield i, i / fps, np.ascontiguousarray(frame[..., :3] if frame.ndim == 3 else frame)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ImageError(f"'{path}': reading the video failed at frame {kept} ({exc})") from None
+    except Exception as exc:  # imageio and ffmpeg fail mid-stream in many ways
+        raise _unreadable(path, f"reading failed after frame {read} ({_reason(exc)})") from None
+    _check_complete(path, read, fps, duration)
 
 
 @dataclass
@@ -229,5 +301,5 @@ def predict_video(
         bar.update(1)
     bar.close()
     if not out.frames:
-        raise FermaskError(f"'{path}': the video has no frames")
+        raise _unreadable(path, "it holds no frames")
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,7 @@ from .._files import sha256_hex, write_json_atomic
 from .._image import to_rgb
 from .._version import __version__
 from ..errors import DataFormatError
-from .store import read_shard, write_shard
+from .store import check_shard_entries, read_shard, write_shard
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..masker import MaskResult
@@ -72,6 +73,17 @@ def cache_key(images: np.ndarray, labels: np.ndarray, masker_config: dict[str, A
     )
 
 
+_PART_ARRAYS = ("images", "masked", "styles", "reasons")
+
+
+def _check_part(arrays: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """A cache part holds the arrays :func:`_collect_shard` writes."""
+    missing = [k for k in _PART_ARRAYS if k not in arrays]
+    if missing:
+        raise DataFormatError(f"'{path}' has no {', '.join(map(repr, missing))} array")
+    return arrays
+
+
 class _CacheEntry:
     """One cache folder: its shards and ``meta.json``, the index that records them."""
 
@@ -83,28 +95,46 @@ class _CacheEntry:
         self._write_index()
 
     def _recorded(self) -> dict[str, dict[str, Any]]:
-        """The shards ``meta.json`` records, by file name (none if it is missing or of another format)."""
-        try:
-            old = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
-            if any(old.get(k) != self.meta[k] for k in ("format", "version", "count")):
-                return {}
-            return {str(s["file"]): dict(s) for s in old["shards"]}
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        """The shards ``meta.json`` records, by file name.
+
+        None when it is missing (a new cache); none, with a warning, when it is
+        damaged or of another format: every part is then masked again.
+        """
+        index = self.folder / INDEX_FILE
+        if not index.exists():
             return {}
+        try:
+            old = json.loads(index.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise DataFormatError(f"it holds a JSON {type(old).__name__}, not an object")
+            for k in ("format", "version", "count"):
+                if old.get(k) != self.meta[k]:
+                    raise DataFormatError(f"its {k} is {old.get(k)!r}, expected {self.meta[k]!r}")
+            shards = check_shard_entries(old.get("shards"), index, fix="it is rewritten")
+        except (OSError, ValueError) as exc:  # DataFormatError and JSON errors are ValueErrors
+            warnings.warn(
+                f"the masking cache index '{index}' is damaged ({exc}); every part of this cache is masked again",
+                stacklevel=5,
+            )
+            return {}
+        return {str(s["file"]): s for s in shards}
 
     def _write_index(self) -> None:
         write_json_atomic(self.folder / INDEX_FILE, {**self.meta, "shards": [self.shards[f] for f in sorted(self.shards)]})
 
     def finished(self, bounds: Bounds) -> dict[int, dict[str, np.ndarray]]:
-        """The recorded shards that read back whole; damaged ones are deleted, to be masked again."""
+        """The recorded shards that read back whole; damaged ones are deleted (with a warning), to be masked again."""
         done: dict[int, dict[str, np.ndarray]] = {}
         for k, (a, b) in enumerate(bounds):
             entry = self.shards.get(_PART.format(k))
             if entry is None or entry["count"] != b - a:
                 continue
             try:
-                done[k] = read_shard(self.folder, entry, index=INDEX_FILE)
-            except DataFormatError:
+                done[k] = _check_part(read_shard(self.folder, entry, index=INDEX_FILE), self.folder / entry["file"])
+            except DataFormatError as exc:
+                warnings.warn(
+                    f"a masking cache part is damaged: {exc}; its {b - a} images are masked again", stacklevel=4
+                )
                 (self.folder / entry["file"]).unlink(missing_ok=True)
                 del self.shards[entry["file"]]
         return done

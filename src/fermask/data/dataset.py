@@ -293,18 +293,21 @@ class FERDataset:
                 that is missing or does not match its checksum.
         """
         arrays, info = read_dataset(path, verify=verify)
-        return cls(
-            arrays["images"],
-            arrays["labels"],
-            usage=arrays["usage"],
-            ids=arrays["ids"],
-            styles=arrays.get("styles"),
-            soft_labels=arrays.get("soft_labels"),
-            label_names=info["label_names"],
-            source=info.get("source", ""),
-            masking=info.get("masking"),
-            notes=info.get("notes") or {},
-        )
+        try:
+            return cls(
+                arrays["images"],
+                arrays["labels"],
+                usage=arrays["usage"],
+                ids=arrays["ids"],
+                styles=arrays.get("styles"),
+                soft_labels=arrays.get("soft_labels"),
+                label_names=info["label_names"],
+                source=info.get("source", ""),
+                masking=info.get("masking"),
+                notes=info.get("notes") or {},
+            )
+        except DataFormatError as exc:
+            raise DataFormatError(f"'{path}' does not hold a usable dataset: {exc}; save the dataset again") from None
 
     @classmethod
     def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
@@ -727,7 +730,8 @@ class FERDataset:
         masker's full :meth:`~fermask.Masker.config` and the fermask version,
         in shards of ``shard_size`` images written as they finish: a second
         call loads in seconds, and an interrupted call resumes with the
-        unfinished shards.
+        unfinished shards. A damaged shard or index in the cache is masked
+        again, with a warning naming the file.
 
         Args:
             masker: The masker.

@@ -20,9 +20,11 @@ import csv
 import gzip
 import io
 import os
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -40,6 +42,7 @@ __all__ = [
     "read_image_folder",
     "read_ferplus_votes",
     "FERPLUS_COLUMNS",
+    "MAX_VOTES",
 ]
 
 FER_SIDE = 48
@@ -89,13 +92,54 @@ class CsvData:
     kind: str
 
 
+class _CheckedGzip(io.RawIOBase):
+    """A gzip file's decompressed bytes, where a cut-off, damaged or plain file is a DataFormatError.
+
+    gzip reports those as ``EOFError``, ``BadGzipFile`` or ``zlib.error``
+    from deep inside a read; here they name the file and say what to do.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._gz = gzip.open(path, "rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._gz.readinto(buffer)
+        except EOFError:
+            raise DataFormatError(
+                f"'{self.path}' is cut off: the compressed data ends early (an interrupted download or copy?); "
+                "download it again"
+            ) from None
+        except gzip.BadGzipFile as exc:
+            if "not a gzipped file" in str(exc).lower():
+                raise DataFormatError(
+                    f"'{self.path}' is not gzip-compressed although its name ends in .gz; "
+                    "decompress it first if it is another archive, or rename it without .gz if it is a plain CSV"
+                ) from None
+            raise self._damaged(exc) from None
+        except zlib.error as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> DataFormatError:
+        return DataFormatError(f"'{self.path}' is damaged: the compressed data is corrupt ({exc}); download it again")
+
+    def close(self) -> None:
+        self._gz.close()
+        super().close()
+
+
 def _open_text(path: Path) -> IO[str]:
     if not path.exists():
         raise DataFormatError(f"'{path}': no such file")
     if path.is_dir():
         raise DataFormatError(f"'{path}' is a folder; expected a CSV file (use FERDataset.from_folder for folders)")
     if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        return io.TextIOWrapper(io.BufferedReader(_CheckedGzip(path)), encoding="utf-8", newline="")
     return open(path, encoding="utf-8-sig", newline="")
 
 
@@ -410,6 +454,33 @@ def read_image_folder(
     return images, labels, usages, [str(e[2]) for e in entries]
 
 
+MAX_VOTES = 1000
+"""The largest FER+ vote count accepted in one cell.
+
+FER+ asked ten taggers per image, so real counts are 0-10; the bound leaves
+room for relabelling efforts with larger crowds while refusing values that
+are clearly not counts (and would overflow the int32 vote array).
+"""
+
+_WHOLE = re.compile(r"[0-9]+")
+
+
+def _parse_vote(text: str, path: Path, line: int, column: int) -> int:
+    """One FER+ vote cell as a count 0..MAX_VOTES; anything else names the file, line and column."""
+    where = f"'{path}', line {line}, column {column} ({FERPLUS_COLUMNS[column - 1]})"
+    raw = text.strip()
+    if raw.startswith("-") and _WHOLE.fullmatch(raw[1:]):
+        raise DataFormatError(f"{where}: the vote count {raw!r} is negative; votes count taggers, 0 or more")
+    if not _WHOLE.fullmatch(raw):
+        raise DataFormatError(f"{where}: the vote count {raw[:30]!r} is not a whole number; expected 0-{MAX_VOTES:,}")
+    if len(raw.lstrip("0")) > len(str(MAX_VOTES)) or int(raw) > MAX_VOTES:
+        raise DataFormatError(
+            f"{where}: the vote count {raw[:40]} is too large; FER+ counts votes of 10 taggers, "
+            f"so a count must be at most {MAX_VOTES:,}. Fix the row or download fer2013new.csv again"
+        )
+    return int(raw)
+
+
 def read_ferplus_votes(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read FER+ votes (``fer2013new.csv``).
 
@@ -420,7 +491,9 @@ def read_ferplus_votes(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.nda
         ``False`` where the image name is blank (a row FER+ dropped).
 
     Raises:
-        DataFormatError: Wrong columns or a vote that is not a whole number.
+        DataFormatError: Wrong columns, a vote that is not a whole number from
+            0 to :data:`MAX_VOTES`, or a file that is not readable text; the
+            message names the file, line and column.
     """
     p = Path(path)
     votes: list[list[int]] = []
@@ -429,30 +502,28 @@ def read_ferplus_votes(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.nda
     with _open_text(p) as f:
         reader = csv.reader(f)
         try:
-            header = next(reader)
-        except StopIteration:
-            raise DataFormatError(f"'{p}' is empty; expected FER+ votes (fer2013new.csv)") from None
-        names = [c.strip().lower() for c in header]
-        if tuple(names) != FERPLUS_COLUMNS:
-            raise DataFormatError(
-                f"'{p}': unknown columns {header!r}; expected FER+ columns "
-                "'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF'"
-            )
-        for row in reader:
-            if not row:
-                continue
-            line = reader.line_num
-            if len(row) != len(FERPLUS_COLUMNS):
-                raise DataFormatError(f"'{p}', line {line}: {len(row)} fields, expected {len(FERPLUS_COLUMNS)}")
-            try:
-                v = [int(x) for x in row[2:]]
-            except ValueError:
-                raise DataFormatError(f"'{p}', line {line}: votes {row[2:]!r} are not whole numbers") from None
-            if min(v) < 0:
-                raise DataFormatError(f"'{p}', line {line}: a vote count is negative")
-            votes.append(v)
-            usage.append(row[0].strip())
-            named.append(bool(row[1].strip()))
+            header = next(reader, None)
+            if header is None:
+                raise DataFormatError(f"'{p}' is empty; expected FER+ votes (fer2013new.csv)")
+            names = [c.strip().lower() for c in header]
+            if tuple(names) != FERPLUS_COLUMNS:
+                raise DataFormatError(
+                    f"'{p}': unknown columns {header!r}; expected FER+ columns "
+                    "'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF'"
+                )
+            for row in reader:
+                if not row:
+                    continue
+                line = reader.line_num
+                if len(row) != len(FERPLUS_COLUMNS):
+                    raise DataFormatError(f"'{p}', line {line}: {len(row)} fields, expected {len(FERPLUS_COLUMNS)}")
+                votes.append([_parse_vote(x, p, line, c) for c, x in enumerate(row[2:], start=3)])
+                usage.append(row[0].strip())
+                named.append(bool(row[1].strip()))
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(f"'{p}', line {reader.line_num + 1}: not UTF-8 text ({exc})") from None
+        except csv.Error as exc:
+            raise DataFormatError(f"'{p}', line {reader.line_num}: unreadable CSV ({exc})") from None
     if not votes:
         raise DataFormatError(f"'{p}' has a header but no rows")
     return (
@@ -460,5 +531,3 @@ def read_ferplus_votes(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.nda
         np.asarray(usage, dtype="<U11"),
         np.asarray(named, dtype=bool),
     )
-
-

@@ -60,6 +60,8 @@ __all__ = [
     "DATASET_FORMAT",
     "DATASET_VERSION",
     "INFO_FILE",
+    "REQUIRED_ARRAYS",
+    "check_shard_entries",
 ]
 
 DATASET_FORMAT = "fermask-dataset"
@@ -193,22 +195,82 @@ def write_dataset(
     return out
 
 
+_FIX = "save the dataset again (or restore the folder from a backup)"
+
+
+def _check_int(value: Any, what: str, where: str, fix: str) -> int:
+    """``value`` as a whole number 0 or more (a JSON number, not a bool or a string), else a DataFormatError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataFormatError(f"'{where}': {what} is {value!r}, expected a whole number 0 or more; {fix}")
+    return value
+
+
+def check_shard_entries(shards: Any, where: str | os.PathLike[str], *, fix: str) -> list[dict[str, Any]]:
+    """Check an index's list of shard records ``{"file", "count", "sha256"}`` before any is used.
+
+    A record's ``file`` must be a plain file name inside the index's folder
+    (never a path elsewhere), ``count`` a whole number and ``sha256`` 64 hex
+    digits.
+
+    Args:
+        shards: The ``shards`` value read from the index file.
+        where: The index file, for messages.
+        fix: What the user should do, appended to every message.
+
+    Returns:
+        The records, as dicts.
+
+    Raises:
+        DataFormatError: ``shards`` is not a list of such records.
+    """
+    if not isinstance(shards, list):
+        raise DataFormatError(f"'{where}': 'shards' is {type(shards).__name__}, expected a list of shard records; {fix}")
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(shards):
+        what = f"shard record {i}"
+        if not isinstance(entry, dict):
+            raise DataFormatError(f"'{where}': {what} is {entry!r:.60}, expected {{\"file\", \"count\", \"sha256\"}}; {fix}")
+        missing = [k for k in ("file", "count", "sha256") if k not in entry]
+        if missing:
+            raise DataFormatError(f"'{where}': {what} has no {', '.join(repr(k) for k in missing)}; {fix}")
+        name, digest = entry["file"], entry["sha256"]
+        if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+            raise DataFormatError(f"'{where}': {what} names the file {name!r}, expected a file name in its folder; {fix}")
+        _check_int(entry["count"], f"the count of {what}", os.fspath(where), fix)
+        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise DataFormatError(f"'{where}': {what} has the checksum {digest!r:.70}, expected 64 hex digits; {fix}")
+        out.append(dict(entry))
+    return out
+
+
 def _read_info(folder: Path) -> dict[str, Any]:
+    """``dataset.json``, checked field by field: every problem names the file and says to save again."""
     info_path = folder / INFO_FILE
     if not info_path.is_file():
         hint = " (the save did not finish: save again)" if any(folder.glob("shard-*.npz")) else ""
         raise DataFormatError(f"'{folder}' is not a saved fermask dataset: no {INFO_FILE}{hint}")
     try:
-        info: dict[str, Any] = json.loads(info_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"'{info_path}' is not valid JSON: {exc}") from None
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"'{info_path}' is not valid JSON: {exc}; {_FIX}") from None
+    if not isinstance(info, dict):
+        raise DataFormatError(
+            f"'{info_path}' holds a JSON {type(info).__name__}, expected an object describing a fermask dataset; {_FIX}"
+        )
     if info.get("format") != DATASET_FORMAT:
         raise DataFormatError(f"'{info_path}' is not a fermask dataset description (format={info.get('format')!r})")
-    if int(info.get("version", 0)) > DATASET_VERSION:
+    if _check_int(info.get("version", 0), "'version'", os.fspath(info_path), _FIX) > DATASET_VERSION:
         raise DataFormatError(
             f"'{folder}' was saved in dataset format version {info['version']}, newer than this fermask "
             f"understands ({DATASET_VERSION}); upgrade fermask"
         )
+    _check_int(info.get("count"), "'count'", os.fspath(info_path), _FIX)
+    if "shards" not in info:
+        raise DataFormatError(f"'{info_path}' has no 'shards' list, so its images cannot be found; {_FIX}")
+    info["shards"] = check_shard_entries(info["shards"], info_path, fix=_FIX)
+    names = info.get("label_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataFormatError(f"'{info_path}': 'label_names' is {names!r:.60}, expected a list of class names; {_FIX}")
     return info
 
 
@@ -231,10 +293,28 @@ def read_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[
     info = _read_info(folder)
     parts: dict[str, list[np.ndarray]] = {}
     for entry in info["shards"]:
-        for k, v in read_shard(folder, entry, verify=verify).items():
+        arrays = read_shard(folder, entry, verify=verify)
+        _check_arrays(folder / entry["file"], arrays, parts)
+        for k, v in arrays.items():
             parts.setdefault(k, []).append(v)
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    try:
+        arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    except ValueError as exc:
+        raise DataFormatError(f"'{folder}': the shards' arrays do not fit together ({exc}); {_FIX}") from None
     rows = len(arrays.get("labels", ()))
     if rows != info["count"]:
         raise DataFormatError(f"'{folder}' holds {rows} rows, {INFO_FILE} says {info['count']}")
     return arrays, info
+
+
+REQUIRED_ARRAYS = ("images", "labels", "usage", "ids")
+"""The arrays every shard of a saved dataset holds (``styles`` and ``soft_labels`` are optional)."""
+
+
+def _check_arrays(shard: Path, arrays: Mapping[str, np.ndarray], earlier: Mapping[str, Any]) -> None:
+    """A shard holds the required arrays, and the same ones as the shards before it."""
+    for name in REQUIRED_ARRAYS:
+        if name not in arrays:
+            raise DataFormatError(f"'{shard}' has no {name!r} array (it holds {sorted(arrays)}); {_FIX}")
+    if earlier and set(arrays) != set(earlier):
+        raise DataFormatError(f"'{shard}' holds the arrays {sorted(arrays)}, the shards before it {sorted(earlier)}; {_FIX}")
