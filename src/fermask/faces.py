@@ -228,7 +228,7 @@ def download_landmarks_model(
 _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 # dlib's detectors keep scratch state inside the (shared, cached) detector object: two
-# threads running one at once return wrong boxes (seen: 76 of 480 masked crops changed
+# threads running one at once return wrong boxes (seen: 85 of 480 masked crops changed
 # with 2 threads). Calls are serialised; the landmark predictor is safe and is not.
 _DETECTOR_LOCK = threading.Lock()
 
