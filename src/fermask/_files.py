@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, NamedTuple
 
 __all__ = [
     "cache_dir",
@@ -18,6 +18,8 @@ __all__ = [
     "write_json_atomic",
     "json_line",
     "open_append",
+    "JsonLine",
+    "iter_json_lines",
     "read_json_lines",
 ]
 
@@ -167,12 +169,48 @@ def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
     return f, torn
 
 
+class JsonLine(NamedTuple):
+    """One line of a JSON-lines file, as :func:`iter_json_lines` read it."""
+
+    lineno: int  # 1-based
+    value: Any  # the JSON value, or None when ``how`` is "unreadable"
+    how: Literal["whole", "glued", "unreadable"]  # "glued": a whole object found after a cut-off one
+
+
+def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[JsonLine]:
+    """Each non-blank line of a JSON-lines file, with how it could be read.
+
+    A line that is one whole JSON value is ``"whole"``. A cut-off line (a
+    crash mid-write) is ``"unreadable"``, unless an older writer appended a
+    whole object right after it on the same line: that object is kept as
+    ``"glued"``. Blank lines and NUL padding left by a power loss are skipped.
+
+    Args:
+        path: The file; a missing file yields nothing.
+    """
+    p = Path(path)
+    if not p.exists():
+        return
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip("\x00 \t\r\n")
+            if not line:
+                continue
+            try:
+                yield JsonLine(lineno, json.loads(line), "whole")
+                continue
+            except ValueError:
+                pass
+            glued = _glued_value(line)
+            yield JsonLine(lineno, glued, "unreadable" if glued is None else "glued")
+
+
 def read_json_lines(path: str | os.PathLike[str]) -> tuple[list[Any], list[int]]:
     """Read a JSON-lines file, skipping lines that are not whole JSON values.
 
     A cut-off line (a crash mid-write) is skipped; when an older writer
     appended a whole record right after a cut-off one on the same line, that
-    record is kept.
+    record is kept (see :func:`iter_json_lines`).
 
     Args:
         path: The file; a missing file reads as empty.
@@ -190,22 +228,11 @@ def read_json_lines(path: str | os.PathLike[str]) -> tuple[list[Any], list[int]]
     """
     values: list[Any] = []
     bad: list[int] = []
-    p = Path(path)
-    if not p.exists():
-        return values, bad
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip("\x00 \t\r\n")
-            if not line:
-                continue
-            try:
-                values.append(json.loads(line))
-                continue
-            except ValueError:
-                bad.append(lineno)
-            glued = _glued_value(line)
-            if glued is not None:
-                values.append(glued)
+    for line in iter_json_lines(path):
+        if line.how != "whole":
+            bad.append(line.lineno)
+        if line.how != "unreadable":
+            values.append(line.value)
     return values, bad
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._files import open_append, write_json_atomic
+from .._files import iter_json_lines, open_append, write_json_atomic
 from ..errors import DataFormatError, FermaskError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,33 +105,18 @@ def _fsync_append(path: Path, line: str) -> bool:
     return torn
 
 
-def _answer_record(text: str) -> dict[str, Any] | None:
-    """One line of ``answers.jsonl`` as a record, or ``None`` when it is not a whole one.
+def _answer_record(value: Any) -> dict[str, Any] | None:
+    """A JSON value read from ``answers.jsonl`` as a record, or ``None`` when it is not one.
 
     A record has an integer ``id`` and a string ``answer``; its ``ms`` is
     ``None`` unless a finite number >= 0.
     """
-    try:
-        rec = json.loads(text)
-    except ValueError:
+    if not isinstance(value, dict) or type(value.get("id")) is not int or not isinstance(value.get("answer"), str):
         return None
-    if not isinstance(rec, dict) or type(rec.get("id")) is not int or not isinstance(rec.get("answer"), str):
-        return None
-    ms = rec.get("ms")
+    ms = value.get("ms")
     number = isinstance(ms, (int, float)) and not isinstance(ms, bool)
-    rec["ms"] = float(ms) if number and ms is not None and math.isfinite(ms) and ms >= 0 else None
-    return rec
-
-
-def _glued_record(line: str) -> dict[str, Any] | None:
-    """The whole record glued after a cut-off one on the same line (as older versions appended), if any."""
-    pos = line.find('{"id"', 1)
-    while pos != -1:
-        rec = _answer_record(line[pos:])
-        if rec is not None:
-            return rec
-        pos = line.find('{"id"', pos + 1)
-    return None
+    value["ms"] = float(ms) if number and ms is not None and math.isfinite(ms) and ms >= 0 else None
+    return value
 
 
 class Session:
@@ -281,25 +266,19 @@ class Session:
     # ------------------------------------------------------------- answers
     def _read_answers(self) -> None:
         path = self.folder / ANSWERS
-        if not path.is_file():
-            return
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip("\x00 \t\r\n"):
-                    continue
-                rec = _answer_record(line)
-                if rec is None:
-                    rec = _glued_record(line)
-                    if rec is None:
-                        warnings.warn(f"{path}:{lineno}: unreadable answer line skipped (cut short by a crash?)",
-                                      stacklevel=3)
-                        continue
-                    warnings.warn(f"{path}:{lineno}: a cut-off answer line was skipped and the answer "
-                                  "glued after it kept", stacklevel=3)
-                i, ans = rec["id"], rec["answer"]
-                if i in self._by_id and ans in self.labels and i not in self.answers:
-                    self.answers[i] = ans
-                    self._times[i] = rec["ms"] or 0.0
+        for line in iter_json_lines(path):
+            rec = _answer_record(line.value)
+            if rec is None:
+                warnings.warn(f"{path}:{line.lineno}: unreadable answer line skipped (cut short by a crash?)",
+                              stacklevel=3)
+                continue
+            if line.how == "glued":
+                warnings.warn(f"{path}:{line.lineno}: a cut-off answer line was skipped and the answer "
+                              "glued after it kept", stacklevel=3)
+            i, ans = rec["id"], rec["answer"]
+            if i in self._by_id and ans in self.labels and i not in self.answers:
+                self.answers[i] = ans
+                self._times[i] = rec["ms"] or 0.0
 
     @property
     def total(self) -> int:
