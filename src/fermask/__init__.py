@@ -53,6 +53,13 @@ _LAZY = {
     "load_bundle": "bundle",
     "save_bundle": "bundle",
     "BundleInfo": "bundle",
+    # pretrained models
+    "PretrainedModel": "pretrained",
+    "register_pretrained": "pretrained",
+    "get_pretrained": "pretrained",
+    "list_pretrained": "pretrained",
+    "download_model": "convert",
+    "import_model": "convert",
     # prediction
     "Predictor": "predictor",
     "Prediction": "predictor",
@@ -63,7 +70,7 @@ __all__ = ["__version__", *_LAZY]
 
 _SUBMODULES = frozenset(
     {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
+     "plots", "predictor", "pretrained", "convert", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
 )
 
 
@@ -85,6 +92,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._image import load_image
     from .bundle import BundleInfo, load_bundle, save_bundle
+    from .convert import download_model, import_model
     from .data import FERDataset, make_synthetic_fer
     from .errors import (
         DataFormatError,
@@ -102,4 +110,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .masks import MaskStyle, get_mask, list_masks, register_mask
     from .models import create_model, list_models, register_model
     from .predictor import Prediction, Predictor
+    from .pretrained import PretrainedModel, get_pretrained, list_pretrained, register_pretrained
     from .training import TrainConfig, train

