@@ -137,8 +137,10 @@ def test_training_beats_chance_and_writes_a_loadable_bundle(tmp_path: Path, spli
     assert info.metrics["val_accuracy"] == pytest.approx(result.metrics["val_accuracy"])
     assert "not FER2013" in info.extra["data"]["train"]["source"]
 
-    # the bundle alone is enough for a Predictor, and it agrees with the trained model
-    pred = fermask.Predictor.load(out / "bundle")
+    # the bundle alone is enough for a Predictor, and it agrees with the trained model;
+    # loading it warns that it learned from synthetic faces
+    with pytest.warns(UserWarning, match="trained on synthetic data"):
+        pred = fermask.Predictor.load(out / "bundle")
     crops = dev.images[:16]
     p_bundle = pred.predict_crops(list(crops))
     p_model = result.model.predict(crops[..., None].astype("float32"), verbose=0)
@@ -217,7 +219,8 @@ def test_ctrl_c_leaves_checkpoint_and_marked_bundle(tmp_path: Path, split_data) 
     assert info.extra["interrupted"] is True
     ckpt = keras.models.load_model(out / "checkpoints" / "last.keras")
     assert ckpt.output_shape == (None, 7)
-    fermask.Predictor.load(out / "bundle")  # usable
+    with pytest.warns(UserWarning, match="synthetic"):
+        fermask.Predictor.load(out / "bundle")  # usable
 
 
 def test_mirrored_strategy_on_one_cpu(split_data) -> None:

@@ -3,9 +3,10 @@
 A :class:`Predictor` joins a face finder (:class:`~fermask.FaceAnalyzer`) and a
 Keras model. It reads everything it needs (labels, input size, colour mode,
 face margin, output kind) from a bundle written by :func:`fermask.save_bundle`
-or ``fermask train``, so loading one folder is enough::
+or ``fermask train``, so loading one folder is enough; a downloaded
+pretrained model loads by its name (see :mod:`fermask.pretrained`)::
 
-    predictor = Predictor.load("runs/shallow/bundle")
+    predictor = Predictor.load("fer-mini-xception")  # after: fermask download-model
     for p in predictor.predict("group_photo.jpg"):
         print(p.index, p.box, p.label, round(p.score, 2))
 
@@ -22,12 +23,11 @@ with a clear message (never an ``IndexError``), unless a ``default`` is given.
 
 Examples:
     >>> from fermask import Predictor
-    >>> predictor = Predictor.load("bundle")  # doctest: +SKIP
-    >>> preds = predictor.predict("photo.jpg")  # doctest: +SKIP
-    >>> preds.top_emotion()  # doctest: +SKIP
-    ('happy', 0.83)
-    >>> preds[0].scores["surprise"]  # doctest: +SKIP
-    0.04
+    >>> from fermask.assets import example_photo
+    >>> predictor = Predictor.load("fer-mini-xception")  # doctest: +SKIP
+    >>> label, score = predictor.predict(example_photo()).top_emotion()  # doctest: +SKIP
+    >>> label, round(score, 3)  # doctest: +SKIP
+    ('happy', 0.999)
 """
 
 from __future__ import annotations
@@ -329,10 +329,12 @@ class Predictor:
     # ------------------------------------------------------------------ setup
     @classmethod
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
-        """Load a model bundle (a folder with ``model.keras`` and ``fermask.json``).
+        """Load a model bundle, or a downloaded pretrained model by name.
 
         Args:
-            bundle: The bundle folder.
+            bundle: A bundle folder (``model.keras`` + ``fermask.json``), or
+                the name of a pretrained model (``"fer-mini-xception"``; see
+                ``fermask pretrained``).
             **kwargs: Any keyword argument of :class:`Predictor` (``detector``,
                 ``simulate_mask``, ...).
 
@@ -340,11 +342,28 @@ class Predictor:
             A predictor that knows the bundle's labels, input size, colour
             mode and face margin.
 
+        Raises:
+            FermaskError: A pretrained name that is not downloaded yet (the
+                message is the command that downloads it).
+            DataFormatError: Neither a bundle folder nor a pretrained name.
+
+        Warns:
+            UserWarning: The bundle was trained on fermask's synthetic data,
+                so its answers on real faces mean nothing.
+
         Examples:
-            >>> Predictor.load("runs/shallow/bundle", detector="auto")  # doctest: +SKIP
-            Predictor(labels=7, input_shape=(48, 48, 1), color_mode='grayscale', ...)
+            >>> Predictor.load("fer-mini-xception", detector="auto")  # doctest: +SKIP
+            Predictor(labels=7, input_shape=(64, 64, 1), color_mode='grayscale', ...)
         """
         model, info = load_bundle(bundle)
+        if info.synthetic:
+            warnings.warn(
+                f"the bundle '{bundle}' was trained on synthetic data ({info.data_source[:200]}); its "
+                "predictions on real faces are meaningless. Use it to try the pipeline, or load a model "
+                "trained on real faces (fermask download-model fer-mini-xception).",
+                UserWarning,
+                stacklevel=2,
+            )
         return cls(model, info, **kwargs)
 
     @property
