@@ -7,14 +7,23 @@ Examples::
 
 Writes ``astronaut_masked.png`` and ``astronaut_side_by_side.png`` (the photo
 and its masked copy next to each other) into the output folder. The photo is
-a public-domain NASA portrait shipped inside fermask, so the demo needs no
+a public-domain NASA portrait shipped inside fermask, so masking needs no
 download and no TensorFlow.
+
+When the default pretrained model is downloaded (``fermask download-model``),
+or ``--model`` names a bundle, the demo also predicts the emotion of the
+masked face, prints it, and draws ``astronaut_emotions.png`` (with
+``fermask[plot]``). The face is the one found before masking: the default
+HOG detector often misses masked faces.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+from fermask.errors import FermaskError
 
 from ._common import add_masker_arguments, build_masker
 
@@ -25,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask demo``."""
     parser.add_argument("--output", "-o", default="fermask-demo", metavar="DIR",
                         help="folder for the results (default: ./fermask-demo)")
+    parser.add_argument("--model", "-m", metavar="BUNDLE",
+                        help="also predict with this bundle or pretrained model "
+                        "(default: fer-mini-xception when downloaded)")
     add_masker_arguments(parser)
 
 
@@ -35,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     from fermask._image import load_image, to_rgb
     from fermask.assets import example_photo
-    from fermask.errors import FermaskError
 
     masker = build_masker(args)
     photo = example_photo()
@@ -57,4 +68,32 @@ def run(args: argparse.Namespace) -> int:
     print(f"masked {n} face{'s' if n != 1 else ''} with style {result.style!r} in {photo.name}")
     print(f"wrote {masked_path}")
     print(f"wrote {pair_path}")
+    _predict(args, result, out)
     return 0
+
+
+def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
+    """Predict the masked face's emotion when a model is at hand, and say what happened."""
+    from fermask.pretrained import DEFAULT_PRETRAINED, download_command, is_downloaded
+
+    model = args.model
+    if model is None:
+        if not is_downloaded(DEFAULT_PRETRAINED):
+            print(f"to predict its emotion too: {download_command(DEFAULT_PRETRAINED)}, then fermask demo again")
+            return
+        model = DEFAULT_PRETRAINED
+    from fermask.predictor import Predictor
+
+    preds = Predictor.load(model).predict(result.image, faces=result.faces)
+    for p in preds:
+        ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in ranked)
+        print(f"predicted with {model} on the masked face {p.index} (found before masking): {shown}")
+    try:
+        from fermask.plots import plot_face_scores, save_figure
+
+        png = save_figure(plot_face_scores(preds, result.image), out / "astronaut_emotions.png")
+    except FermaskError as exc:  # matplotlib missing
+        print(f"no plot: {exc}")
+    else:
+        print(f"wrote {png}")

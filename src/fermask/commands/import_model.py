@@ -1,0 +1,57 @@
+"""``fermask import-model``: make a fermask bundle from your own Keras FER model.
+
+Examples::
+
+    fermask import-model emotion_model.hdf5 -o bundles/mine --input 64x64x1 --scale symmetric
+    fermask import-model happy.h5 -o bundles/happy --labels not_happy,happy --scale unit
+
+``--scale`` says how the model expects its pixels: ``none`` (0-255),
+``unit`` (x/255), ``symmetric`` ((x/255 - 0.5)*2) or ``FACTOR,OFFSET``
+(pixel * FACTOR + OFFSET). The scaling is built into the bundle, which takes
+0-255 pixels like every fermask model.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        h, w, c = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTHxCHANNELS such as 64x64x1 or 48x48x3, got {text!r}"
+        ) from None
+    return h, w, c
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``fermask import-model``."""
+    parser.add_argument("file", metavar="FILE", help="a Keras model file (.h5, .hdf5 or .keras)")
+    parser.add_argument("--output", "-o", required=True, metavar="BUNDLE", help="the bundle folder to write")
+    parser.add_argument("--labels", metavar="A,B,...",
+                        help="class names in output order (default: the 7 FER2013 emotions for 7 outputs)")
+    parser.add_argument("--input", type=_shape, metavar="HxWxC",
+                        help="the input the model takes, checked against the file (e.g. 64x64x1)")
+    parser.add_argument("--scale", default="none", metavar="SCALE",
+                        help="pixel scaling the model expects: none, unit, symmetric or FACTOR,OFFSET (default: none)")
+    parser.add_argument("--face-margin", type=float, default=0.0, metavar="F",
+                        help="border added around face boxes, as a fraction of their size (default: 0)")
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask import-model``."""
+    from fermask.convert import import_model
+    from fermask.pretrained import scale_factors
+
+    scale_factors(args.scale)  # a bad --scale fails before TensorFlow loads
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    path = import_model(args.file, args.output, labels=labels, input_shape=args.input, scale=args.scale,
+                        face_margin=args.face_margin, overwrite=args.force)
+    print(f"wrote the bundle {path}; try it: fermask predict PHOTO --model {path}")
+    return 0

