@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests never read or write the user's cache (a downloaded pretrained model there would
+# change what `fermask predict` and `fermask demo` do); subprocesses inherit this.
+_TEST_CACHE = os.environ["FERMASK_CACHE"] = tempfile.mkdtemp(prefix="fermask-test-cache-")
 
 import numpy as np
 import pytest
 from PIL import Image
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_TEST_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
