@@ -137,6 +137,33 @@ def test_batch_equals_one_by_one(predictor: Predictor, astronaut: np.ndarray, lf
                 assert a.scores == pytest.approx(b.scores, abs=1e-5)
 
 
+def test_threads_give_the_results_of_one_thread_in_input_order(predictor: Predictor, astronaut: np.ndarray,
+                                                                 tmp_path) -> None:
+    """Faces are found in several images at once; boxes, landmarks, scores, order and errors do not change."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    from PIL import Image as PILImage
+
+    scaled = [np.asarray(PILImage.fromarray(astronaut).resize((s, s))) for s in (384, 448, 512, 640)]
+    group = np.concatenate([scaled[0], scaled[0][:, ::-1]], axis=1)  # two faces
+    images = [*scaled, bad, group, astronaut[:, ::-1], *scaled[::-1]] * 2
+    one = predictor.predict_many(images, workers=1, on_error="record")
+    for workers in (2, 3):
+        many = predictor.predict_many(images, workers=workers, on_error="record")
+        assert [(m.source, m.error) for m in many] == [(o.source, o.error) for o in one]
+        for m, o in zip(many, one):
+            assert [p.box for p in m] == [p.box for p in o]
+            for a, b in zip(m, o):
+                np.testing.assert_array_equal(a.landmarks, b.landmarks)
+                assert a.scores == pytest.approx(b.scores, abs=1e-6)
+    assert all(len(o) == 0 for o in one if o.error)
+    assert sum(len(o) for o in one) >= 18  # 22 faces in the 18 readable images: most are found
+    with pytest.raises(ImageError):
+        predictor.predict_many(images, workers=2)
+    with pytest.raises(ValueError, match="workers must be 1 or more"):
+        predictor.predict_many(images, workers=0)
+
+
 def test_predict_many_records_unreadable(predictor: Predictor, astronaut: np.ndarray, tmp_path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")

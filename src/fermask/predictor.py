@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -43,6 +44,7 @@ from PIL import Image
 
 from ._choices import DETECTORS, FACE_POLICIES, check_choice
 from ._image import ImageInput, crop_face, load_image, to_gray, to_rgb
+from ._parallel import cpu_count, ordered_map
 from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError, NoFaceError
 
@@ -563,6 +565,7 @@ class Predictor:
         batch_size: int = 64,
         *,
         on_error: Literal["raise", "record"] = "raise",
+        workers: int | None = None,
     ) -> Iterator[PredictionList]:
         """Like :meth:`predict_many`, but yields results as they are ready (bounded memory)."""
         check_choice(on_error, ("raise", "record"), "on_error", error=ValueError)
@@ -579,13 +582,7 @@ class Predictor:
                 start += len(p.crops)
             queue.clear()
 
-        for image in images:
-            try:
-                pending = self._prepare(image)
-            except FermaskError as exc:
-                if on_error == "raise":
-                    raise
-                pending = _Pending([], [], [], _describe(image), None, error=str(exc))
+        for pending in self._prepared(images, on_error, self._threads(workers)):
             queue.append(pending)
             n_faces += len(pending.crops)
             if n_faces >= batch_size:
@@ -594,6 +591,35 @@ class Predictor:
         if queue:
             yield from flush()
 
+    def _threads(self, workers: int | None) -> int:
+        if workers is not None and int(workers) < 1:
+            raise ValueError(f"workers must be 1 or more, got {workers}")
+        if self.masker is not None:  # the masker's random choices follow the order of its calls
+            return 1
+        return min(4, cpu_count()) if workers is None else int(workers)
+
+    def _prepared(self, images: Iterable[ImageInput], on_error: str, threads: int) -> Iterator[_Pending]:
+        """Faces found and cropped, image by image, in input order; ``threads`` images at once."""
+
+        def prepare(chunk: list[ImageInput]) -> list[_Pending]:
+            out = []
+            for image in chunk:
+                try:
+                    out.append(self._prepare(image))
+                except FermaskError as exc:
+                    if on_error == "raise":
+                        raise
+                    out.append(_Pending([], [], [], _describe(image), None, error=str(exc)))
+            return out
+
+        if threads == 1:
+            for image in images:
+                yield from prepare([image])
+            return
+        self.analyzer  # noqa: B018 - created once here, not by racing threads
+        with ThreadPoolExecutor(threads, thread_name_prefix="fermask-predict") as pool:
+            yield from ordered_map(prepare, images, executor=pool, chunksize=1)
+
     def predict_many(
         self,
         images: Iterable[ImageInput],
@@ -601,12 +627,14 @@ class Predictor:
         *,
         progress: bool = False,
         on_error: Literal["raise", "record"] = "raise",
+        workers: int | None = None,
     ) -> list[PredictionList]:
         """Predict on many images, batching their faces into few model calls.
 
-        Faces are found image by image; their crops are gathered until
+        Faces are found in several images at once (threads: dlib's detector
+        runs outside Python's lock); their crops are gathered until
         ``batch_size`` faces wait, then scored in one model call. Results
-        equal those of :meth:`predict` on each image.
+        equal those of :meth:`predict` on each image, in input order.
 
         Args:
             images: Images in any form :meth:`predict` takes.
@@ -614,6 +642,9 @@ class Predictor:
             progress: Show a progress bar.
             on_error: ``"raise"`` stops at the first unreadable image;
                 ``"record"`` gives it an empty list whose ``error`` says why.
+            workers: Threads that find faces (``None``: one per CPU, at most
+                4). With ``simulate_mask`` one thread is used, so that the
+                masks drawn follow the order of the images.
 
         Returns:
             One :class:`PredictionList` per image, in input order.
@@ -626,5 +657,5 @@ class Predictor:
         from tqdm.auto import tqdm
 
         seq = list(images) if not isinstance(images, Sequence) else images
-        it = self.iter_predict(seq, batch_size, on_error=on_error)
+        it = self.iter_predict(seq, batch_size, on_error=on_error, workers=workers)
         return list(tqdm(it, total=len(seq), desc="predict", unit="img", disable=not progress))

@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="full_frame treats every image as one face crop (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")
+    parser.add_argument("--workers", "-j", type=int, default=None, metavar="N",
+                        help="threads finding faces (default: one per CPU, at most 4)")
     parser.add_argument("--stride", type=int, default=1, help="video: use every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many sampled frames")
     parser.add_argument("--out", metavar="DIR", default=".",
@@ -127,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
+    if args.workers is not None and args.workers < 1:
+        raise FermaskError(f"--workers must be 1 or more, got {args.workers}")
     if args.stride < 1:
         raise FermaskError(f"--stride must be 1 or more, got {args.stride}")
     paths = _collect(args.inputs)
@@ -171,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     if images:
         from tqdm.auto import tqdm
 
-        results = predictor.iter_predict([str(p) for p in images], args.batch_size, on_error="record")
+        results = predictor.iter_predict([str(p) for p in images], args.batch_size, on_error="record",
+                                         workers=args.workers)
         for path, preds in tqdm(zip(images, results), total=len(images), desc="predict", unit="img",
                                 disable=args.quiet or not args.json or len(images) < 2, file=sys.stderr):
             emit(preds, source=str(path))
