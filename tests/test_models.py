@@ -355,3 +355,34 @@ def test_bundle_with_custom_layer_loads_in_a_fresh_process(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ok" in out.stdout
+
+
+def test_trainable_copy_computes_the_same_and_trains(tmp_path: Path) -> None:
+    """Strided 1x1 convolutions become StridedPointwiseConv2D: same outputs, same weights, trainable, saved and loaded.
+
+    TensorFlow 2.21's oneDNN kernels crash the process when training a strided
+    1x1 Conv2D over an odd image size (as in mini-Xception); the copy avoids that form.
+    """
+    from fermask.models import trainable_copy
+    from fermask.models.layers import StridedPointwiseConv2D
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((17, 17, 3))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    inner = keras.Model(inp, keras.layers.Add()([
+        keras.layers.Conv2D(6, 1, strides=2, padding="same")(h),
+        keras.layers.MaxPooling2D(3, strides=2, padding="same")(keras.layers.Conv2D(6, 3, padding="same")(h)),
+    ]), name="inner")
+    outer_in = keras.Input((17, 17, 3))
+    model = keras.Model(outer_in, keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(inner(keras.layers.Rescaling(1 / 255)(outer_in)))))
+    copy = trainable_copy(model)
+    swapped = [layer for layer in copy.get_layer("inner").layers if isinstance(layer, StridedPointwiseConv2D)]
+    assert len(swapped) == 1 and swapped[0].strides == (2, 2)
+    x = np.random.default_rng(0).uniform(0, 255, (8, 17, 17, 3)).astype("float32")
+    np.testing.assert_allclose(copy.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    copy.compile(optimizer="adam", loss="categorical_crossentropy")
+    copy.fit(x, np.eye(2, dtype="float32")[np.arange(8) % 2], epochs=1, verbose=0)
+    copy.save(tmp_path / "copy.keras")
+    again = keras.models.load_model(tmp_path / "copy.keras", compile=False)
+    np.testing.assert_allclose(again.predict(x, verbose=0), copy.predict(x, verbose=0), atol=1e-6)

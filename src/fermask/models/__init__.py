@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import sys
 
-from ._factory import bundle_fields, create_model, register_custom_objects, unfreeze
+from ._factory import bundle_fields, create_model, register_custom_objects, trainable_copy, unfreeze
 from ._registry import (
     ModelBuilder,
     ModelDefaults,
@@ -54,6 +54,7 @@ __all__ = [
     "bundle_fields",
     "register_custom_objects",
     "unfreeze",
+    "trainable_copy",
 ]
 
 # A Keras model loader that imported this package after Keras needs the

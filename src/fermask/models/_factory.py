@@ -135,7 +135,37 @@ def register_custom_objects() -> None:
     Examples:
         >>> register_custom_objects()  # doctest: +SKIP
     """
-    from .layers import CaffePreprocess  # noqa: F401  - defining the classes registers them
+    from .layers import CaffePreprocess, StridedPointwiseConv2D  # noqa: F401  - defining the classes registers them
+
+
+def trainable_copy(model: Any) -> Any:
+    """A copy of a Keras model, weights included, that TensorFlow can train on CPU.
+
+    Layers the copy computes differently, with the same result and weights:
+    strided 1x1 ``Conv2D`` layers become
+    :class:`~fermask.models.layers.StridedPointwiseConv2D` (TensorFlow 2.21's
+    oneDNN kernels crash when training the original form on odd image sizes,
+    as in the ``fer-mini-xception`` teacher). Nested models are copied too.
+
+    Args:
+        model: A functional or sequential Keras model.
+
+    Returns:
+        The copy; its outputs equal the model's.
+    """
+    from .._tf import keras_module
+    from .layers import StridedPointwiseConv2D, is_strided_pointwise
+
+    keras = keras_module()
+
+    def clone(layer: Any) -> Any:
+        if is_strided_pointwise(layer):
+            return StridedPointwiseConv2D.from_config(layer.get_config())
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def unfreeze(model: Any, from_layer: str | int | None = None, **kwargs: Any) -> Any:

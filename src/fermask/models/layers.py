@@ -13,7 +13,7 @@ from .._tf import keras_module
 
 keras = keras_module()
 
-__all__ = ["CaffePreprocess", "IMAGENET_BGR_MEAN"]
+__all__ = ["CaffePreprocess", "IMAGENET_BGR_MEAN", "StridedPointwiseConv2D", "is_strided_pointwise"]
 
 #: Per-channel ImageNet means (B, G, R) subtracted by Keras' ``"caffe"`` preprocessing.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -62,3 +62,40 @@ class CaffePreprocess(_Layer):
         config = super().get_config()
         config["mean"] = list(self.mean)
         return config
+
+
+_Conv2D: Any = keras.layers.Conv2D
+
+
+@keras.saving.register_keras_serializable(package="fermask")
+class StridedPointwiseConv2D(_Conv2D):
+    """A 1x1 ``Conv2D`` with strides, computed as "take every s-th pixel, then a 1x1 convolution".
+
+    The two are the same function with the same weights (a 1x1 kernel reads
+    one pixel, and such a convolution never pads). This form exists because
+    TensorFlow 2.21's oneDNN kernels crash the process (a segmentation fault)
+    when they compute the gradient of a strided 1x1 convolution over an odd
+    image size, as in mini-Xception's shortcuts: :func:`fermask.models.trainable_copy`
+    swaps these layers in before training.
+    """
+
+    def call(self, inputs: Any) -> Any:
+        ops = keras.ops
+        sh, sw = self.strides
+        x = inputs[:, ::sh, ::sw, :]
+        out = ops.conv(x, self.kernel, strides=1, padding="valid", data_format="channels_last")
+        if self.use_bias:
+            out = out + self.bias
+        return self.activation(out) if self.activation is not None else out
+
+
+def is_strided_pointwise(layer: Any) -> bool:
+    """Whether ``layer`` is a plain ``Conv2D`` with a 1x1 kernel and strides over 1 (channels last)."""
+    return (
+        type(layer) is keras.layers.Conv2D
+        and tuple(layer.kernel_size) == (1, 1)
+        and tuple(layer.strides) != (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.data_format == "channels_last"
+        and getattr(layer, "groups", 1) == 1
+    )
