@@ -141,24 +141,29 @@ def write_run_end(
     report: EvaluationReport | None,
     interrupted: bool,
     notes: list[str],
+    info_fields: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """The bundle, ``history.json``, the evaluation, ``curves.png`` and the final ``run.json``; returns the bundle folder.
 
-    A remark goes to ``notes`` when the curves cannot be drawn.
+    ``info_fields`` override :class:`~fermask.BundleInfo` fields (a face
+    margin); ``extra`` is added to its ``extra``. A remark goes to ``notes``
+    when the curves cannot be drawn.
     """
     from ..bundle import BundleInfo, save_bundle
     from ..models import bundle_fields
 
-    extra = {"interrupted": interrupted, "data": data, "versions": versions}
+    record: dict[str, Any] = {"interrupted": interrupted, "data": data, "versions": versions}
     if data.get("teacher"):
-        extra["distilled_from"] = data["teacher"]
+        record["distilled_from"] = data["teacher"]
+    record.update(extra or {})
+    fields: dict[str, Any] = {"labels": list(train_ds.label_names), **bundle_fields(net, name=model_name), **(info_fields or {})}
     info = BundleInfo(
-        labels=list(train_ds.label_names),
         masking=masking if masking is not None else train_ds.masking,
         train_config=cfg.to_dict(),
         metrics=metrics,
-        extra=extra,
-        **bundle_fields(net, name=model_name),
+        extra=record,
+        **fields,
     )
     bundle_path = save_bundle(out / "bundle", net, info)
     write_json_atomic(out / "history.json", history)
