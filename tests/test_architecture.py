@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, int]] = [
     ("fermask.bundle", 6),
     ("fermask.evaluation", 7), ("fermask.training", 7), ("fermask.convert", 7),
     ("fermask.predictor", 8),
-    ("fermask.reproduce", 9), ("fermask.human_baseline", 9), ("fermask.video", 9),
+    ("fermask.reproduce", 9), ("fermask.human_baseline", 9), ("fermask.video", 9), ("fermask.adaptation", 9),
     ("fermask.batch", 10),
     ("fermask.commands", 11), ("fermask.cli", 11), ("fermask.__main__", 11),
 ]

@@ -50,6 +50,8 @@ _LAZY = {
     "TrainConfig": "training",
     "train": "training",
     "evaluate": "evaluation",
+    "adapt": "adaptation",
+    "AdaptResult": "adaptation",
     "load_bundle": "bundle",
     "save_bundle": "bundle",
     "BundleInfo": "bundle",
@@ -70,7 +72,7 @@ __all__ = ["__version__", *_LAZY]
 
 _SUBMODULES = frozenset(
     {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "pretrained", "convert", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
+     "plots", "predictor", "pretrained", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
 )
 
 
@@ -91,6 +93,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._image import load_image
+    from .adaptation import AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle
     from .convert import download_model, import_model
     from .data import FERDataset, make_synthetic_fer

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-model": ("import_model", "make a model bundle from your own Keras FER model file"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
     "train": ("train", "train a model on FER2013-format data and write a model bundle"),
+    "adapt": ("adapt", "adapt an emotion model to masked faces without labels (teacher -> student)"),
     "evaluate": ("evaluate", "evaluate a model bundle: accuracy, per-class F1, confusion matrix, per mask style"),
     "reproduce": ("reproduce", "run the report's masked-FER2013 experiment suite and compare with its figures"),
     "human-baseline": ("human_baseline", "measure human accuracy on masked faces in a local web page"),
