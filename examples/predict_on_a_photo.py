@@ -1,10 +1,11 @@
 """Predict the emotion of every face in a photo, with and without a simulated mask.
 
 Usage:
-    python examples/predict_on_a_photo.py --model runs/example/bundle [PHOTO] [--plot out/]
+    python examples/predict_on_a_photo.py [PHOTO] [--model BUNDLE_OR_NAME] [--plot out/]
 
-Without PHOTO it uses the portrait that ships with fermask. The bundle is what
-``fermask.train`` writes (see ``train_on_fer2013.py``).
+Without PHOTO it uses the portrait that ships with fermask. Without --model it
+uses the pretrained ``fer-mini-xception`` (run ``fermask download-model``
+first); a bundle is what ``fermask.train`` writes (see ``train_on_fer2013.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from fermask.assets import example_photo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photo", nargs="?", default=str(example_photo()))
-    parser.add_argument("--model", required=True, help="a bundle folder written by fermask.train")
+    parser.add_argument("--model", default="fer-mini-xception",
+                        help="a bundle folder or a downloaded pretrained model (default: fer-mini-xception)")
     parser.add_argument("--plot", default=None, help="folder for the bar chart and annotated photo")
     args = parser.parse_args()
 
