@@ -381,8 +381,8 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     """
     from ._tf import keras_module
 
-    info = read_bundle_info(path)
-    p = locate_bundle(path)
+    p = locate_bundle(path)  # once: for a pretrained name this reads its fermask.json
+    info = read_bundle_info(p)
     model_path = p / MODEL_FILE if p.is_dir() else p
     if not model_path.is_file():
         raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")
