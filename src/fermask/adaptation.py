@@ -178,11 +178,9 @@ class _EpochMasks:
         out = self.images[idx].copy()
         base = (epoch + 1) * n  # epoch e's masks differ from epoch e+1's and from the held-out faces' (0..N)
         for j, i in enumerate(idx):
-            if keep[i] or not self.faces[i]:
+            if keep[i]:
                 continue
-            res = self.masker.mask_faces(self.images[i], self.faces[i], index=base + int(i))
-            if res.image is not None:
-                out[j] = res.image if res.image.ndim == self.images[i].ndim else to_gray(res.image)
+            out[j] = _masked(self.masker, self.images[i], self.faces[i], base + int(i))
         mirrored = flip[idx]
         out[mirrored] = out[mirrored][:, :, ::-1]  # mirror images: the same emotion, and the same teacher target
         return out
@@ -192,13 +190,16 @@ def _face_landmarks(masker: Any, images: np.ndarray) -> list[list[Any]]:
     return [masker.analyzer.find(img)[:1] for img in images]
 
 
+def _masked(masker: Any, image: np.ndarray, faces: Sequence[Any], index: int) -> np.ndarray:
+    """``image`` with mask draw ``index`` on its face, in the image's own layout (unchanged without a face)."""
+    res = masker.mask_faces(image, faces, index=index) if faces else None
+    if res is None or res.image is None:
+        return image
+    return res.image if res.image.ndim == image.ndim else to_gray(res.image)
+
+
 def _masked_once(masker: Any, images: np.ndarray, faces: Sequence[Any], offset: int) -> np.ndarray:
-    out = images.copy()
-    for i, (img, f) in enumerate(zip(images, faces)):
-        res = masker.mask_faces(img, f, index=offset + i) if f else None
-        if res is not None and res.image is not None:
-            out[i] = res.image if res.image.ndim == img.ndim else to_gray(res.image)
-    return out
+    return np.stack([_masked(masker, img, f, offset + i) for i, (img, f) in enumerate(zip(images, faces))])
 
 
 # ----------------------------------------------------------------------------- the run
