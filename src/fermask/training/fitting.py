@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .multi_worker import multi_worker_fit
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..data import FERDataset
     from ..evaluation import EvaluationReport
@@ -40,7 +42,10 @@ def fit(fit_model: Any, train_tf: Any, val_tf: Any, cfg: TrainConfig, callbacks:
     t0 = time.perf_counter()
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     try:
-        fit_model.fit(train_tf, validation_data=val_tf, epochs=int(cfg.epochs), callbacks=list(callbacks), verbose=verbose, shuffle=False)
+        with multi_worker_fit(fit_model, train_tf) as extra_callbacks:
+            fit_model.fit(
+                train_tf, validation_data=val_tf, epochs=int(cfg.epochs), callbacks=[*extra_callbacks, *callbacks], verbose=verbose, shuffle=False
+            )
     except KeyboardInterrupt:
         interrupted = True
         notes.append(

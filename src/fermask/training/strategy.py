@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import FermaskError
 
-__all__ = ["resolve_strategy", "strategy_scope", "is_chief"]
+__all__ = ["resolve_strategy", "strategy_scope", "is_chief", "is_multi_worker"]
 
 
 class _NullScope:
@@ -55,3 +55,20 @@ def is_chief(strategy: Any) -> bool:
     if task_type == "worker" and task_id == 0:
         return "chief" not in resolver.cluster_spec().as_dict()
     return False
+
+
+def is_multi_worker(strategy: Any) -> bool:
+    """Whether the strategy spans several processes (a ``TF_CONFIG`` cluster of more than one chief/worker task).
+
+    Args:
+        strategy: A ``tf.distribute`` strategy, or ``None``.
+
+    Returns:
+        ``True`` for a multi-worker strategy whose cluster has two or more
+        ``chief``/``worker`` tasks; ``False`` otherwise (one process).
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return False
+    jobs = resolver.cluster_spec().as_dict()
+    return sum(len(jobs.get(job, ())) for job in ("chief", "worker")) > 1
