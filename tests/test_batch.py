@@ -503,11 +503,11 @@ def test_manifest_write_failure_midway_is_a_clear_error(tmp_path: Path, monkeypa
     real_write = batch._Manifest.write
     calls = []
 
-    def disk_fills(self: Any, rec: dict[str, Any]) -> None:
+    def disk_fills(self: Any, rec: dict[str, Any], **kwargs: Any) -> None:
         calls.append(rec["type"])
         if len(calls) == 3:  # the run line and one item fit, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_write(self, rec)
+        real_write(self, rec, **kwargs)
 
     monkeypatch.setattr(batch._Manifest, "write", disk_fills)
     with pytest.raises(FermaskError, match="No space left on device.*rerun the same command to resume"):
@@ -518,3 +518,88 @@ def test_manifest_write_failure_midway_is_a_clear_error(tmp_path: Path, monkeypa
     assert s.skipped == 1 and s.masked == 2
     # the image whose line could not be written never appeared: it is redone under its own name
     assert [r["output"] for r in _items(out)] == ["0.png", "1.png", "2.png"]
+
+
+def test_png_level_changes_the_file_size_never_the_pixels(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    smooth = np.cumsum(rng.integers(0, 3, (64, 80)), axis=1).astype(np.uint8)  # compressible, not trivially
+    Image.fromarray(smooth).save(src / "a.png")
+    sizes = {}
+    for level in (0, 9):
+        out = tmp_path / f"l{level}"
+        assert mask_folder([src], out, FakeMasker(), progress=False, png_level=level).masked == 1
+        sizes[level] = (out / "a.png").stat().st_size
+        assert np.array_equal(np.asarray(Image.open(out / "a.png")), 255 - smooth)
+        run = read_manifest(out / MANIFEST_NAME)[0][0]
+        assert run["config"]["png_level"] == level
+    assert sizes[0] > sizes[9]
+    with pytest.raises(FermaskError, match=r"png_level must be a whole number from 0 .* to 9 .*got 10"):
+        mask_folder([src], tmp_path / "bad", FakeMasker(), progress=False, png_level=10)
+    with pytest.raises(FermaskError, match="another configuration"):  # the level is part of the configuration
+        mask_folder([src], tmp_path / "l0", FakeMasker(), progress=False, png_level=9)
+
+
+_KILLED_RUN = r"""
+import sys, time
+from fermask import Masker
+from fermask.batch import mask_folder
+
+class Slow(Masker):  # the same configuration as Masker, slowed down so the run can be killed midway
+    def mask_faces(self, *args, **kwargs):
+        time.sleep(0.01)
+        return super().mask_faces(*args, **kwargs)
+
+mask_folder([sys.argv[1]], sys.argv[2], Slow("random", color="random", seed=2), workers=2, chunksize=4,
+            progress=False)
+"""
+
+
+def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_bytes(
+    tmp_path: Path, lfw_crops48: np.ndarray
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import fermask
+    from fermask import Masker
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(400):
+        Image.fromarray(np.roll(lfw_crops48[k % 100], k // 100, axis=1)).save(src / f"{k:03d}.png")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(fermask.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(src), str(out)], env=env,
+                            start_new_session=True, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / MANIFEST_NAME).exists() and (out / MANIFEST_NAME).read_bytes().count(b'"type": "item"') >= 100:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, with no chance to clean up
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    recs, _ = read_manifest(out / MANIFEST_NAME)
+    assert not any(r["type"] == "summary" for r in recs)
+    named = {r["output"] for r in recs if r["type"] == "item" and r["output"]}
+    written = {p.name for p in out.iterdir() if not p.name.startswith(".")} - {MANIFEST_NAME}
+    assert written and written <= named, "every image on disk is named by a manifest line"
+
+    def masker() -> Masker:
+        return Masker("random", color="random", seed=2)
+
+    with pytest.warns(UserWarning, match=f"took over the lock of process {proc.pid}"):
+        s = mask_folder([src], out, masker(), workers=1, progress=False)
+    assert s.skipped == len(written) and s.masked == 400 - len(written)
+    assert not list(out.rglob("*.partial")), "the dead run's temporary files are removed"
+    full = tmp_path / "full"
+    mask_folder([src], full, masker(), workers=1, progress=False)
+    assert {p.name: p.read_bytes() for p in full.glob("*.png")} == {p.name: p.read_bytes() for p in out.glob("*.png")}

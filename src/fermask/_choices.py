@@ -59,6 +59,9 @@ FACE_POLICIES: tuple[Policy, ...] = get_args(Policy)
 OUTPUTS = ("softmax", "sigmoid")
 #: What ``fermask mask`` writes: PNG (lossless), or each input's own format.
 OUTPUT_FORMATS = ("png", "same")
+#: zlib level of the PNG files ``fermask mask`` writes: 1 encodes a 640x490 photo about 4x faster than
+#: Pillow's default of 6, for files 7-11 % larger (PNG is lossless: the pixels are the same at every level).
+DEFAULT_PNG_LEVEL = 1
 #: Optimizers :func:`fermask.train` builds by name.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 #: Learning-rate schedules of :class:`fermask.TrainConfig`.

@@ -17,9 +17,12 @@ never overwritten. Every input gets one line in ``OUTDIR/manifest.jsonl``:
 * ``{"type": "summary", ...}`` ends a run (``"interrupted": true`` when it
   was stopped).
 
-Lines are appended and flushed as each image finishes, and each image is
-written to a temporary file first and renamed, so a run that is killed never
-leaves a half-written image counted as done. A line cut off by a crash is
+The workers (processes, or any executor's) read, mask and encode the
+images; this process writes the files and the manifest. Lines are appended
+and flushed in small groups (every 64 images or half a second), and each
+image is written to a temporary file first and renamed only after its line
+is flushed, so a run that is killed never leaves a half-written image
+counted as done, nor a file the manifest does not name. A line cut off by a crash is
 skipped when read, and the next line written starts on a fresh line. File
 names that are not valid UTF-8 are recorded with ``\\u`` escapes that read back
 to the same name.
@@ -49,23 +52,25 @@ import datetime as _dt
 import errno
 import json
 import os
+import stat
 import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
-
-from ._choices import OUTPUT_FORMATS, check_choice
-from ._files import json_line, open_append, read_json_lines, sha256_hex
-from ._image import IMAGE_SUFFIXES
-from ._version import __version__
-from .errors import FermaskError
-from .masker import MaskResult
+from .._choices import OUTPUT_FORMATS, check_choice
+from .._files import json_line, open_append, read_json_lines, sha256_hex
+from .._image import IMAGE_SUFFIXES
+from .._parallel import cpu_count, ordered_map
+from .._version import __version__
+from ..errors import FermaskError
+from ..masker import MaskResult
+from ._encode import DEFAULT_PNG_LEVEL, PIL_FORMATS, Encoded, Encoder, Task
 
 __all__ = [
     "MANIFEST_NAME",
@@ -85,9 +90,6 @@ LOCK_NAME = ".fermask.lock"
 
 OutputFormat = Literal["png", "same"]
 """The accepted ``output_format`` values (``fermask mask --format``)."""
-
-_PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
-
 
 class _MaskerLike(Protocol):
     def config(self) -> dict[str, Any]: ...
@@ -188,6 +190,28 @@ def _real(path: Path) -> Path:
     return real
 
 
+class _Resolver:
+    """:func:`_real` for many files, remembering each folder's resolution.
+
+    A file that is not a symlink resolves to its folder's resolution plus its
+    name, so a file costs one ``lstat`` instead of one per path component.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> Path:
+        folder = path.parent
+        real_folder = self._folders.get(folder)
+        if real_folder is None:
+            real_folder = self._folders[folder] = _real(folder)
+        try:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:  # not there (yet): it lies in its folder's resolution
+            return real_folder / path.name
+        return _real(path) if link else real_folder / path.name
+
+
 def _broken_link(path: Path) -> str | None:
     """Why ``path`` cannot be read when it is a symlink loop or a dangling symlink, else ``None``."""
     if not path.is_symlink():
@@ -243,6 +267,7 @@ def collect_inputs(
             f"input not found: {', '.join(missing)}; check the path (folders are searched recursively)"
         )
     skip = Path(exclude).resolve() if exclude is not None else None
+    real_of = _Resolver()
     seen: set[Path] = set()
     found: list[InputFile] = []
     ignored = 0
@@ -253,7 +278,7 @@ def collect_inputs(
             for f in sorted(item.rglob("*")):
                 if not f.is_file() and _broken_link(f) is None:
                     continue
-                real = _real(f)
+                real = real_of(f)
                 if drop is not None and _is_within(real, drop):
                     continue
                 if f.suffix.lower() not in IMAGE_SUFFIXES:
@@ -264,7 +289,7 @@ def collect_inputs(
                 seen.add(real)
                 found.append(InputFile(f, f.relative_to(item)))
         else:
-            real = _real(item)
+            real = real_of(item)
             if real in seen:
                 continue
             seen.add(real)
@@ -356,12 +381,13 @@ class _Namer:
 
     def __init__(self, outdir: Path, forbidden: set[Path], ours: set[Path]) -> None:
         self.outdir = outdir
+        self.real_of = _Resolver()
         self.used: set[Path] = set()
         self.forbidden = forbidden
         self.ours = ours
 
     def reserve(self, rel: str) -> None:
-        self.used.add(_real(self.outdir / rel))
+        self.used.add(self.real_of(self.outdir / rel))
 
     def _free(self, full: Path) -> bool:
         if full in self.used or full in self.forbidden:
@@ -373,7 +399,7 @@ class _Namer:
         k = 1
         cand = base
         while True:
-            full = _real(self.outdir / cand)
+            full = self.real_of(self.outdir / cand)
             if self._free(full):
                 self.used.add(full)
                 return cand
@@ -403,21 +429,13 @@ class _Output:
             self.tmp.unlink()
 
 
-def _save_partial(image: np.ndarray, target: Path) -> _Output:
-    """Save ``image`` in ``target``'s format under a temporary name next to it."""
-    from PIL import Image
-
+def _write_partial(data: bytes, target: Path) -> _Output:
+    """Write an encoded image under a temporary name next to ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fmt = _PIL_FORMATS.get(target.suffix.lower(), "PNG")
     output = _Output(target.with_name(f".{target.name}.{os.getpid()}.partial"), target)
     try:
-        img = Image.fromarray(image)
-        if fmt == "JPEG":
-            img.save(output.tmp, format=fmt, quality=95)
-        elif fmt == "WEBP":
-            img.save(output.tmp, format=fmt, lossless=True)
-        else:
-            img.save(output.tmp, format=fmt)
+        with open(output.tmp, "wb") as f:
+            f.write(data)
     except BaseException:
         output.discard()
         raise
@@ -434,8 +452,12 @@ class _Manifest:
         except OSError as exc:
             raise _unwritable(path.parent, exc) from None
 
-    def write(self, rec: dict[str, Any]) -> None:
+    def write(self, rec: dict[str, Any], *, flush: bool = True) -> None:
         self._f.write((json_line(rec, default=str) + "\n").encode("utf-8"))
+        if flush:
+            self._f.flush()
+
+    def flush(self) -> None:
         self._f.flush()
 
     def close(self) -> None:
@@ -527,6 +549,16 @@ class _FolderLock:
         self._locked = False
 
 
+def _remove_partials(out: Path, pid: int) -> None:
+    """Remove the temporary images a run that died left in ``out`` (named ``.NAME.PID.partial``)."""
+    for tmp in out.rglob(f".*.{pid}.partial"):
+        try:
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
+        except OSError:  # pragma: no cover - a leftover that cannot go stays, clearly named
+            pass
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -550,6 +582,7 @@ class _Plan:
     out: Path
     manifest: Path
     output_format: OutputFormat
+    png_level: int
     run_config: dict[str, Any]
     digest: str
     files: list[InputFile]
@@ -581,10 +614,15 @@ class _Plan:
 
 
 def _check_arguments(
-    inputs: list[str | os.PathLike[str]], out: Path, output_format: str, workers: int | None
+    inputs: list[str | os.PathLike[str]], out: Path, output_format: str, workers: int | None, png_level: int
 ) -> None:
     """Refuse bad options and an output folder that is an input or a file."""
     check_choice(output_format, OUTPUT_FORMATS, "output_format", error=FermaskError)
+    if isinstance(png_level, bool) or not isinstance(png_level, int) or not 0 <= png_level <= 9:
+        raise FermaskError(
+            f"png_level must be a whole number from 0 (fastest, largest files) to 9 (slowest, smallest), "
+            f"got {png_level!r}"
+        )
     if workers is not None and int(workers) < 1:
         raise FermaskError(f"workers must be at least 1, got {workers}")
     out_real = _real(out)
@@ -607,13 +645,14 @@ def _plan_run(
     masker: _MaskerLike,
     output_format: OutputFormat,
     force: bool,
+    png_level: int = DEFAULT_PNG_LEVEL,
 ) -> _Plan:
     """Check the manifest's configuration and pick what is left to do (``out`` exists and is locked).
 
     An input done by an earlier run of the same configuration is skipped
     (unless ``force``) and keeps its earlier output name.
     """
-    run_config = {"masker": masker.config(), "output_format": output_format}
+    run_config = {"masker": masker.config(), "output_format": output_format, "png_level": png_level}
     digest = config_hash(run_config)
     manifest_path = out / MANIFEST_NAME
     records, bad_lines = read_manifest(manifest_path)
@@ -632,7 +671,9 @@ def _plan_run(
         )
     if force:
         previous = {}
-    forbidden = {_real(f.path) for f in files} | {_real(manifest_path), _real(out / LOCK_NAME)}
+    real_of = _Resolver()
+    reals = [real_of(f.path) for f in files]
+    forbidden = set(reals) | {_real(manifest_path), _real(out / LOCK_NAME)}
     namer = _Namer(out, forbidden, _written_by_fermask(records, out))
     earlier_output: dict[str, Path] = {}
     for key, rec in previous.items():
@@ -642,7 +683,7 @@ def _plan_run(
     todo: list[_Todo] = []
     skipped = 0
     for index, f in enumerate(files):
-        key = str(_real(f.path))
+        key = str(reals[index])
         prev = previous.get(key)
         if prev is not None and _is_done(prev, f.path, out):
             skipped += 1
@@ -652,6 +693,7 @@ def _plan_run(
         out=out,
         manifest=manifest_path,
         output_format=output_format,
+        png_level=png_level,
         run_config=run_config,
         digest=digest,
         files=files,
@@ -664,97 +706,135 @@ def _plan_run(
     )
 
 
-def _frames_note(path: Path, status: str) -> str | None:
-    """A note for an animated image (only its first frame is read), else ``None``."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            frames = int(getattr(im, "n_frames", 1))
-    except Exception:  # unreadable here: the masker already said what it could
-        return None
-    if frames <= 1:
-        return None
-    done = "masked" if status == "masked" else "searched for faces"
-    return f"animated image: only the first of its {frames} frames was {done}"
+def _output_format(plan: _Plan, item: _Todo) -> tuple[str, str]:
+    """The output suffix of an input and the Pillow format it is written in."""
+    suffix = ".png" if plan.output_format == "png" else item.file.path.suffix.lower()
+    if suffix not in PIL_FORMATS:
+        suffix = ".png"
+    return suffix, PIL_FORMATS[suffix]
 
 
-def _item_record(item: _Todo, res: MaskResult) -> dict[str, Any]:
+def _item_record(item: _Todo, fields: dict[str, Any]) -> dict[str, Any]:
     """The manifest line of one input, before its output is written."""
-    rec = res.to_record()
     stamp = item.stamp
-    note = _frames_note(item.file.path, rec["status"]) if rec["status"] != "error" else None
     return {
         "type": "item",
         "input": item.key,
         "output": None,
-        **{k: rec[k] for k in ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")},
-        "note": note,
+        **{k: fields[k] for k in ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")},
+        "note": fields.get("note"),
         "index": item.index,
         "input_bytes": stamp[0] if stamp else None,
         "input_mtime_ns": stamp[1] if stamp else None,
     }
 
 
-def _write_result(plan: _Plan, item: _Todo, res: MaskResult) -> tuple[dict[str, Any], _Output | None]:
-    """Save a masked image under a temporary name; return the input's manifest record and the output.
+def _write_result(plan: _Plan, item: _Todo, done: Encoded) -> tuple[dict[str, Any], _Output | None]:
+    """Write a masked image under a temporary name; return the input's manifest record and the output.
 
     A failed write turns the record into an error (with no output).
     """
-    rec = _item_record(item, res)
-    if rec["status"] != "masked" or res.image is None:  # "masked" always has an image
+    rec = _item_record(item, done.fields)
+    if rec["status"] != "masked" or done.data is None:  # "masked" always has data
         return rec, None
-    suffix = ".png" if plan.output_format == "png" else item.file.path.suffix.lower()
-    if suffix not in _PIL_FORMATS:
-        suffix = ".png"
-    rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, suffix)
+    rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, _output_format(plan, item)[0])
     try:
-        output = _save_partial(res.image, plan.out / rel)
-    except (OSError, ValueError) as exc:
+        output = _write_partial(done.data, plan.out / rel)
+    except OSError as exc:
         rec.update(status="error", reason=f"could not write the output {str(plan.out / rel)!r}: {exc}")
         return rec, None
     rec["output"] = rel.as_posix()
     return rec, output
 
 
-def _record(manifest: _Manifest, rec: dict[str, Any], output: _Output | None) -> dict[str, Any]:
-    """Write an input's manifest line, then give its image its output name; return the final record.
-
-    A failed rename is recorded by a second line (the latest line of an input counts).
-    """
-    try:
-        manifest.write(rec)
-        if output is None:
-            return rec
-        try:
-            output.commit()
-        except OSError as exc:
-            rec = {**rec, "output": None, "status": "error",
-                   "reason": f"could not write the output {str(output.target)!r}: {exc}"}
-            manifest.write(rec)
-        return rec
-    finally:
-        if output is not None:
-            output.discard()
+def _broken_result(item: _Todo) -> Encoded:
+    """The outcome of an input that is a broken symlink (nothing to read)."""
+    rec = MaskResult(image=None, index=item.index, reason=item.broken).to_record()
+    return Encoded({**rec, "note": None}, None)
 
 
 def _results(
-    plan: _Plan, masker: _MaskerLike, **options: Any
-) -> Iterator[tuple[_Todo, dict[str, Any], _Output | None]]:
-    """Each input of the run with its manifest record and its saved output, as each one is done.
+    plan: _Plan, masker: _MaskerLike, *, workers: int | None, executor: Executor | None, chunksize: int
+) -> Iterator[tuple[_Todo, Encoded]]:
+    """Each input of the run with its manifest fields and encoded output, as each one is done.
 
     Broken symlinks come first (nothing to read); the other inputs are masked
-    in order, each seeded by its position among all the inputs.
+    and encoded by the workers, in order, each seeded by its position among
+    all the inputs. With one worker and no executor the masker's own
+    ``mask_many`` streams the inputs through this process.
     """
     for item in plan.todo:
         if item.broken is not None:
-            yield item, _item_record(item, MaskResult(image=None, index=item.index, reason=item.broken)), None
+            yield item, _broken_result(item)
     todo = [item for item in plan.todo if item.broken is None]
-    results = masker.mask_many(
-        [str(item.file.path) for item in todo], indices=[item.index for item in todo], **options
-    )
-    for item, res in zip(todo, results):
-        yield (item, *_write_result(plan, item, res))
+    tasks = [Task(item.index, str(item.file.path), _output_format(plan, item)[1]) for item in todo]
+    encoder = Encoder(masker, plan.png_level)
+    n_workers = cpu_count() if workers is None else int(workers)
+    if executor is None and n_workers == 1:
+        done = encoder.masked(tasks, workers=1, chunksize=chunksize)
+    else:
+        done = ordered_map(encoder, tasks, workers=n_workers, executor=executor, chunksize=chunksize)
+    with closing(done):  # closing: an abandoned run shuts the pool down at once
+        yield from zip(todo, done, strict=True)
+
+
+class _Committer:
+    """Writes the manifest lines of finished inputs, then gives their images their output names.
+
+    Lines are flushed in groups (every ``batch`` inputs, or ``seconds`` after
+    the first one waiting), always before the renames of the group: a file
+    fermask wrote is always one the manifest names, and a run killed in
+    between leaves at most a group of lines whose outputs are missing (those
+    inputs are redone under the same names).
+    """
+
+    def __init__(self, manifest: _Manifest, summary: BatchSummary, batch: int = 64, seconds: float = 0.5) -> None:
+        self.manifest = manifest
+        self.summary = summary
+        self.batch = batch
+        self.seconds = seconds
+        self.pending: list[tuple[_Todo, dict[str, Any], _Output | None]] = []
+        self.since = 0.0
+
+    def add(self, item: _Todo, rec: dict[str, Any], output: _Output | None) -> None:
+        """Write an input's line (unflushed); commit the group when it is full or old enough."""
+        try:
+            self.manifest.write(rec, flush=False)
+        except BaseException:
+            if output is not None:
+                output.discard()
+            raise
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append((item, rec, output))
+        if len(self.pending) >= self.batch or time.monotonic() - self.since >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        """Flush the waiting lines, rename their images, count them (a failed flush discards the images)."""
+        pending, self.pending = self.pending, []
+        try:
+            self.manifest.flush()
+        except BaseException:
+            for _, _, output in pending:
+                if output is not None:
+                    output.discard()
+            raise
+        failed = False
+        for item, rec, output in pending:
+            if output is not None:
+                try:
+                    output.commit()
+                except OSError as exc:  # the latest line of an input counts: record the failure
+                    rec = {**rec, "output": None, "status": "error",
+                           "reason": f"could not write the output {str(output.target)!r}: {exc}"}
+                    self.manifest.write(rec, flush=False)
+                    failed = True
+                finally:
+                    output.discard()
+            _count(self.summary, item, rec)
+        if failed:
+            self.manifest.flush()
 
 
 def _count(summary: BatchSummary, item: _Todo, rec: dict[str, Any]) -> None:
@@ -768,27 +848,45 @@ def _count(summary: BatchSummary, item: _Todo, rec: dict[str, Any]) -> None:
         summary.error_inputs.append((str(item.file.path), str(rec["reason"])))
 
 
+def _keep_finished(committer: _Committer) -> None:
+    """On the way out of a stopped run: commit the inputs whose lines were written, if the manifest still takes them."""
+    try:
+        committer.commit()
+    except OSError:  # the lines may not be on disk: their images were discarded, they are redone on resume
+        pass
+
+
 def _run(
-    plan: _Plan, inputs: list[str | os.PathLike[str]], masker: _MaskerLike, lock: _FolderLock, **options: Any
+    plan: _Plan, inputs: list[str | os.PathLike[str]], masker: _MaskerLike, lock: _FolderLock, *,
+    progress: bool, **options: Any,
 ) -> BatchSummary:
     """Mask what the plan says, one manifest line per input; the summary line ends the run, whatever happens."""
+    from tqdm.auto import tqdm
+
     summary = BatchSummary(outdir=plan.out, manifest=plan.manifest, skipped=plan.skipped, ignored=plan.ignored)
     manifest = _Manifest(plan.manifest)
+    committer = _Committer(manifest, summary)
     start = time.perf_counter()
+    bar = tqdm(total=len(plan.todo), disable=not progress, unit="img", desc="masking", smoothing=0.1)
     try:
         manifest.write(plan.run_record(inputs, lock))
-        for item, rec, output in _results(plan, masker, **options):
-            _count(summary, item, _record(manifest, rec, output))
+        for item, done in _results(plan, masker, **options):
+            committer.add(item, *_write_result(plan, item, done))
+            bar.update(1)
+        committer.commit()
     except OSError as exc:  # the manifest cannot be written any more (disk full, ...)
         summary.interrupted = True
+        _keep_finished(committer)
         raise FermaskError(
             f"the run stopped: writing {str(plan.manifest)!r} failed ({exc.strerror or exc}); the inputs "
             "recorded so far are kept. Free some space (or fix the folder), then rerun the same command to resume"
         ) from exc
-    except BaseException:  # Ctrl-C, or a failure of the run itself
+    except BaseException:  # Ctrl-C, or a failure of the run itself: keep what is finished
         summary.interrupted = True
+        _keep_finished(committer)
         raise
     finally:
+        bar.close()
         summary.seconds = time.perf_counter() - start
         try:
             manifest.write({"type": "summary", "time": _now(), **summary.to_dict()})
@@ -809,6 +907,7 @@ def mask_folder(
     output_format: OutputFormat = "png",
     force: bool = False,
     chunksize: int = 32,
+    png_level: int = DEFAULT_PNG_LEVEL,
 ) -> BatchSummary:
     """Mask every image in ``inputs`` and write the results under ``outdir``.
 
@@ -827,20 +926,25 @@ def mask_folder(
         force: Redo every input even if the manifest says it is done, and
             accept a configuration different from the earlier runs'.
         chunksize: Images sent to a worker at a time.
+        png_level: zlib level of PNG outputs, from 0 (fastest, largest) to
+            9 (slowest, smallest). The default, 1, encodes a 640x490 photo
+            about 4x faster than Pillow's default of 6, for files about 11 %
+            larger; the pixels are the same at every level.
 
     Returns:
         Counts of what this run did (see :class:`BatchSummary`).
 
     Raises:
         FermaskError: No inputs, a missing input, ``outdir`` equal to an input
-            or an input folder, an unknown ``output_format``, an existing
+            or an input folder, an unknown ``output_format``, a ``png_level``
+            outside 0-9, an existing
             manifest written with another configuration (without ``force``),
             an ``outdir`` that cannot be created or written to, or another
             run writing to ``outdir`` now.
     """
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out = Path(outdir)
-    _check_arguments(inputs, out, output_format, workers)
+    _check_arguments(inputs, out, output_format, workers, png_level)
     files, ignored = collect_inputs(inputs, exclude=out)
     lock = _FolderLock(out)
     try:
@@ -850,8 +954,9 @@ def mask_folder(
                 "(killed?); this run resumes its work",
                 stacklevel=2,
             )
-        plan = _plan_run(files, ignored, out, masker, output_format, force)
-        options = {"workers": workers, "executor": executor, "chunksize": chunksize, "progress": progress}
-        return _run(plan, inputs, masker, lock, **options)
+            _remove_partials(out, lock.taken_over)
+        plan = _plan_run(files, ignored, out, masker, output_format, force, png_level)
+        return _run(plan, inputs, masker, lock, progress=progress, workers=workers, executor=executor,
+                    chunksize=chunksize)
     finally:
         lock.release()
