@@ -10,7 +10,7 @@ import pytest
 
 from fermask import faces
 from fermask.errors import FermaskError, LandmarkModelNotFound
-from fermask.faces import FaceAnalyzer, download_landmarks_model, find_landmarks_model
+from fermask.faces import LANDMARKS_FILE, FaceAnalyzer, download_landmarks_model, find_landmarks_model
 
 
 def test_explicit_path_wins_and_must_exist(tmp_path: Path) -> None:
@@ -96,3 +96,22 @@ def test_download_failure_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FermaskError, match="could not download.*fermask\\[landmarks\\]"):
         download_landmarks_model((tmp_path / "absent.dat.bz2").as_uri(), tmp_path / "m.dat", progress=False)
     assert not (tmp_path / "m.dat").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_analyzer_sent_to_a_machine_without_the_senders_model_path_uses_its_own(
+    tmp_path: Path, astronaut_crop48: np.ndarray
+) -> None:
+    import pickle
+
+    analyzer = FaceAnalyzer(face_policy="full_frame")
+    own = analyzer.landmarks_path
+    state = analyzer.__getstate__()
+    elsewhere = pickle.loads(pickle.dumps(analyzer))
+    elsewhere.__setstate__({**state, "landmarks_path": str(tmp_path / "gone" / LANDMARKS_FILE)})
+    assert elsewhere.landmarks_path == own  # the standard model: this machine's copy is found
+    assert elsewhere.find(astronaut_crop48)[0].landmarks.shape == (68, 2)
+    custom = pickle.loads(pickle.dumps(analyzer))
+    custom.__setstate__({**state, "landmarks_path": str(tmp_path / "my_landmarks.dat")})
+    assert custom.landmarks_path == str(tmp_path / "my_landmarks.dat")  # a custom model is never swapped
+    with pytest.raises(LandmarkModelNotFound, match="is not on this machine .*pip install 'fermask\\[landmarks\\]'"):
+        custom.find(astronaut_crop48)

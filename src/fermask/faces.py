@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import platform
 import shutil
 import tempfile
 import threading
@@ -265,6 +266,12 @@ def _dlib_model(kind: str, path: str) -> Any:
             if model is None:
                 import dlib
 
+                if not Path(path).is_file():
+                    raise LandmarkModelNotFound(
+                        f"the {kind} model {path!r} is not on this machine ({platform.node()}); a cluster worker "
+                        "needs its own copy: pip install 'fermask[landmarks]' there, or pass a landmarks_path "
+                        "that every worker can read"
+                    )
                 if kind == "landmarks":
                     model = dlib.shape_predictor(path)
                 else:
@@ -465,6 +472,22 @@ class FaceAnalyzer:
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; on a machine without the landmark model at the sender's path, use this machine's copy.
+
+        A Dask worker receives the analyzer of the machine that made it. When
+        that path is missing here and it names the standard model file, the
+        worker's own copy is looked up (:func:`find_landmarks_model`); a custom
+        model is never swapped for the standard one.
+        """
+        self.__dict__.update(state)
+        path = Path(self.landmarks_path)
+        if not path.is_file() and path.name == LANDMARKS_FILE:
+            try:
+                self.landmarks_path = str(find_landmarks_model())
+            except LandmarkModelNotFound:
+                pass  # the error, with its advice, comes when the model is needed
 
     def __repr__(self) -> str:
         return f"FaceAnalyzer(face_policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
