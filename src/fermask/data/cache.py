@@ -17,7 +17,7 @@ import json
 import os
 import warnings
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -198,15 +198,26 @@ def _runs(todo: list[int]) -> list[list[int]]:
 
 
 def _mask_run(
-    images: np.ndarray, masker: Any, bounds: Bounds, run: list[int], workers: int | None, bar: Any
+    images: np.ndarray,
+    masker: Any,
+    bounds: Bounds,
+    run: list[int],
+    workers: int | None,
+    bar: Any,
+    executor: Executor | None = None,
 ) -> Generator[tuple[int, dict[str, np.ndarray]], None, None]:
     """Mask one run of shards with a single ``mask_many`` call, yielding each shard as it finishes.
 
     The run starts at its own image index, so random style choices (seeded by
-    image index) match an uninterrupted run.
+    image index) match an uninterrupted run, whatever ``workers`` or ``executor``.
+    ``executor`` is passed on only when given, so a masker-like object whose
+    ``mask_many`` has no ``executor`` parameter still works without one.
     """
     a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
-    results = masker.mask_many(list(images[a0:b0]), workers=workers, progress=False, start=a0, total=b0 - a0)
+    engine: dict[str, Any] = {"workers": workers}
+    if executor is not None:
+        engine["executor"] = executor
+    results = masker.mask_many(list(images[a0:b0]), progress=False, start=a0, total=b0 - a0, **engine)
     try:
         for k in run:
             yield k, _collect_shard(images, results, bounds[k], bar)
@@ -225,6 +236,7 @@ def _mask_missing(
     *,
     workers: int | None,
     progress: bool,
+    executor: Executor | None = None,
 ) -> None:
     """Mask the shards not in ``done`` into it; each is also written to the cache."""
     from tqdm.auto import tqdm
@@ -239,7 +251,7 @@ def _mask_missing(
         with ThreadPoolExecutor(1, thread_name_prefix="fermask-shard-writer") as writer:
             writes: list[Future[None]] = []
             for run in _runs(todo):
-                shards = _mask_run(images, masker, bounds, run, workers, bar)
+                shards = _mask_run(images, masker, bounds, run, workers, bar, executor)
                 try:
                     for k, arrays in shards:
                         done[k] = arrays
@@ -274,6 +286,7 @@ def mask_arrays(
     source: str = "",
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
     progress: bool = True,
     shard_size: int = 2000,
     use_cache: bool = True,
@@ -287,6 +300,11 @@ def mask_arrays(
         source: A description of the data, recorded in ``meta.json``.
         cache_dir: Cache root; default :func:`default_cache_root`.
         workers: Worker processes for masking (``None``: the masker's default).
+            Ignored when ``executor`` is given.
+        executor: A :class:`concurrent.futures.Executor` to mask on instead of
+            local processes, e.g. a Dask ``client.get_executor()``; not shut
+            down here. The results (and the cache key) are the same whatever
+            the executor: each image is seeded by its index.
         progress: Show a progress bar.
         shard_size: Images per cache shard.
         use_cache: ``False`` masks in memory without reading or writing the cache.
@@ -317,7 +335,7 @@ def mask_arrays(
         cache = _CacheEntry(root / cache_key(images, labels, config, shard_size), meta)
     done = cache.finished(bounds) if cache is not None else {}
     if len(done) < len(bounds):
-        _mask_missing(images, masker, bounds, done, cache, workers=workers, progress=progress)
+        _mask_missing(images, masker, bounds, done, cache, workers=workers, progress=progress, executor=executor)
         if cache is not None:
             cache.mark_complete()
     info = {"masking": config, "cache": str(cache.folder) if cache is not None else None}

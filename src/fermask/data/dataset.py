@@ -28,6 +28,8 @@ from .ferplus import FERPLUS_MODES, ferplus_labels, read_votes_for
 from .store import read_dataset, write_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Executor
+
     from ..masker import Masker
 
 __all__ = ["FERDataset", "save_dataset", "load_dataset"]
@@ -720,6 +722,7 @@ class FERDataset:
         on_no_face: Literal["drop", "keep"] = "drop",
         cache_dir: str | os.PathLike[str] | None = None,
         workers: int | None = None,
+        executor: Executor | None = None,
         progress: bool = True,
         shard_size: int = 2000,
         use_cache: bool = True,
@@ -740,6 +743,13 @@ class FERDataset:
                 Either way the count is in ``notes["masking"]``.
             cache_dir: Cache root; default ``fermask.faces.cache_dir() / "datasets"``.
             workers: Worker processes for masking (``None``: the masker's default).
+                Ignored when ``executor`` is given.
+            executor: A :class:`concurrent.futures.Executor` to mask on instead
+                of local processes, e.g. a Dask ``client.get_executor()`` (see
+                the scaling guide); not shut down here. The images are sent to
+                the executor's workers, which need fermask and the landmark
+                model at the path the masker found it. The result, and its
+                cache entry, are the same whatever the executor.
             progress: Show a progress bar.
             shard_size: Images per cache shard.
             use_cache: ``False`` masks in memory without reading or writing the cache.
@@ -752,6 +762,9 @@ class FERDataset:
             >>> masked = ds.mask(fermask.Masker("surgical"), workers=2)  # doctest: +SKIP
             >>> masked.notes["masking"]  # doctest: +SKIP
             {'masked': 3493, 'not_masked': 1507, 'dropped': 1507, ...}
+            >>> from dask.distributed import Client  # doctest: +SKIP
+            >>> with Client("tcp://10.0.0.5:8786") as client:  # doctest: +SKIP
+            ...     masked = ds.mask(fermask.Masker("surgical"), executor=client.get_executor())
         """
         check_choice(on_no_face, NO_FACE_POLICIES, "on_no_face", error=DataFormatError)
         from .cache import mask_arrays
@@ -763,6 +776,7 @@ class FERDataset:
             source=self.source,
             cache_dir=cache_dir,
             workers=workers,
+            executor=executor,
             progress=progress,
             shard_size=shard_size,
             use_cache=use_cache,
