@@ -249,3 +249,9 @@ def test_resume_command_keeps_the_cluster() -> None:
     line = resume_command(parser.parse_args(["in", "-o", "out", "--dask", "tcp://h:8786", "--dask-timeout", "5"]))
     assert "--dask tcp://h:8786 --dask-timeout 5" in line
     assert "--dask" not in resume_command(parser.parse_args(["in", "-o", "out"]))
+
+
+def test_the_window_of_chunks_in_flight_follows_the_clusters_threads(client: Any) -> None:
+    from fermask._parallel import executor_capacity
+
+    assert executor_capacity(client.get_executor()) == 2  # two single-threaded worker processes

@@ -245,3 +245,19 @@ def test_threads_sharing_one_masker_give_the_same_bytes_as_one_process(lfw_crops
         for _ in range(5):
             shared = [r.image.tobytes() for r in masker.mask_many(crops, executor=ex, chunksize=2, progress=False)]
             assert shared == alone
+
+
+def test_warm_loads_the_models_that_forked_workers_then_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fermask import faces
+    from fermask.masker import warm_for_pool
+
+    masker = Masker("surgical")
+    key = ("landmarks", masker.analyzer.landmarks_path)
+    monkeypatch.setattr(faces, "_MODELS", {})
+    monkeypatch.setattr(faces, "_HOG_FREE", [])
+    masker.warm()
+    assert key in faces._MODELS and len(faces._HOG_FREE) == 1
+    broken = Masker("surgical")
+    broken.analyzer.landmarks_path = "/nowhere/shape_predictor_68_face_landmarks.dat"
+    warm_for_pool(broken)  # a model that cannot load is left to the workers to report, image by image
+    assert broken.mask_many([np.zeros((48, 48), np.uint8)], workers=1, progress=False).__next__().status == "error"

@@ -80,3 +80,22 @@ def test_workers_exit_when_the_parent_is_killed(method: str) -> None:
     for p in left:  # do not leave them behind even when the test fails
         os.kill(p, signal.SIGKILL)
     assert not left, f"worker processes {left} outlived their killed parent"
+
+
+def test_executor_capacity_follows_the_pool_and_a_dask_cluster() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fermask._parallel import executor_capacity
+
+    with ThreadPoolExecutor(3) as ex:
+        assert executor_capacity(ex) == 3
+
+    class Client:  # what dask.distributed's ClientExecutor holds: nthreads() per worker address
+        def nthreads(self) -> dict[str, int]:
+            return {"tcp://a:1": 4, "tcp://b:1": 8}
+
+    class ClientExecutor(ThreadPoolExecutor):
+        _client = Client()
+
+    with ClientExecutor(1) as ex:
+        assert executor_capacity(ex) == 12

@@ -26,7 +26,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Literal, TypeVar
 
-__all__ = ["cpu_count", "process_pool", "ordered_map"]
+__all__ = ["cpu_count", "process_pool", "pool_forks", "ordered_map", "executor_capacity"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,18 +76,53 @@ def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True, name="fermask-parent-watch").start()
 
 
+def _start_method() -> Literal["fork", "forkserver"] | None:
+    if sys.platform.startswith("linux"):
+        return "forkserver" if "tensorflow" in sys.modules else "fork"
+    return None  # the platform's default
+
+
+def pool_forks() -> bool:
+    """Whether :func:`process_pool` would fork its workers from this process now.
+
+    Forked workers share what this process has loaded (e.g. dlib's models)
+    instead of loading their own copies.
+    """
+    return _start_method() == "fork"
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool whose workers exit when this process dies.
 
     ``fork`` is avoided once TensorFlow is loaded (it is not fork-safe).
     """
-    method: Literal["fork", "forkserver", "spawn"] | None = None
-    if sys.platform.startswith("linux"):
-        method = "forkserver" if "tensorflow" in sys.modules else "fork"
+    method = _start_method()
     ctx = multiprocessing.get_context(method) if method else None
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
     )
+
+
+def executor_capacity(executor: Executor) -> int:
+    """How many chunks ``executor`` can work on at once, as far as it tells.
+
+    A process or thread pool's ``max_workers``; a Dask executor's threads
+    over all the cluster's workers, asked when called (a cluster that grows
+    later is seen by the next batch); else this machine's CPUs.
+    """
+    client = getattr(executor, "_client", None)  # dask.distributed's ClientExecutor
+    nthreads = getattr(client, "nthreads", None)
+    if callable(nthreads):
+        try:
+            total = sum(int(n) for n in nthreads().values())
+        except Exception:  # pragma: no cover - an unreachable scheduler fails on submit, with its own error
+            total = 0
+        if total > 0:
+            return total
+    workers = getattr(executor, "_max_workers", None)
+    if isinstance(workers, int) and workers > 0:
+        return workers
+    return cpu_count()
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -118,7 +153,9 @@ def ordered_map(
         items: Any iterable; read lazily, a bounded window ahead.
         workers: Processes; ``None`` uses every CPU, ``1`` runs here without a
             pool. Ignored when ``executor`` is given.
-        executor: Any Executor; not shut down here.
+        executor: Any Executor; not shut down here. Twice its capacity
+            (:func:`executor_capacity`: a pool's workers, a Dask cluster's
+            threads) in chunks are kept in flight.
         chunksize: Items sent to ``fn`` at a time.
 
     Yields:
@@ -138,7 +175,7 @@ def ordered_map(
         return
     own = executor is None
     pool = executor or process_pool(n_workers)
-    window = 2 * (n_workers if own else max(2, cpu_count()))
+    window = 2 * (n_workers if own else max(2, executor_capacity(pool)))
     pending: deque[Future[list[R]]] = deque()
     try:
         for chunk in _chunks(items, chunksize):

@@ -400,6 +400,21 @@ class FaceAnalyzer:
             return self.upsample
         return 1 if max(gray.shape) < 400 else 0
 
+    def warm(self) -> None:
+        """Load the dlib models now (otherwise the first image pays for it).
+
+        Worker processes forked afterwards (``fermask mask -j N``, ``workers=N``
+        on Linux) then share this process's copy of the 99.7 MB landmark model
+        instead of each loading its own: the workers start at once, and their
+        memory caches hold one copy.
+        """
+        _dlib_model("landmarks", self.landmarks_path)
+        if self.detector in ("hog", "auto") and self.policy != "full_frame":
+            with _hog_detector():
+                pass
+        if self.detector == "cnn" and self.policy != "full_frame":
+            _dlib_model("cnn", str(find_cnn_detector_model(self._cnn_path)))
+
     def detect(self, image: ImageInput) -> list[tuple[tuple[int, int, int, int], float | None]]:
         """Run the face detector only.
 

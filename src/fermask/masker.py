@@ -21,7 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from ._image import ImageInput, load_image, to_gray, to_rgb
-from ._parallel import ordered_map
+from ._parallel import ordered_map, pool_forks
 from .errors import FermaskError
 from .faces import Detector, Face, FaceAnalyzer, Policy
 from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
@@ -112,6 +112,21 @@ class MaskResult:
             "full_frame": [not f.detected for f in self.faces],
             "reason": self.why,
         }
+
+
+def warm_for_pool(masker: Any) -> None:
+    """Before a process pool forks its workers: load the masker's models here, so the workers share them.
+
+    Does nothing when the pool will not fork (then each worker loads its own),
+    or when ``masker`` cannot warm; a model that fails to load is reported
+    image by image by the workers, as without warming.
+    """
+    warm = getattr(masker, "warm", None)
+    if callable(warm) and pool_forks():
+        try:
+            warm()
+        except Exception:
+            pass
 
 
 def _source_name(image: Any) -> str | None:
@@ -225,6 +240,10 @@ class Masker:
     def __repr__(self) -> str:
         names = [s.name for s in self.styles]
         return f"Masker(style={names if len(names) > 1 else names[0]!r}, seed={self.seed})"
+
+    def warm(self) -> None:
+        """Load the dlib models now; see :meth:`fermask.faces.FaceAnalyzer.warm`."""
+        self.analyzer.warm()
 
     # -- one image --------------------------------------------------------
     def _choose(self, rng: np.random.Generator) -> tuple[MaskStyle, Appearance]:
@@ -370,6 +389,8 @@ class Masker:
         if total is None and hasattr(images, "__len__"):
             total = len(images)  # type: ignore[arg-type]
         numbered = enumerate(images, start) if indices is None else zip(indices, images, strict=True)
+        if executor is None and workers != 1:
+            warm_for_pool(self)
         results = ordered_map(self._run_chunk, numbered, workers=workers, executor=executor, chunksize=chunksize)
         bar = tqdm(total=total, disable=not progress, unit="img", desc="masking", smoothing=0.1)
         with closing(results), bar:  # closing: an abandoned loop shuts the pool down at once

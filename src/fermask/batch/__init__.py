@@ -69,7 +69,7 @@ from .._image import IMAGE_SUFFIXES
 from .._parallel import cpu_count, ordered_map
 from .._version import __version__
 from ..errors import FermaskError
-from ..masker import MaskResult
+from ..masker import MaskResult, warm_for_pool
 from ._encode import DEFAULT_PNG_LEVEL, PIL_FORMATS, Encoded, Encoder, Task
 
 __all__ = [
@@ -392,7 +392,13 @@ class _Namer:
     def _free(self, full: Path) -> bool:
         if full in self.used or full in self.forbidden:
             return False
-        return full in self.ours or not (full.exists() or full.is_symlink())
+        if full in self.ours:
+            return True
+        try:
+            os.lstat(full)  # anything there, a dangling symlink included, is not ours to replace
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        return False
 
     def __call__(self, rel: Path, suffix: str) -> Path:
         base = rel.with_suffix(suffix)
@@ -418,20 +424,30 @@ class _Output:
 
     tmp: Path
     target: Path
+    committed: bool = False
 
     def commit(self) -> None:
         """Give the image its output name."""
         os.replace(self.tmp, self.target)
+        self.committed = True
 
     def discard(self) -> None:
         """Remove the temporary file, if it is still there."""
-        if self.tmp.exists():
-            self.tmp.unlink()
+        if not self.committed:
+            try:
+                self.tmp.unlink()
+            except FileNotFoundError:
+                pass
 
 
-def _write_partial(data: bytes, target: Path) -> _Output:
-    """Write an encoded image under a temporary name next to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _write_partial(data: bytes, target: Path, folders: set[Path]) -> _Output:
+    """Write an encoded image under a temporary name next to ``target``.
+
+    ``folders`` holds the folders already made in this run (each is made once).
+    """
+    if target.parent not in folders:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folders.add(target.parent)
     output = _Output(target.with_name(f".{target.name}.{os.getpid()}.partial"), target)
     try:
         with open(output.tmp, "wb") as f:
@@ -592,6 +608,7 @@ class _Plan:
     skipped: int
     namer: _Namer
     earlier_output: dict[str, Path]
+    folders: set[Path] = field(default_factory=set)  # output folders made in this run
 
     def run_record(self, inputs: list[str | os.PathLike[str]], lock: _FolderLock) -> dict[str, Any]:
         """The manifest line that starts the run."""
@@ -739,7 +756,7 @@ def _write_result(plan: _Plan, item: _Todo, done: Encoded) -> tuple[dict[str, An
         return rec, None
     rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, _output_format(plan, item)[0])
     try:
-        output = _write_partial(done.data, plan.out / rel)
+        output = _write_partial(done.data, plan.out / rel, plan.folders)
     except OSError as exc:
         rec.update(status="error", reason=f"could not write the output {str(plan.out / rel)!r}: {exc}")
         return rec, None
@@ -773,6 +790,8 @@ def _results(
     if executor is None and n_workers == 1:
         done = encoder.masked(tasks, workers=1, chunksize=chunksize)
     else:
+        if executor is None:
+            warm_for_pool(masker)
         done = ordered_map(encoder, tasks, workers=n_workers, executor=executor, chunksize=chunksize)
     with closing(done):  # closing: an abandoned run shuts the pool down at once
         yield from zip(todo, done, strict=True)

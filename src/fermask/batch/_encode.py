@@ -82,10 +82,38 @@ def encode_image(image: np.ndarray, fmt: str, png_level: int = DEFAULT_PNG_LEVEL
     return buf.getvalue()
 
 
+def _png_has_one_frame(path: Path) -> bool:
+    """Whether a PNG file surely holds one frame: no ``acTL`` chunk (APNG) before its first ``IDAT``.
+
+    Reads only the chunk headers, much faster than opening the file with
+    Pillow; ``False`` when unsure (not a PNG, cut off, unreadable).
+    """
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return False
+            for _ in range(64):
+                head = f.read(8)
+                if len(head) < 8:
+                    return False
+                kind = head[4:]
+                if kind == b"IDAT":
+                    return True
+                if kind == b"acTL":
+                    return False
+                f.seek(int.from_bytes(head[:4], "big") + 4, 1)  # the data and its CRC
+    except OSError:
+        return False
+    return False
+
+
 def frames_note(path: Path, status: str) -> str | None:
     """A note for an animated image (only its first frame is read), else ``None``."""
     from PIL import Image
 
+    suffix = path.suffix.lower()
+    if suffix == ".bmp" or (suffix == ".png" and _png_has_one_frame(path)):
+        return None
     try:
         with Image.open(path) as im:
             frames = int(getattr(im, "n_frames", 1))
