@@ -1,18 +1,26 @@
-"""Masking throughput: images/s for 48x48 gray face crops and 512 px photos.
+"""Masking throughput: images/s for 48x48 gray face crops and 640x490 photos.
 
-Measures :meth:`fermask.Masker.mask_many` with 1 and 2 worker processes on
-in-memory images, then an end-to-end ``fermask mask``-style folder run
-(:func:`fermask.batch.mask_folder`: read PNGs, mask, write PNGs, manifest).
+For each worker count, three paths are timed on the same images: in memory
+(:meth:`fermask.Masker.mask_many`), as PNG files through
+:func:`fermask.batch.mask_folder` in this process (read, mask, encode,
+write, manifest), and through the ``fermask mask`` command in a new process
+(start-up included). The three run in turn for ``--rounds`` rounds, because
+this 2-core virtual machine's speed drifts by up to a quarter within a
+minute: each folder figure is divided by the in-memory figure of its own
+round, and the median ratio is printed. Every line also gives the CPU time per
+image (the process and its workers), a steadier figure than wall time.
 
 Run from the repository root::
 
-    python benchmarks/bench_masking.py                # 4,000 crops, 200 photos
-    python benchmarks/bench_masking.py --crops 1000 --photos 50 --workers 1 2
+    python benchmarks/bench_masking.py                # 4,000 crops, 200 photos, workers 1 and 2, 3 rounds
+    python benchmarks/bench_masking.py --crops 35887 --photos 0 --workers 2 --rounds 1
+    python benchmarks/bench_masking.py --no-folder --breakdown   # in memory only, CPU per stage
 
 The crops are the 200 real LFW faces bundled with scikit-image, resized to
 48x48 like FER2013 and jittered (shift, mirror, brightness) to make up the
-count; the photos are scikit-image's 512x512 astronaut portrait, mirrored
-every other image. Nothing here is timed inside the test suite.
+count; the photos are scikit-image's astronaut portrait scaled to 640 px wide
+and cut to 640x490 (one face), mirrored every other image. Nothing here is
+timed inside the test suite.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -51,10 +60,11 @@ def make_crops(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def make_photos(n: int) -> list[np.ndarray]:
-    """``n`` 512x512 RGB photos (the astronaut, mirrored every other one)."""
+    """``n`` 640x490 RGB photos with one face (the astronaut, mirrored every other one)."""
     from skimage import data
 
-    a = np.ascontiguousarray(data.astronaut())
+    a = np.asarray(Image.fromarray(data.astronaut()).resize((640, 640), Image.BILINEAR))[:490]
+    a = np.ascontiguousarray(a)
     m = np.ascontiguousarray(a[:, ::-1])
     return [a if i % 2 == 0 else m for i in range(n)]
 
@@ -116,29 +126,93 @@ def stage_breakdown(images: list[np.ndarray]) -> dict[str, float]:
     }
 
 
-def bench_folder(images: list[np.ndarray], workers: int) -> tuple[float, str]:
-    """End-to-end folder run: PNG files in, masked PNGs and manifest out."""
+def write_pngs(images: list[np.ndarray], folder: Path) -> None:
+    """Save ``images`` as PNG files, 1,000 to a sub-folder."""
+    for i, img in enumerate(images):
+        sub = folder / f"{i // 1000:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(sub / f"{i:05d}.png")
+
+
+def _settle() -> None:
+    """Write dirty pages to disk, so a timed run does not pay for the writes of the one before."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def bench_folder(src: Path, out: Path, n: int, workers: int) -> tuple[float, float, str]:
+    """End-to-end folder run in this process: PNG files in, masked PNGs and manifest out.
+
+    Returns images/s, CPU ms per image (this process and its workers), and the summary.
+    """
     from fermask import Masker
     from fermask.batch import mask_folder
 
+    _settle()
+    c0 = _cpu_seconds()
+    t0 = time.perf_counter()
+    summary = mask_folder([src], out, Masker("surgical"), workers=workers, progress=False)
+    dt = time.perf_counter() - t0
+    cpu_ms = (_cpu_seconds() - c0) / n * 1000
+    return n / dt, cpu_ms, summary.line().split(" -> ")[0]
+
+
+def bench_cli(src: Path, out: Path, n: int, workers: int) -> tuple[float, float, str]:
+    """``fermask mask IN -o OUT -j W -q`` in a new process, start-up included.
+
+    Returns images/s, CPU ms per image (the command and its workers), and its summary line.
+    """
+    import subprocess
+
+    cmd = [sys.executable, "-m", "fermask", "mask", str(src), "-o", str(out), "--style", "surgical",
+           "-j", str(workers), "-q"]
+    _settle()
+    c0 = _cpu_seconds()
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    dt = time.perf_counter() - t0
+    cpu_ms = (_cpu_seconds() - c0) / n * 1000
+    return n / dt, cpu_ms, done.stdout.strip().split(" -> ")[0]
+
+
+def compare_paths(name: str, images: list[np.ndarray], workers: int, rounds: int) -> None:
+    """In memory, folder run and command line, interleaved for ``rounds`` rounds; medians and ranges.
+
+    This machine's speed drifts by a quarter over tens of seconds, so each
+    folder figure is compared with the in-memory run just before it, and the
+    median of those ratios is given. The input PNGs are written once and
+    synced to disk before each timed run.
+    """
+    rows: dict[str, list[tuple[float, float]]] = {"memory": [], "folder": [], "cli": []}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
-        for i, img in enumerate(images):
-            sub = src / f"{i // 1000:03d}"
-            sub.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(sub / f"{i:05d}.png")
-        t0 = time.perf_counter()
-        summary = mask_folder([src], Path(tmp) / "out", Masker("surgical"), workers=workers, progress=False)
-        dt = time.perf_counter() - t0
-    return len(images) / dt, summary.line().split(" -> ")[0]
+        write_pngs(images, src)
+        for r in range(rounds):
+            rate, cpu, _ = bench_mask_many(images, workers, repeat=1)
+            rows["memory"].append((rate, cpu))
+            rows["folder"].append(bench_folder(src, Path(tmp) / f"folder{r}", len(images), workers)[:2])
+            rows["cli"].append(bench_cli(src, Path(tmp) / f"cli{r}", len(images), workers)[:2])
+    labels = {"memory": "Masker.mask_many, in memory", "folder": "mask_folder, PNG files",
+              "cli": "fermask mask, PNG files (start-up included)"}
+    for key, label in labels.items():
+        rates = sorted(x[0] for x in rows[key])
+        cpus = sorted(x[1] for x in rows[key])
+        share = ""
+        if key != "memory":
+            ratios = [x[0] / m[0] for x, m in zip(rows[key], rows["memory"])]
+            share = f"  {statistics.median(ratios):6.1%} of in memory (range {min(ratios):.0%}-{max(ratios):.0%})"
+        print(f"{name}  workers={workers}  {label:<44} {statistics.median(rates):8.1f} images/s "
+              f"(range {rates[0]:.1f}-{rates[-1]:.1f})  CPU {statistics.median(cpus):.2f} ms/image{share}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--crops", type=int, default=4000, help="number of 48x48 crops (default 4000)")
-    parser.add_argument("--photos", type=int, default=200, help="number of 512 px photos (default 200)")
+    parser.add_argument("--photos", type=int, default=200, help="number of 640x490 photos (default 200; 0: none)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
-    parser.add_argument("--no-folder", action="store_true", help="skip the end-to-end folder run")
+    parser.add_argument("--no-folder", action="store_true", help="in memory only (no folder or command-line runs)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of in memory / folder / command line, interleaved (default 3)")
     parser.add_argument("--breakdown", action="store_true", help="also print CPU ms per stage for the crops")
     args = parser.parse_args(argv)
 
@@ -149,21 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     print("load average before: %.2f %.2f %.2f (other work on the machine slows every figure)" % os.getloadavg())
     crops = make_crops(args.crops)
     photos = make_photos(args.photos)
-    for w in args.workers:
-        rate, cpu, masked = bench_mask_many(crops, w)
-        print(f"mask_many  48x48 gray crops  workers={w}: {rate:8.1f} images/s  CPU {cpu:.2f} ms/image  "
-              f"({masked}/{len(crops)} masked; all 35,887 FER2013 images: {35887 / rate:.0f} s)")
-    for w in args.workers:
-        rate, cpu, masked = bench_mask_many(photos, w)
-        print(f"mask_many  512x512 photos    workers={w}: {rate:8.1f} images/s  CPU {cpu:.2f} ms/image  "
-              f"({masked}/{len(photos)} masked)")
+    for name, images in (("48x48 crops   ", crops), ("640x490 photos", photos)):
+        for w in args.workers if images else []:
+            if args.no_folder:
+                rate, cpu, masked = bench_mask_many(images, w)
+                print(f"{name}  workers={w}  Masker.mask_many: {rate:8.1f} images/s  CPU {cpu:.2f} ms/image  "
+                      f"({masked}/{len(images)} masked)")
+            else:
+                compare_paths(name, images, w, args.rounds)
     if args.breakdown:
         for stage, ms in stage_breakdown(crops[:1000]).items():
             print(f"  crops, CPU per image: {stage:<22} {ms:6.3f} ms")
-    if not args.no_folder:
-        for w in args.workers:
-            rate, line = bench_folder(crops, w)
-            print(f"mask_folder 48x48 PNG files  workers={w}: {rate:8.1f} images/s  ({line})")
     print("load average after:  %.2f %.2f %.2f" % os.getloadavg())
     return 0
 
