@@ -533,12 +533,15 @@ def test_png_level_changes_the_file_size_never_the_pixels(tmp_path: Path) -> Non
         sizes[level] = (out / "a.png").stat().st_size
         assert np.array_equal(np.asarray(Image.open(out / "a.png")), 255 - smooth)
         run = read_manifest(out / MANIFEST_NAME)[0][0]
-        assert run["config"]["png_level"] == level
+        assert run["png_level"] == level
     assert sizes[0] > sizes[9]
     with pytest.raises(FermaskError, match=r"png_level must be a whole number from 0 .* to 9 .*got 10"):
         mask_folder([src], tmp_path / "bad", FakeMasker(), progress=False, png_level=10)
-    with pytest.raises(FermaskError, match="another configuration"):  # the level is part of the configuration
-        mask_folder([src], tmp_path / "l0", FakeMasker(), progress=False, png_level=9)
+    # the level changes no pixel, so it is not part of the configuration: a run may resume with another one
+    Image.fromarray(smooth[::-1].copy()).save(src / "b.png")
+    s = mask_folder([src], tmp_path / "l0", FakeMasker(), progress=False, png_level=9)
+    assert (s.skipped, s.masked) == (1, 1)
+    assert [r["png_level"] for r in read_manifest(tmp_path / "l0" / MANIFEST_NAME)[0] if r["type"] == "run"] == [0, 9]
 
 
 _KILLED_RUN = r"""

@@ -618,6 +618,7 @@ class _Plan:
             "fermask": __version__,
             "config_hash": self.digest,
             "config": self.run_config,
+            "png_level": self.png_level,
             "inputs": [str(Path(p)) for p in inputs],
             "files": len(self.files),
             "to_do": len(self.todo),
@@ -669,7 +670,8 @@ def _plan_run(
     An input done by an earlier run of the same configuration is skipped
     (unless ``force``) and keeps its earlier output name.
     """
-    run_config = {"masker": masker.config(), "output_format": output_format, "png_level": png_level}
+    # what changes the pixels written; the PNG level changes only the files' size, so a run may resume with another
+    run_config = {"masker": masker.config(), "output_format": output_format}
     digest = config_hash(run_config)
     manifest_path = out / MANIFEST_NAME
     records, bad_lines = read_manifest(manifest_path)
