@@ -20,8 +20,8 @@ resumes).
 ``--dask SCHEDULER_ADDRESS`` masks on a Dask cluster instead of local
 processes (``pip install 'fermask[dask]'``). The workers are sent the input
 *paths* and read the files themselves, so they must see the inputs at the same
-paths (a shared filesystem); they need fermask, and the landmark model at the
-path this machine found it (``--landmarks`` can name a shared copy). This
+paths (a shared filesystem); they need fermask and the landmark model (their
+own copy, found as on any machine, or a shared one named by ``--landmarks``). This
 process writes the outputs and the manifest. The outputs are byte-identical
 to a local run's.
 """
