@@ -606,3 +606,29 @@ def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_byt
     full = tmp_path / "full"
     mask_folder([src], full, masker(), workers=1, progress=False)
     assert {p.name: p.read_bytes() for p in full.glob("*.png")} == {p.name: p.read_bytes() for p in out.glob("*.png")}
+
+
+def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fermask import batch
+
+    src = tmp_path / "in"
+    for k in range(5):
+        _png(src / f"{k}.png", 40)
+    out = tmp_path / "out"
+    real_commit = batch._Output.commit
+    calls = []
+
+    def stop_at_the_third(self: Any) -> None:
+        calls.append(self.target.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_commit(self)
+
+    monkeypatch.setattr(batch._Output, "commit", stop_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        mask_folder([src], out, FakeMasker(), progress=False)
+    monkeypatch.setattr(batch._Output, "commit", real_commit)
+    assert not list(out.rglob("*.partial"))
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]
+    s = mask_folder([src], out, FakeMasker(), progress=False)
+    assert (s.skipped, s.masked) == (2, 3)

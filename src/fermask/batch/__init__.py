@@ -842,18 +842,21 @@ class _Committer:
                     output.discard()
             raise
         failed = False
-        for item, rec, output in pending:
-            if output is not None:
-                try:
-                    output.commit()
-                except OSError as exc:  # the latest line of an input counts: record the failure
-                    rec = {**rec, "output": None, "status": "error",
-                           "reason": f"could not write the output {str(output.target)!r}: {exc}"}
-                    self.manifest.write(rec, flush=False)
-                    failed = True
-                finally:
+        try:
+            for item, rec, output in pending:
+                if output is not None:
+                    try:
+                        output.commit()
+                    except OSError as exc:  # the latest line of an input counts: record the failure
+                        rec = {**rec, "output": None, "status": "error",
+                               "reason": f"could not write the output {str(output.target)!r}: {exc}"}
+                        self.manifest.write(rec, flush=False)
+                        failed = True
+                _count(self.summary, item, rec)
+        finally:  # Ctrl-C midway too: no temporary file is left behind (its input is redone on resume)
+            for _, _, output in pending:
+                if output is not None:
                     output.discard()
-            _count(self.summary, item, rec)
         if failed:
             self.manifest.flush()
 
