@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -232,6 +233,47 @@ def test_broken_plugin_warns_but_does_not_break(tmp_path: Path, monkeypatch: pyt
         assert "broken" not in registry.names()
         assert "surgical" in registry.names()
     finally:
+        monkeypatch.undo()
+        registry.reload_plugins()
+
+
+def test_plugin_named_like_a_builtin_is_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin style called 'surgical' never replaces the built-in, and says so; a good plugin stays quiet."""
+    (tmp_path / "fermask_clash_plugin.py").write_text(
+        "from fermask.masks import MaskShape, MaskStyle\n"
+        "class Style(MaskStyle):\n"
+        "    def shape(self, g):\n"
+        "        return MaskShape(outline=g.p[[2, 30, 14, 8]])\n"
+    )
+    dist = tmp_path / "fermask_clash_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fermask-clash-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[fermask.masks]\nSurgical = fermask_clash_plugin:Style\nclash-ok = fermask_clash_plugin:Style\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from fermask.masks import get_mask, registry
+    from fermask.masks.builtin import Surgical
+
+    try:
+        with pytest.warns(RuntimeWarning) as caught:
+            registry.reload_plugins()
+        messages = [str(w.message) for w in caught if "Surgical" in str(w.message)]
+        assert len(messages) == 1, [str(w.message) for w in caught]
+        msg = messages[0]
+        assert "fermask_clash_plugin:Style" in msg and "'fermask-clash-plugin'" in msg
+        assert "built-in" in msg and "skipped" in msg and "Rename" in msg
+        assert registry.source("surgical") == "built-in" and isinstance(get_mask("surgical"), Surgical)
+        assert registry.source("clash-ok") == "plugin fermask_clash_plugin:Style"
+        # reading the plugins again finds 'clash-ok' registered by itself: no warning for that one
+        with warnings.catch_warnings(record=True) as again:
+            warnings.simplefilter("always")
+            registry.reload_plugins()
+        assert not [w for w in again if "clash-ok" in str(w.message)]
+    finally:
+        registry.unregister("clash-ok")
         monkeypatch.undo()
         registry.reload_plugins()
 

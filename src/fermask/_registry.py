@@ -3,7 +3,10 @@
 Entries are registered by name, in code (a decorator or a plain call) or by
 third-party packages through an entry-point group. Plugins are discovered
 lazily, the first time a registry is read, and only once. A plugin that fails
-to load emits a warning; it never breaks ``import fermask``.
+to load emits a warning; it never breaks ``import fermask``. A plugin whose
+name is already taken (by a built-in, by code that registered it first, or by
+another plugin read earlier) is skipped with a ``RuntimeWarning`` that names
+it: the entry already there wins.
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ class Registry(Generic[T]):
                 warnings.warn(f"fermask: could not list {self.group!r} plugins: {exc}", stacklevel=3)
                 return
             for ep in eps:
-                if ep.name.lower() in self._entries:
+                key = ep.name.strip().lower()
+                if key in self._entries:
+                    self._warn_clash(ep, key)
                     continue
                 try:
                     obj = ep.load()
@@ -105,6 +110,28 @@ class Registry(Generic[T]):
                         RuntimeWarning,
                         stacklevel=3,
                     )
+
+    def _warn_clash(self, ep: metadata.EntryPoint, key: str) -> None:
+        """Warn that a plugin is skipped because its name is taken (silent when it is this very entry point)."""
+        taken_by = self._sources.get(key, "code")
+        if taken_by == f"plugin {ep.value}":
+            return  # read again by reload_plugins(): the same plugin, already registered
+        dist = getattr(ep, "dist", None)
+        dist_name = getattr(dist, "name", None) if dist is not None else None
+        origin = f", from the distribution {dist_name!r}" if dist_name else ""
+        owners = {
+            "built-in": f"fermask's built-in {self.kind}",
+            "code": f"a {self.kind} registered in code (by fermask itself, or by a program before the plugins "
+            "were read)",
+        }
+        owner = owners.get(taken_by, f"the {taken_by}")
+        warnings.warn(
+            f"fermask: the {self.kind} plugin {ep.name!r} (entry point {ep.name} = {ep.value} in the group "
+            f"{self.group!r}{origin}) is skipped: the name {key!r} is already taken by {owner}, which is used "
+            "instead. Rename the entry point in the plugin's package so that both can be used.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     def reload_plugins(self) -> None:
         """Discover entry-point plugins again (after installing one at run time)."""
