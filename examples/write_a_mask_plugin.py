@@ -23,6 +23,7 @@ from fermask.masks import Disc, FaceGeometry, Line, MaskShape, MaskStyle
 class Visor(MaskStyle):
     """A band across the lower face with a round valve."""
 
+    name = "visor"  # what a Masker reports for Visor(); the decorator's name is the registry's
     description = "a band across the lower face with a valve"
     default_color = (30, 120, 200)
 

@@ -34,6 +34,12 @@ def test_make_gallery(tmp_path: Path) -> None:
     assert (tmp_path / "g" / "styles.png").exists() and (tmp_path / "g" / "styles-48px.png").exists()
 
 
+def test_make_landmark_map(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run("make_landmark_map.py", "--out", "lm.png", cwd=tmp_path)
+    assert "68 landmarks" in out and (tmp_path / "lm.png").stat().st_size > 0
+
+
 def test_write_a_mask_plugin(tmp_path: Path) -> None:
     out = run("write_a_mask_plugin.py", "--out", "v.png", cwd=tmp_path)
     assert "['visor']" in out and (tmp_path / "v.png").exists()

@@ -1,4 +1,17 @@
-"""Files shipped with fermask (see README.md in this folder)."""
+"""Files shipped with fermask, so examples, the demo and the docs run offline.
+
+One file ships today: ``astronaut.jpg``, a 512x512 colour portrait of
+astronaut Eileen Collins, a public-domain NASA photograph (NASA image
+GPN-2000-001177) as distributed with scikit-image (``skimage.data.astronaut()``),
+saved as JPEG. It holds one frontal face, which fermask's default detector
+finds, so ``fermask demo``, the examples and the figures in these docs use it.
+
+Examples:
+    >>> from fermask.assets import example_photo
+    >>> from PIL import Image
+    >>> Image.open(example_photo()).size
+    (512, 512)
+"""
 
 from __future__ import annotations
 
@@ -9,10 +22,23 @@ __all__ = ["example_photo"]
 
 
 def example_photo() -> Path:
-    """Path of the packaged example portrait (public-domain NASA photo, 512x512).
+    """Path of the packaged example portrait (public-domain NASA photo, 512x512 RGB JPEG).
+
+    The file lives inside the installed package; open it, never write to it.
+    Anything that takes an image accepts the path as it is.
+
+    Returns:
+        The path of ``astronaut.jpg``.
 
     Examples:
         >>> example_photo().name
         'astronaut.jpg'
+
+        Mask it (needs the landmark model, ``pip install 'fermask[landmarks]'``):
+
+        >>> from fermask import Masker
+        >>> result = Masker("n95")(example_photo())  # doctest: +SKIP
+        >>> result.masked, len(result.faces)  # doctest: +SKIP
+        (True, 1)
     """
     return Path(str(resources.files(__name__).joinpath("astronaut.jpg")))

@@ -109,7 +109,7 @@ class Disc:
         radius: Radius as a fraction of the face width.
         color: Fill colour; ``None`` uses the mask colour times ``shade``.
         shade: Brightness factor when ``color`` is ``None``.
-        squash: Height/width ratio of the ellipse (follows the face frame).
+        squash: Height/width ratio of the ellipse; its axes are the image's (it does not turn with the face).
         rim: Rim width as a fraction of the radius (drawn darker), 0 for none.
     """
 
