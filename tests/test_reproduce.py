@@ -49,7 +49,9 @@ def test_suite_end_to_end_on_synthetic_csv(tmp_path: Path, capsys: pytest.Captur
     printed = capsys.readouterr().out
     md = (out / "results.md").read_text()
     assert md in printed
-    assert "SYNTHETIC data made by the test suite" in md
+    assert "SYNTHETIC data made by the test suite" in md  # --note: free text
+    # marked from the data itself, not from the note: the CSV's pixels are make_synthetic_fer's
+    assert "SYNTHETIC data, not FER2013" in md and "make_synthetic_fer(140, seed=0, balanced=True)" in md
     assert "140 images, FER2013 has 35,887" in md  # flagged as not comparable
     result = json.loads((out / "results.json").read_text())
     rows = {r["name"]: r for r in result["rows"]}

@@ -20,6 +20,11 @@ the published ones:
    experiment's train/dev accuracy beside the report's figure; each
    experiment's run folder (bundle, history, curves, evaluation) sits beside it.
 
+The table says where the data came from (its source and a sha256 of its
+images and labels) and puts **SYNTHETIC data** at its top whenever the data
+is fermask's synthetic data (see :func:`synthetic_origin`); data whose size or
+training class counts are not FER2013's gets a warning.
+
 Measured accuracies are those of the final model in inference mode (no
 dropout, no augmentation) on the train and dev parts of the split.
 
@@ -32,6 +37,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Sequence
@@ -39,10 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._files import write_json_atomic
+import numpy as np
+
+from ._choices import Policy
+from ._files import sha256_hex, write_json_atomic
 from .data.dataset import FERDataset
 from .data.load import FER2013_HELP, DataNotFoundError, load_fer_data
+from .data.synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
 from .errors import FermaskError
+from .labels import EMOTIONS
 
 __all__ = [
     "Experiment",
@@ -52,12 +63,21 @@ __all__ = [
     "DataNotFoundError",
     "FER2013_HELP",
     "FER2013_ROWS",
+    "FER2013_TRAINING_COUNTS",
+    "SYNTHETIC_SEEDS",
     "load_fer_data",
     "reproduce",
+    "synthetic_origin",
 ]
 
 FER2013_ROWS = 35_887
 """Images in the whole FER2013 (Training 28,709 + PublicTest 3,589 + PrivateTest 3,589)."""
+
+FER2013_TRAINING_COUNTS = (3995, 436, 4097, 7215, 4830, 3171, 4965)
+"""Images per class in FER2013's Training rows, in FER2013 label order (28,709 in all)."""
+
+SYNTHETIC_SEEDS = (0,)
+"""Seeds of :func:`~fermask.data.make_synthetic_fer` that :func:`synthetic_origin` checks a file against."""
 
 @dataclass(frozen=True)
 class Experiment:
@@ -194,39 +214,96 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> Path:
     return out
 
 
+def synthetic_origin(ds: FERDataset) -> str | None:
+    """How ``ds`` is known to be fermask's synthetic data (not FER2013), or ``None``.
+
+    Two things are recognised, without any flag:
+
+    * data made by :func:`~fermask.data.make_synthetic_fer` in this process,
+      and anything made from it (subsets, splits, masked copies, a folder
+      written by ``FERDataset.save``): its ``source`` or ``notes`` say so;
+    * data read back from a file (a FER2013-format CSV, an image folder)
+      whose images and labels are exactly those of
+      ``make_synthetic_fer(n, seed=s)`` for its ``n`` rows and a seed in
+      :data:`SYNTHETIC_SEEDS`, with ``balanced=True`` when every class has
+      the same count (within one). A file carries no record of where it came
+      from, so this regenerates the data and compares every pixel: never a
+      false match, but synthetic files made with other arguments (or edited,
+      shuffled, cut) are not recognised. The Usage column is not compared.
+
+    Regenerating costs about as long as :func:`~fermask.data.make_synthetic_fer`
+    takes for ``n`` images (a few seconds for FER2013's 35,887).
+
+    Examples:
+        >>> from fermask.data import make_synthetic_fer
+        >>> synthetic_origin(make_synthetic_fer(20, seed=3)).startswith("made by fermask")
+        True
+    """
+    if ds.notes.get("synthetic") or SYNTHETIC_SOURCE in ds.source:
+        return f"made by fermask's synthetic data generator: {ds.source}"
+    if len(ds) == 0 or ds.images.shape[1:] != (48, 48) or tuple(ds.label_names) != EMOTIONS or (ds.labels < 0).any():
+        return None
+    counts = np.bincount(ds.labels, minlength=len(EMOTIONS))
+    balanced = int(counts.max() - counts.min()) <= 1
+    for seed in SYNTHETIC_SEEDS:
+        made = make_synthetic_fer(len(ds), seed=seed, balanced=balanced)
+        if np.array_equal(made.labels, ds.labels) and np.array_equal(made.images, ds.images):
+            call = f"make_synthetic_fer({len(ds)}, seed={seed}{', balanced=True' if balanced else ''})"
+            return f"its images and labels are exactly those of fermask's {call}; read from {ds.source}"
+    return None
+
+
+def _content_sha256(ds: FERDataset) -> str:
+    """sha256 of the images (with their shape) and labels: the same data gives the same hash in any file format."""
+    return sha256_hex(repr(ds.images.shape), np.ascontiguousarray(ds.images).data, np.ascontiguousarray(ds.labels).data)
+
+
+def _training_rows(ds: FERDataset) -> FERDataset:
+    """The rows the suite trains on: the Training rows, or every row when there are none."""
+    return ds.select(ds.usage == "Training") if (ds.usage == "Training").any() else ds
+
+
 def _load(
     data: str | os.PathLike[str] | FERDataset | None, *, full: bool, n_images: int, limit: int | None, seed: int, progress: bool
-) -> tuple[FERDataset, int]:
-    """The training images to mask (``limit``, Training rows, ``n_images`` unless ``full``), and the rows read."""
-    ds = data if isinstance(data, FERDataset) else load_fer_data(data, progress=progress)
-    rows_read = len(ds)
+) -> tuple[FERDataset, FERDataset]:
+    """``(the data as read, the training images to mask)``: ``limit``, Training rows, ``n_images`` unless ``full``."""
+    read = data if isinstance(data, FERDataset) else load_fer_data(data, progress=progress)
+    ds = read
     if limit is not None:
         ds = ds.subset(min(int(limit), len(ds)), seed=seed)
-    if (ds.usage == "Training").any():
-        ds = ds.select(ds.usage == "Training")
+    ds = _training_rows(ds)
     if not full and len(ds) > n_images:
         ds = ds.subset(int(n_images), seed=seed)
-    return ds, rows_read
+    return read, ds
 
 
 def _masking_text(masked: FERDataset, used: int) -> str:
     m = masked.notes.get("masking", {})
+    policy = (masked.masking or {}).get("faces", {}).get("policy")
+    how = f" with face_policy '{policy}'" if policy else ""
     return (
-        f"{m.get('masked', len(masked)):,} of {used:,} images masked ({m.get('dropped', 0):,} dropped: no face found); "
+        f"{m.get('masked', len(masked)):,} of {used:,} images masked{how} ({m.get('dropped', 0):,} dropped: no face found); "
         "the report masked 5,000 and kept 3,493"
     )
 
 
-def _warning(rows_read: int, quick: bool) -> str | None:
-    warning = None
-    if rows_read != FER2013_ROWS:
-        warning = (
-            f"this data has {rows_read:,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
+def _warning(read: FERDataset, quick: bool) -> str | None:
+    """What makes this data or run not comparable to the report's, or ``None``."""
+    parts = []
+    if len(read) != FER2013_ROWS:
+        parts.append(
+            f"this data has {len(read):,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
             "and the results are not comparable to the report's"
         )
+    train = _training_rows(read)
+    counts = tuple(int(c) for c in np.bincount(train.labels[train.labels >= 0], minlength=len(train.label_names)))
+    if tuple(read.label_names) != EMOTIONS or counts != FER2013_TRAINING_COUNTS:
+        have = ", ".join(f"{n} {c:,}" for n, c in zip(read.label_names, counts))
+        want = ", ".join(f"{n} {c:,}" for n, c in zip(EMOTIONS, FER2013_TRAINING_COUNTS))
+        parts.append(f"its training images per class ({have}) are not FER2013's ({want}): it is not FER2013 as published")
     if quick:
-        warning = (warning + "; " if warning else "") + "--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing"
-    return warning
+        parts.append("--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing")
+    return "; ".join(parts) or None
 
 
 def _run_experiment(
@@ -254,6 +331,7 @@ def _run_experiment(
         "published_note": exp.published_note,
         "run_dir": str(out / exp.name),
     }
+    t0 = time.perf_counter()
     try:
         tr, dv, view_note = _views(*parts, exp, seed)
         row["note"] = view_note
@@ -282,10 +360,12 @@ def _run_experiment(
         row["dev_macro_f1"] = dev_report.macro_f1
         row["bundle"] = str(result.bundle_path)
         row["epochs"] = result.metrics.get("epochs_run")
+        row["fit_seconds"] = result.metrics.get("fit_seconds")
         if result.interrupted:
             row["note"] = "; ".join(x for x in (row["note"], "interrupted") if x)
     except FermaskError as exc:
         row["error"] = str(exc)
+    row["seconds"] = round(time.perf_counter() - t0, 1)  # building, training and evaluating
     return row
 
 
@@ -293,30 +373,42 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.1f}%"
 
 
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f} min"
+
+
 def _markdown(rows: list[dict[str, Any]], data: dict[str, Any]) -> str:
-    lines = ["# fermask reproduce: the masked-FER2013 experiment suite", ""]
+    title = "# fermask reproduce: the masked-FER2013 experiment suite"
+    lines = [title + (" — on SYNTHETIC data" if data.get("synthetic") else ""), ""]
+    if data.get("synthetic"):
+        lines += [
+            "**SYNTHETIC data, not FER2013: these accuracies say nothing about facial-expression recognition "
+            f"and are not comparable to the report's.** ({data['synthetic']})",
+            "",
+        ]
     if data.get("note"):
         lines += [f"**{data['note']}**", ""]
     if data.get("warning"):
         lines += [f"**Warning: {data['warning']}**", ""]
     lines += [
-        f"- Data: {data['source']} ({data['rows']:,} images read, {data['used']:,} used)",
+        f"- Data: {data['source']} ({data['rows']:,} images read, {data['used']:,} used; "
+        f"sha256 of images and labels {data['sha256'][:16]}…)",
         f"- Masking: {data['masking']}",
         f"- Split: 90% train / 10% dev, stratified, seed {data['seed']}",
         f"- Epochs: {data['epochs']}; finished {data['finished']} in {data['minutes']:.1f} min",
         "- Measured: the final model in inference mode on the train and dev parts. "
-        "Report: the published figure (see docs/reproduce.md).",
+        "Report: the published figure (see docs/reproduce.md). Time: building, training and evaluating.",
         "",
         "| experiment | train images | dev images | train acc. (measured) | dev acc. (measured) "
-        "| train acc. (report) | dev acc. (report) | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| train acc. (report) | dev acc. (report) | time | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         notes = "; ".join(x for x in (r.get("published_note"), r.get("note"), r.get("error") and f"failed: {r['error']}") if x)
         lines.append(
             f"| {r['title']} | {r.get('n_train') or '—'} | {r.get('n_dev') or '—'} | {_pct(r.get('train_accuracy'))} "
             f"| {_pct(r.get('dev_accuracy'))} | {_pct(r.get('published_train'))} | {_pct(r.get('published_dev'))} "
-            f"| {notes.replace('|', '/')} |"
+            f"| {_minutes(r.get('seconds'))} | {notes.replace('|', '/')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -332,6 +424,7 @@ def reproduce(
     experiments: Sequence[str] | None = None,
     resnet_weights: str | None = "imagenet",
     masker: Any = None,
+    face_policy: Policy = "auto",
     workers: int | None = None,
     seed: int = 0,
     limit: int | None = None,
@@ -353,11 +446,18 @@ def reproduce(
         experiments: Names of the experiments to run (default: all).
         resnet_weights: ``"imagenet"``, the path of the ResNet50 no-top
             weights file, or ``None`` (random initialisation; not the report's setting).
-        masker: A :class:`~fermask.Masker`; default ``Masker("surgical", keep_color=True, seed=seed)``.
+        masker: A :class:`~fermask.Masker`; default
+            ``Masker("surgical", keep_color=True, seed=seed, face_policy=face_policy)``.
+        face_policy: The default masker's face policy: ``"auto"`` (a 48x48
+            crop where no face is detected is masked as one whole-frame face),
+            ``"detect"`` (only detected faces are masked, the rest dropped, as
+            the report's MaskTheFace did) or ``"full_frame"``. Ignored when
+            ``masker`` is given.
         workers: Masking worker processes (``None``: all CPUs).
         seed: Seed of the subset, the masking, the split and training.
         limit: Use only this many images of the file (for tests and trials).
-        note: A line printed at the top of the table (e.g. "synthetic data").
+        note: Free text printed at the top of the table. Synthetic data is
+            marked without it (see :func:`synthetic_origin`).
         overwrite: Replace a previous reproduction in ``out_dir``.
         progress: Show progress bars.
 
@@ -370,11 +470,27 @@ def reproduce(
     t0 = time.perf_counter()
     chosen = _choose(experiments)
     out = _prepare_out_dir(Path(out_dir), overwrite)
-    ds, rows_read = _load(data, full=full, n_images=n_images, limit=limit, seed=seed, progress=progress)
+    read, ds = _load(data, full=full, n_images=n_images, limit=limit, seed=seed, progress=progress)
+    origin = synthetic_origin(read)
+    if origin and SYNTHETIC_SOURCE not in ds.source:  # so that run folders and bundles say it too
+        ds = copy.copy(ds)
+        ds.source = f"{SYNTHETIC_SOURCE}, recognised from its pixels: {ds.source}"
+    info: dict[str, Any] = {
+        "source": ds.source,
+        "synthetic": origin,
+        "sha256": _content_sha256(read),
+        "rows": len(read),
+        "used": len(ds),
+        "seed": seed,
+        "note": note,
+        "warning": _warning(read, quick),
+        "full": full,
+        "quick": quick,
+    }
     if masker is None:
         from .masker import Masker
 
-        masker = Masker("surgical", keep_color=True, seed=seed)
+        masker = Masker("surgical", keep_color=True, seed=seed, face_policy=face_policy)
     masked = ds.mask(masker, on_no_face="drop", workers=workers, progress=progress)
     train_all, dev_all = masked.split(fraction=0.1, seed=seed)
 
@@ -389,21 +505,13 @@ def reproduce(
         rows.append(row)
     rows.append({**HUMAN_BASELINE, "published_train": None, "published_note": "the report's human baseline, not measured here"})
 
-    info = {
-        "source": ds.source,
-        "rows": rows_read,
-        "used": len(ds),
-        "masking": _masking_text(masked, len(ds)),
-        "masker": masker.config() if hasattr(masker, "config") else None,
-        "seed": seed,
-        "epochs": ", ".join(f"{k} {v}" for k, v in epochs_used.items()) or "—",
-        "finished": time.strftime("%Y-%m-%d %H:%M"),
-        "minutes": (time.perf_counter() - t0) / 60,
-        "note": note,
-        "warning": _warning(rows_read, quick),
-        "full": full,
-        "quick": quick,
-    }
+    info.update(
+        masking=_masking_text(masked, len(ds)),
+        masker=masker.config() if hasattr(masker, "config") else None,
+        epochs=", ".join(f"{k} {v}" for k, v in epochs_used.items()) or "—",
+        finished=time.strftime("%Y-%m-%d %H:%M"),
+        minutes=(time.perf_counter() - t0) / 60,
+    )
     text = _markdown(rows, info)
     (out / "results.md").write_text(text, encoding="utf-8")
     write_json_atomic(out / "results.json", {"data": info, "rows": rows}, default=str)

@@ -5,6 +5,10 @@ Examples::
     fermask reproduce --data ~/data/fer2013.csv               # 5,000 images, as the report
     fermask reproduce --data ~/data/fer2013.csv --full --out repro-full
     fermask reproduce --data fer2013/ --quick                 # smoke run, minutes
+    fermask reproduce --data ~/data/fer2013.csv --face-policy detect   # only detected faces, as MaskTheFace
+
+The table is marked SYNTHETIC by itself when the data is fermask's synthetic
+data (see ``fermask.reproduce.synthetic_origin``); ``--note`` adds free text.
 
 Without ``--data`` (or with a path that does not exist) it prints where to get
 FER2013 and which formats it accepts, and exits with status 2.
@@ -13,6 +17,8 @@ FER2013 and which formats it accepts, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+
+from fermask._choices import FACE_POLICIES
 
 __all__ = ["add_arguments", "run"]
 
@@ -32,13 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated subset of: shallow_cnn, resnet50_head, happy_capped, happy_binary")
     parser.add_argument("--resnet-weights", metavar="PATH|imagenet|none", default="imagenet",
                         help="ResNet50 weights: imagenet (download), a local no-top .h5 file, or none (from scratch)")
+    parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
+                        help="auto: a crop where no face is detected is masked as one whole-frame face; "
+                             "detect: only detected faces are masked, the rest dropped (as MaskTheFace did); "
+                             "full_frame: every image is one face (default: auto)")
     parser.add_argument("--workers", type=int, default=None, help="masking worker processes (default: all CPUs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of subset, masking, split and training (default: 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous reproduction in --out")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--note", metavar="TEXT", default=None,
+                        help="free text printed at the top of the table (synthetic data is marked without it)")
     # for tests and trials; not shown in --help
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--note", default=None, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         experiments=exps,
         resnet_weights=weights,
+        face_policy=args.face_policy,
         workers=args.workers,
         seed=args.seed,
         limit=args.limit,
