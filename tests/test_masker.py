@@ -291,7 +291,7 @@ def test_threads_sharing_one_masker_give_the_same_bytes_as_one_process(lfw_crops
 
 def test_warm_loads_the_models_that_forked_workers_then_share(monkeypatch: pytest.MonkeyPatch) -> None:
     from fermask import faces
-    from fermask.masker import warm_for_pool
+    from fermask.masker import warm_quietly
 
     masker = Masker("surgical")
     key = ("landmarks", masker.analyzer.landmarks_path)
@@ -301,5 +301,5 @@ def test_warm_loads_the_models_that_forked_workers_then_share(monkeypatch: pytes
     assert key in faces._MODELS and len(faces._HOG_FREE) == 1
     broken = Masker("surgical")
     broken.analyzer.landmarks_path = "/nowhere/shape_predictor_68_face_landmarks.dat"
-    warm_for_pool(broken)  # a model that cannot load is left to the workers to report, image by image
+    warm_quietly(broken)  # a model that cannot load is left to the workers to report, image by image
     assert broken.mask_many([np.zeros((48, 48), np.uint8)], workers=1, progress=False).__next__().status == "error"

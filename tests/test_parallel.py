@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fermask._parallel import ordered_map
+from fermask._parallel import _double_all, ordered_map
 
 
 def _square_or_fail(xs: list[int]) -> list[int]:
@@ -99,3 +99,16 @@ def test_executor_capacity_follows_the_pool_and_a_dask_cluster() -> None:
 
     with ClientExecutor(1) as ex:
         assert executor_capacity(ex) == 12
+
+
+def test_before_fork_runs_only_before_a_pool_this_function_forks() -> None:
+    from fermask._parallel import pool_forks
+
+    calls: list[str] = []
+    items = list(range(6))
+    assert list(ordered_map(_double_all, items, workers=1, before_fork=lambda: calls.append("w1"))) == _double_all(items)
+    with ThreadPoolExecutor(2) as ex:
+        list(ordered_map(_double_all, items, executor=ex, before_fork=lambda: calls.append("ex")))
+    got = list(ordered_map(_double_all, items, workers=2, chunksize=2, before_fork=lambda: calls.append("w2")))
+    assert got == _double_all(items)
+    assert calls == (["w2"] if pool_forks() else [])

@@ -143,6 +143,7 @@ def ordered_map(
     workers: int | None = None,
     executor: Executor | None = None,
     chunksize: int = 64,
+    before_fork: Callable[[], object] | None = None,
 ) -> Generator[R, None, None]:
     """Apply ``fn`` to chunks of ``items`` and yield its results in input order.
 
@@ -157,6 +158,10 @@ def ordered_map(
             (:func:`executor_capacity`: a pool's workers, a Dask cluster's
             threads) in chunks are kept in flight.
         chunksize: Items sent to ``fn`` at a time.
+        before_fork: Called here just before this function starts its own
+            process pool, when that pool forks its workers from this process
+            (:func:`pool_forks`): what it loads, e.g. models, the workers then
+            share instead of each loading their own. Not called otherwise.
 
     Yields:
         ``fn``'s results, flattened, in the order of ``items``.
@@ -174,6 +179,8 @@ def ordered_map(
             yield from fn([item])
         return
     own = executor is None
+    if own and before_fork is not None and pool_forks():
+        before_fork()
     pool = executor or process_pool(n_workers)
     window = 2 * (n_workers if own else max(2, executor_capacity(pool)))
     pending: deque[Future[list[R]]] = deque()

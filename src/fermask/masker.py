@@ -15,13 +15,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Union
 
 import numpy as np
 
 from ._version import __version__
 from ._image import ImageInput, load_image, to_gray, to_rgb
-from ._parallel import ordered_map, pool_forks
+from ._parallel import ordered_map
 from .errors import FermaskError
 from .faces import Detector, Face, FaceAnalyzer, Policy
 from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
@@ -114,15 +115,14 @@ class MaskResult:
         }
 
 
-def warm_for_pool(masker: Any) -> None:
-    """Before a process pool forks its workers: load the masker's models here, so the workers share them.
+def warm_quietly(masker: Any) -> None:
+    """Load the masker's models now, if it can (what :func:`~fermask._parallel.ordered_map` calls before forking).
 
-    Does nothing when the pool will not fork (then each worker loads its own),
-    or when ``masker`` cannot warm; a model that fails to load is reported
-    image by image by the workers, as without warming.
+    Does nothing when ``masker`` has no ``warm``; a model that fails to load is
+    reported image by image by the workers, as without warming.
     """
     warm = getattr(masker, "warm", None)
-    if callable(warm) and pool_forks():
+    if callable(warm):
         try:
             warm()
         except Exception:
@@ -389,9 +389,8 @@ class Masker:
         if total is None and hasattr(images, "__len__"):
             total = len(images)  # type: ignore[arg-type]
         numbered = enumerate(images, start) if indices is None else zip(indices, images, strict=True)
-        if executor is None and workers != 1:
-            warm_for_pool(self)
-        results = ordered_map(self._run_chunk, numbered, workers=workers, executor=executor, chunksize=chunksize)
+        results = ordered_map(self._run_chunk, numbered, workers=workers, executor=executor, chunksize=chunksize,
+                              before_fork=partial(warm_quietly, self))
         bar = tqdm(total=total, disable=not progress, unit="img", desc="masking", smoothing=0.1)
         with closing(results), bar:  # closing: an abandoned loop shuts the pool down at once
             for res in results:

@@ -60,6 +60,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -69,7 +70,7 @@ from .._image import IMAGE_SUFFIXES
 from .._parallel import cpu_count, ordered_map
 from .._version import __version__
 from ..errors import FermaskError
-from ..masker import MaskResult, warm_for_pool
+from ..masker import MaskResult, warm_quietly
 from ._encode import DEFAULT_PNG_LEVEL, PIL_FORMATS, Encoded, Encoder, Task
 
 __all__ = [
@@ -792,9 +793,8 @@ def _results(
     if executor is None and n_workers == 1:
         done = encoder.masked(tasks, workers=1, chunksize=chunksize)
     else:
-        if executor is None:
-            warm_for_pool(masker)
-        done = ordered_map(encoder, tasks, workers=n_workers, executor=executor, chunksize=chunksize)
+        done = ordered_map(encoder, tasks, workers=n_workers, executor=executor, chunksize=chunksize,
+                           before_fork=partial(warm_quietly, masker))
     with closing(done):  # closing: an abandoned run shuts the pool down at once
         yield from zip(todo, done, strict=True)
 
