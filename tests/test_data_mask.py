@@ -27,8 +27,8 @@ class FakeMasker:
     def config(self) -> dict[str, Any]:
         return {"fake": self.tag, "rgb": self.rgb}
 
-    def mask_many(self, images: Iterable[np.ndarray], *, workers: int | None = None, progress: bool = True,
-                  start: int = 0, total: int | None = None) -> Iterator[MaskResult]:
+    def mask_many(self, images: Iterable[np.ndarray], *, workers: int | None = None, executor: Any = None,
+                  progress: bool = True, start: int = 0, total: int | None = None) -> Iterator[MaskResult]:
         for i, img in enumerate(images, start):
             if self.stop_after is not None and self.masked_count >= self.stop_after:
                 raise KeyboardInterrupt

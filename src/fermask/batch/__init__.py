@@ -71,7 +71,7 @@ from .._parallel import cpu_count, ordered_map
 from .._version import __version__
 from ..errors import FermaskError
 from ..masker import MaskResult, warm_quietly
-from ._encode import DEFAULT_PNG_LEVEL, PIL_FORMATS, Encoded, Encoder, Task
+from ._encode import DEFAULT_PNG_LEVEL, PIL_FORMATS, RECORD_FIELDS, Encoded, Encoder, Task
 
 __all__ = [
     "MANIFEST_NAME",
@@ -741,7 +741,7 @@ def _item_record(item: _Todo, fields: dict[str, Any]) -> dict[str, Any]:
         "type": "item",
         "input": item.key,
         "output": None,
-        **{k: fields[k] for k in ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")},
+        **{k: fields[k] for k in RECORD_FIELDS},
         "note": fields.get("note"),
         "index": item.index,
         "input_bytes": stamp[0] if stamp else None,

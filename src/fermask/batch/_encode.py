@@ -22,13 +22,14 @@ import numpy as np
 
 from .._choices import DEFAULT_PNG_LEVEL
 
-__all__ = ["PIL_FORMATS", "DEFAULT_PNG_LEVEL", "Task", "Encoded", "Encoder", "encode_image", "frames_note"]
+__all__ = ["PIL_FORMATS", "RECORD_FIELDS", "DEFAULT_PNG_LEVEL", "Task", "Encoded", "Encoder", "encode_image", "frames_note"]
 
 PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
 """Output suffix -> the format Pillow writes."""
 
 
-_RECORD_FIELDS = ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")
+RECORD_FIELDS = ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")
+"""The fields of a :class:`~fermask.MaskResult` record that a folder run's manifest line keeps."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Encoder:
         """Pair each task with its :class:`~fermask.MaskResult` and encode the masked image."""
         for task, res in zip(tasks, results, strict=True):
             rec = res.to_record()
-            fields = {k: rec[k] for k in _RECORD_FIELDS}
+            fields = {k: rec[k] for k in RECORD_FIELDS}
             fields["note"] = frames_note(Path(task.path), rec["status"]) if rec["status"] != "error" else None
             data = None
             if rec["status"] == "masked" and res.image is not None:

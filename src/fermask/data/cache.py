@@ -210,14 +210,11 @@ def _mask_run(
 
     The run starts at its own image index, so random style choices (seeded by
     image index) match an uninterrupted run, whatever ``workers`` or ``executor``.
-    ``executor`` is passed on only when given, so a masker-like object whose
-    ``mask_many`` has no ``executor`` parameter still works without one.
     """
     a0, b0 = bounds[run[0]][0], bounds[run[-1]][1]
-    engine: dict[str, Any] = {"workers": workers}
-    if executor is not None:
-        engine["executor"] = executor
-    results = masker.mask_many(list(images[a0:b0]), progress=False, start=a0, total=b0 - a0, **engine)
+    results = masker.mask_many(
+        list(images[a0:b0]), workers=workers, executor=executor, progress=False, start=a0, total=b0 - a0
+    )
     try:
         for k in run:
             yield k, _collect_shard(images, results, bounds[k], bar)
