@@ -42,6 +42,7 @@ import numpy as np
 from ._choices import DETECTORS, FACE_POLICIES, Detector, Policy, check_choice
 from ._files import cache_dir as _user_cache_dir
 from ._files import sha256_file
+from ._hog import frontal_face_detector
 from ._image import ImageInput, load_image, to_gray
 from .errors import FermaskError, LandmarkModelNotFound
 
@@ -234,7 +235,7 @@ _MODELS_LOCK = threading.Lock()
 # object at once return wrong boxes (seen: 85 of 480 masked crops changed with 2 threads).
 # So a HOG detector is lent to one call at a time from a pool that grows to the number of
 # threads detecting at once (dlib releases the GIL while it runs: 2 threads detect 2.1x as
-# fast as one; making a detector takes about 0.17 s, so they are kept). Calls of the one
+# fast as one; a new detector costs 0.17 s, or 1 ms from the cache of _hog, so they are kept). Calls of the one
 # shared CNN detector are serialised. The landmark predictor is safe to share.
 _DETECTOR_LOCK = threading.Lock()
 _HOG_FREE: list[Any] = []
@@ -247,9 +248,7 @@ def _hog_detector() -> Iterator[Any]:
     with _HOG_FREE_LOCK:
         detector = _HOG_FREE.pop() if _HOG_FREE else None
     if detector is None:
-        import dlib
-
-        detector = dlib.get_frontal_face_detector()
+        detector = frontal_face_detector()
     try:
         yield detector
     finally:
