@@ -31,7 +31,7 @@ def test_environment_variable_comes_before_packages(tmp_path: Path, monkeypatch:
 def test_not_found_lists_every_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERMASK_LANDMARKS", str(tmp_path / "nope.dat"))
     monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(faces, "_package_model", lambda getter: None)
+    monkeypatch.setattr(faces, "_package_model", lambda file_name: None)
     monkeypatch.setattr(faces, "DEBIAN_DLIB_DIR", tmp_path / "no-debian")
     with pytest.raises(LandmarkModelNotFound) as err:
         find_landmarks_model()

@@ -24,12 +24,12 @@ found.
 from __future__ import annotations
 
 import bz2
+import importlib.util
 import os
 import platform
 import shutil
 import tempfile
 import threading
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,16 +80,20 @@ def cache_dir() -> Path:
     return _user_cache_dir()
 
 
-def _package_model(getter: str) -> Path | None:
+def _package_model(file_name: str) -> Path | None:
+    """``file_name`` in the ``face-recognition-models`` package, found without importing it.
+
+    The package itself imports ``pkg_resources`` (40 ms) only to build this path.
+    """
     try:
-        import face_recognition_models as frm
-    except Exception:
+        spec = importlib.util.find_spec("face_recognition_models")
+    except (ImportError, ValueError):
         return None
-    try:
-        p = Path(getattr(frm, getter)())
-    except Exception:
-        return None
-    return p if p.is_file() else None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        p = Path(folder) / "models" / file_name
+        if p.is_file():
+            return p
+    return None
 
 
 def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
@@ -121,7 +125,7 @@ def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
         if p.is_file():
             return p
         tried.append(f"FERMASK_LANDMARKS='{env}' (no such file)")
-    packaged = _package_model("pose_predictor_model_location")
+    packaged = _package_model(LANDMARKS_FILE)
     if packaged is not None:
         return packaged
     deb = DEBIAN_DLIB_DIR / LANDMARKS_FILE
@@ -160,7 +164,7 @@ def find_cnn_detector_model(path: str | os.PathLike[str] | None = None) -> Path:
         raise LandmarkModelNotFound(f"the CNN face detector path '{p}' does not exist or is not a file")
     env = os.environ.get("FERMASK_CNN_DETECTOR")
     candidates = [Path(env).expanduser()] if env else []
-    pkg = _package_model("cnn_face_detector_model_location")
+    pkg = _package_model(CNN_DETECTOR_FILE)
     if pkg is not None:
         candidates.append(pkg)
     candidates += [DEBIAN_DLIB_DIR / CNN_DETECTOR_FILE, cache_dir() / CNN_DETECTOR_FILE]
@@ -196,6 +200,8 @@ def download_landmarks_model(
     fd, tmp_name = tempfile.mkstemp(prefix=".landmarks-", suffix=".partial", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        import urllib.request
+
         from tqdm.auto import tqdm
 
         try:

