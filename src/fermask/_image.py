@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Union
+from contextlib import ExitStack
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -90,6 +90,63 @@ def _from_array(arr: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def _open_file(path: str | os.PathLike[str], name: str) -> BinaryIO:
+    """An image file, open for reading (one ``open`` and one ``fstat``: the checks cost nothing when it is fine).
+
+    Raises:
+        ImageError: The file is missing, a folder, empty or unreadable.
+    """
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a folder, expected an image file") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: could not read the file ({exc.strerror or exc})") from None
+    try:
+        empty = os.fstat(f.fileno()).st_size == 0
+    except OSError:
+        empty = False
+    if empty:
+        f.close()
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    return f
+
+
+def _decode(source: Any, name: str, max_pixels: int, stack: ExitStack) -> np.ndarray:
+    """The pixels of a path, bytes or PIL image (a file opened here is closed by ``stack``)."""
+    try:
+        if isinstance(source, Image.Image):
+            img = source
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            if len(source) == 0:
+                raise ImageError(f"{name}: empty bytes are not an image")
+            img = Image.open(io.BytesIO(bytes(source)))
+        elif isinstance(source, (str, os.PathLike)):
+            img = Image.open(stack.enter_context(_open_file(source, name)))
+        else:
+            raise ImageError(
+                f"expected a path, bytes, a PIL image or a numpy array, got {type(source).__name__}"
+            )
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageError(
+                f"{name}: the image is {w}x{h} = {w * h:,} pixels, more than the limit of "
+                f"{max_pixels:,}; downscale it or pass a larger max_pixels"
+            )
+        img.load()
+        return _from_pil(img, name)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: the image is too large: {exc}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{name}: could not decode the image ({exc})") from None
+
+
 def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image into a ``uint8`` array, gray ``(H, W)`` or RGB ``(H, W, 3)``.
 
@@ -115,42 +172,8 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
     if isinstance(source, np.ndarray):
         arr = _from_array(source, name)
     else:
-        try:
-            if isinstance(source, Image.Image):
-                img = source
-            elif isinstance(source, (bytes, bytearray, memoryview)):
-                if len(source) == 0:
-                    raise ImageError(f"{name}: empty bytes are not an image")
-                img = Image.open(io.BytesIO(bytes(source)))
-            elif isinstance(source, (str, os.PathLike)):
-                path = Path(source)
-                if not path.exists():
-                    raise ImageError(f"{name}: no such file")
-                if path.is_dir():
-                    raise ImageError(f"{name}: is a folder, expected an image file")
-                if path.stat().st_size == 0:
-                    raise ImageError(f"{name}: the file is empty (0 bytes)")
-                img = Image.open(path)
-            else:
-                raise ImageError(
-                    f"expected a path, bytes, a PIL image or a numpy array, got {type(source).__name__}"
-                )
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(
-                    f"{name}: the image is {w}x{h} = {w * h:,} pixels, more than the limit of "
-                    f"{max_pixels:,}; downscale it or pass a larger max_pixels"
-                )
-            img.load()
-            arr = _from_pil(img, name)
-        except ImageError:
-            raise
-        except UnidentifiedImageError:
-            raise ImageError(f"{name}: not a readable image (unknown or corrupt format)") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"{name}: the image is too large: {exc}") from None
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise ImageError(f"{name}: could not decode the image ({exc})") from None
+        with ExitStack() as stack:  # closes the file a path opens, once the pixels are read
+            arr = _decode(source, name, max_pixels, stack)
     if min(arr.shape[:2]) < MIN_SIDE:
         raise ImageError(
             f"{name}: the image is {arr.shape[1]}x{arr.shape[0]} pixels; "
