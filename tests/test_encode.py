@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,3 +57,44 @@ def test_other_formats_go_through_pillow(astronaut: np.ndarray, fmt: str, lossle
         np.testing.assert_array_equal(pixels, astronaut)
     else:
         assert np.abs(pixels.astype(int) - astronaut).mean() < 3  # quality 95
+
+
+class _CountingMasker:
+    """Inverts every image; records the size of each call's batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def mask_many(self, images: Any, *, indices: Any, **kwargs: Any) -> Iterator[Any]:
+        from fermask import MaskResult
+
+        images, indices = list(images), list(indices)
+        self.batches.append(len(images))
+        for image, index in zip(images, indices, strict=True):
+            yield MaskResult(image=255 - image, styles=["x"], masked=True, index=index)
+
+
+def test_a_chunk_is_read_masked_and_encoded_in_bounded_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fermask.batch import _encode
+
+    tasks = []
+    for i in range(7):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.full((20, 30), 10 * i, np.uint8)).save(path)
+        tasks.append(_encode.Task(i, str(path), "PNG"))
+    (tmp_path / "bad.png").write_text("not an image")
+    tasks.insert(3, _encode.Task(99, str(tmp_path / "bad.png"), "PNG"))
+    monkeypatch.setattr(_encode, "GROUP_IMAGES", 3)
+    masker = _CountingMasker()
+    done = _encode.Encoder(masker, 1)(tasks)
+    assert masker.batches == [3, 2, 2]  # groups of 3 inputs; the unreadable one never reaches the masker
+    assert [d.fields["status"] for d in done] == ["masked"] * 3 + ["error"] + ["masked"] * 4
+    assert "bad.png': not a readable image" in done[3].fields["reason"] and done[3].data is None
+    for task, d in zip([t for t in tasks if t.index != 99], [d for d in done if d.data is not None]):
+        with Image.open(io.BytesIO(d.data)) as im:
+            assert int(np.asarray(im)[0, 0]) == 255 - 10 * task.index
+    monkeypatch.setattr(_encode, "GROUP_IMAGES", 32)
+    monkeypatch.setattr(_encode, "GROUP_BYTES", 2 * 20 * 30)  # two images' pixels
+    masker = _CountingMasker()
+    _encode.Encoder(masker, 1)(tasks)
+    assert masker.batches == [2, 2, 2, 1]  # a group ends once it holds two images' bytes

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["ImageInput", "load_image", "to_gray", "to_rgb", "crop_face", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
+__all__ = ["ImageInput", "load_image", "load_image_with_frames", "to_gray", "to_rgb", "crop_face", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image", np.ndarray]
 """What fermask accepts as an image: a path, encoded bytes, a PIL image or an array."""
@@ -114,8 +114,21 @@ def _open_file(path: str | os.PathLike[str], name: str) -> BinaryIO:
     return f
 
 
-def _decode(source: Any, name: str, max_pixels: int, stack: ExitStack) -> np.ndarray:
-    """The pixels of a path, bytes or PIL image (a file opened here is closed by ``stack``)."""
+def _frame_count(img: Image.Image) -> int:
+    """How many frames an opened image holds (1 when that cannot be told)."""
+    try:
+        return int(getattr(img, "n_frames", 1))
+    except Exception:  # a damaged later frame: the first one was read, say nothing more
+        return 1
+
+
+def _decode(
+    source: Any, name: str, max_pixels: int, stack: ExitStack, frames: list[int] | None = None
+) -> np.ndarray:
+    """The pixels of a path, bytes or PIL image (a file opened here is closed by ``stack``).
+
+    ``frames``, when given, gets the number of frames the image holds.
+    """
     try:
         if isinstance(source, Image.Image):
             img = source
@@ -136,7 +149,10 @@ def _decode(source: Any, name: str, max_pixels: int, stack: ExitStack) -> np.nda
                 f"{max_pixels:,}; downscale it or pass a larger max_pixels"
             )
         img.load()
-        return _from_pil(img, name)
+        arr = _from_pil(img, name)
+        if frames is not None:
+            frames.append(_frame_count(img))  # after reading: counting may move an animation off its first frame
+        return arr
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -174,12 +190,37 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
     else:
         with ExitStack() as stack:  # closes the file a path opens, once the pixels are read
             arr = _decode(source, name, max_pixels, stack)
+    _check_size(arr, name)
+    return arr
+
+
+def _check_size(arr: np.ndarray, name: str) -> None:
     if min(arr.shape[:2]) < MIN_SIDE:
         raise ImageError(
             f"{name}: the image is {arr.shape[1]}x{arr.shape[0]} pixels; "
             f"fermask needs at least {MIN_SIDE}x{MIN_SIDE}"
         )
-    return arr
+
+
+def load_image_with_frames(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """:func:`load_image`, and the number of frames the source holds (only the first is read).
+
+    An array is one frame. Counting costs nothing for PNG, WEBP and BMP files;
+    a GIF is read to its end.
+
+    Examples:
+        >>> import numpy as np
+        >>> load_image_with_frames(np.zeros((48, 48), dtype=np.uint8))[1]
+        1
+    """
+    if isinstance(source, np.ndarray):
+        return load_image(source, max_pixels=max_pixels), 1
+    frames: list[int] = []
+    name = _describe(source)
+    with ExitStack() as stack:
+        arr = _decode(source, name, max_pixels, stack, frames)
+    _check_size(arr, name)
+    return arr, frames[0]
 
 
 def to_gray(arr: np.ndarray) -> np.ndarray:

@@ -940,8 +940,10 @@ def mask_folder(
         outdir: Output folder; created if needed. It may lie inside an input
             folder (it is then left out of the search) but may not be one.
         masker: A :class:`~fermask.Masker` (anything with ``config()`` and
-            ``mask_many()``; the latter gets ``indices=``, each input's
-            position among all the inputs, to seed its random choices).
+            ``mask_many()``; the latter gets the images, read from their
+            files as arrays, and ``indices=``, each input's position among
+            all the inputs, to seed its random choices). A file that cannot
+            be read is reported without reaching the masker.
         workers: Worker processes (``1``: this process; ``None``: every CPU).
         executor: A :class:`concurrent.futures.Executor` to use instead.
         progress: Show a progress bar.
