@@ -77,6 +77,45 @@ def test_collect_walks_recursively_any_case_and_skips_non_images(tmp_path: Path)
     assert ignored == 1
 
 
+def test_collect_lists_files_in_the_order_paths_sort(tmp_path: Path) -> None:
+    """The order seeds each input's random choices: it is the order of sorted paths, as in earlier versions."""
+    root = tmp_path / "in"
+    for rel in ["a/x.png", "a-b/x.png", "a.b/x.png", "A/x.png", "a/b/c/y.png", "a/b.png", "a0.png", "z.png",
+                "é.png", "b/x.PNG", "b/.hidden.png"]:
+        _png(root / rel)
+    (root / "b" / "x.txt").write_text("not an image")
+    (root / "link-to-a").symlink_to(root / "a", target_is_directory=True)  # listed, not entered
+    (root / "link-to-z.png").symlink_to(root / "z.png")  # the same file as z.png: kept once, where first reached
+    (root / "dangling.png").symlink_to(root / "missing.png")  # kept: the run reports it
+    os.mkfifo(root / "fifo.png")  # not a file: left out
+    files, ignored = collect_inputs([root])
+    expected = [f for f in sorted(root.rglob("*"))
+                if (f.is_file() or (f.is_symlink() and not f.exists())) and f.suffix.lower() != ".txt"]
+    expected = [f for f in expected if f.name != "z.png"]
+    assert [f.path for f in files] == expected
+    assert [f.rel for f in files] == [f.relative_to(root) for f in expected]
+    assert ignored == 1
+
+
+def test_a_folder_that_cannot_be_listed_is_named_in_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    root = tmp_path / "in"
+    _png(root / "a.png")
+    _png(root / "locked" / "b.png")
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if os.path.basename(path) == "locked":
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.warns(UserWarning, match=r"locked' cannot be listed \(Permission denied\); the images in it are left out"):
+        files, _ = collect_inputs([root])
+    assert [f.rel.as_posix() for f in files] == ["a.png"]
+
+
 def test_collect_dedupes_and_errors_on_missing(tmp_path: Path) -> None:
     a = _png(tmp_path / "in" / "a.png")
     files, _ = collect_inputs([tmp_path / "in", a])

@@ -201,16 +201,55 @@ class _Resolver:
     def __init__(self) -> None:
         self._folders: dict[Path, Path] = {}
 
-    def __call__(self, path: Path) -> Path:
+    def __call__(self, path: Path, link: bool | None = None) -> Path:
+        """``path`` resolved; ``link`` says whether it is a symlink, when the caller already knows."""
         folder = path.parent
         real_folder = self._folders.get(folder)
         if real_folder is None:
             real_folder = self._folders[folder] = _real(folder)
-        try:
-            link = stat.S_ISLNK(os.lstat(path).st_mode)
-        except OSError:  # not there (yet): it lies in its folder's resolution
-            return real_folder / path.name
+        if link is None:
+            try:
+                link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:  # not there (yet): it lies in its folder's resolution
+                return real_folder / path.name
         return _real(path) if link else real_folder / path.name
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a file or leads to one (``False`` for a symlink loop, as ``Path.is_file`` says)."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _walk(folder: Path) -> list[tuple[tuple[str, ...], os.DirEntry[str]]]:
+    """Every entry under ``folder`` that is not a folder, with its path's parts below ``folder``, sorted as paths sort.
+
+    Symlinks to folders are listed, not entered (as ``Path.rglob`` does). One
+    ``scandir`` per folder tells files from folders without a ``stat`` per
+    file. A folder that cannot be listed is left out with a warning.
+    """
+    found: list[tuple[tuple[str, ...], os.DirEntry[str]]] = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(os.fspath(folder), ())]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    parts = (*rel, entry.name)
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, parts))
+                    else:
+                        found.append((parts, entry))
+        except OSError as exc:
+            warnings.warn(f"{path!r} cannot be listed ({exc.strerror or exc}); the images in it are left out. "
+                          "Fix its permissions and rerun to include them", stacklevel=4)
+    if os.name == "nt":  # Windows paths sort without regard to case
+        found.sort(key=lambda item: tuple(os.path.normcase(p) for p in item[0]))
+    else:
+        found.sort(key=lambda item: item[0])
+    return found
 
 
 def _broken_link(path: Path) -> str | None:
@@ -276,19 +315,21 @@ def collect_inputs(
         if item.is_dir():
             # leave the output folder out when it lies inside this input folder
             drop = skip if skip is not None and _is_within(skip, item.resolve()) else None
-            for f in sorted(item.rglob("*")):
-                if not f.is_file() and _broken_link(f) is None:
-                    continue
-                real = real_of(f)
+            for parts, entry in _walk(item):
+                f = Path(entry.path)
+                link = entry.is_symlink()
+                if not _is_file(entry) and (not link or _broken_link(f) is None):
+                    continue  # a symlink to a folder, a FIFO, ...
+                real = real_of(f, link)
                 if drop is not None and _is_within(real, drop):
                     continue
-                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
                     ignored += 1
                     continue
                 if real in seen:
                     continue
                 seen.add(real)
-                found.append(InputFile(f, f.relative_to(item)))
+                found.append(InputFile(f, Path(*parts)))
         else:
             real = real_of(item)
             if real in seen:
