@@ -1,10 +1,11 @@
 """Masking throughput: images/s for 48x48 gray face crops and 640x490 photos.
 
-For each worker count, three paths are timed on the same images: in memory
-(:meth:`fermask.Masker.mask_many`), as PNG files through
+For each worker count, four paths are timed on the same images: in memory
+(:meth:`fermask.Masker.mask_many` with its models already loaded, and a new
+masker that loads them), as PNG files through
 :func:`fermask.batch.mask_folder` in this process (read, mask, encode,
 write, manifest), and through the ``fermask mask`` command in a new process
-(start-up included). The three run in turn for ``--rounds`` rounds, because
+(start-up included). The four run in turn for ``--rounds`` rounds, because
 this 2-core virtual machine's speed drifts by up to a quarter within a
 minute: each folder figure is divided by the in-memory figure of its own
 round, and the median ratio is printed. Every line also gives the CPU time per
@@ -15,6 +16,12 @@ Run from the repository root::
     python benchmarks/bench_masking.py                # 4,000 crops, 200 photos, workers 1 and 2, 3 rounds
     python benchmarks/bench_masking.py --crops 35887 --photos 0 --workers 2 --rounds 1
     python benchmarks/bench_masking.py --no-folder --breakdown   # in memory only, CPU per stage
+    python benchmarks/bench_masking.py --tmp /dev/shm  # files on tmpfs: the file system's cost left out
+
+The files go to the system's temporary folder unless ``--tmp`` says where;
+the script prints what creating one file costs there, since on some disks
+that alone is a large part of a 48x48 crop's cost (see
+:func:`file_creation_ms`).
 
 The crops are the 200 real LFW faces bundled with scikit-image, resized to
 48x48 like FER2013 and jittered (shift, mirror, brightness) to make up the
@@ -100,6 +107,23 @@ def bench_mask_many(images: list[np.ndarray], workers: int, repeat: int = 2) -> 
     return best, cpu_ms, masked
 
 
+def bench_mask_many_cold(images: list[np.ndarray], workers: int) -> tuple[float, float]:
+    """Images/s and CPU ms per image of a new masker's first ``mask_many``: loading dlib's models included.
+
+    What a Python user pays for one call, as the command line pays it; the
+    difference from :func:`bench_mask_many` is the fixed cost of the models.
+    """
+    from fermask import Masker, faces
+
+    faces._MODELS.clear()  # the models this process loaded before: load them again, as a new process does
+    faces._HOG_FREE.clear()
+    c0 = _cpu_seconds()
+    t0 = time.perf_counter()
+    list(Masker("surgical").mask_many(images, workers=workers, progress=False, chunksize=64))
+    dt = time.perf_counter() - t0
+    return len(images) / dt, (_cpu_seconds() - c0) / len(images) * 1000
+
+
 def stage_breakdown(images: list[np.ndarray]) -> dict[str, float]:
     """CPU milliseconds per image for each stage of masking, in this process."""
     from fermask import Masker
@@ -175,7 +199,32 @@ def bench_cli(src: Path, out: Path, n: int, workers: int) -> tuple[float, float,
     return n / dt, cpu_ms, done.stdout.strip().split(" -> ")[0]
 
 
-def compare_paths(name: str, images: list[np.ndarray], workers: int, rounds: int) -> None:
+def file_creation_ms(folder: Path, n: int = 500) -> float:
+    """CPU milliseconds to create, write and rename one small file in ``folder`` (what a folder run pays per image).
+
+    On some file systems this is far from free: on the development machine's
+    disk (ext4 without a journal) a new file costs 0.25-0.9 ms of kernel time
+    for minutes after many files were deleted, as the kernel skips the inodes
+    freed recently (``recently_deleted`` in ``find_inode_bit``, seen with
+    ``perf``); on tmpfs it costs 0.01 ms.
+    """
+    probe = folder / ".probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    data = bytes(1200)
+    t0 = time.process_time()
+    for i in range(n):
+        tmp = probe / f".{i}.partial"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, probe / f"{i}.png")
+    ms = (time.process_time() - t0) / n * 1000
+    for i in range(n):
+        (probe / f"{i}.png").unlink()
+    probe.rmdir()
+    return ms
+
+
+def compare_paths(name: str, images: list[np.ndarray], workers: int, rounds: int, tmp_root: str | None = None) -> None:
     """In memory, folder run and command line, interleaved for ``rounds`` rounds; medians and ranges.
 
     This machine's speed drifts by a quarter over tens of seconds, so each
@@ -183,16 +232,19 @@ def compare_paths(name: str, images: list[np.ndarray], workers: int, rounds: int
     median of those ratios is given. The input PNGs are written once and
     synced to disk before each timed run.
     """
-    rows: dict[str, list[tuple[float, float]]] = {"memory": [], "folder": [], "cli": []}
-    with tempfile.TemporaryDirectory() as tmp:
+    rows: dict[str, list[tuple[float, float]]] = {"memory": [], "memory_cold": [], "folder": [], "cli": []}
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
         src = Path(tmp) / "in"
         write_pngs(images, src)
+        print(f"files in {tmp}: creating one costs {file_creation_ms(Path(tmp)):.3f} ms of CPU")
         for r in range(rounds):
             rate, cpu, _ = bench_mask_many(images, workers, repeat=1)
             rows["memory"].append((rate, cpu))
+            rows["memory_cold"].append(bench_mask_many_cold(images, workers))
             rows["folder"].append(bench_folder(src, Path(tmp) / f"folder{r}", len(images), workers)[:2])
             rows["cli"].append(bench_cli(src, Path(tmp) / f"cli{r}", len(images), workers)[:2])
-    labels = {"memory": "Masker.mask_many, in memory", "folder": "mask_folder, PNG files",
+    labels = {"memory": "Masker.mask_many, in memory", "memory_cold": "in memory, a new Masker (models loaded)",
+              "folder": "mask_folder, PNG files",
               "cli": "fermask mask, PNG files (start-up included)"}
     for key, label in labels.items():
         rates = sorted(x[0] for x in rows[key])
@@ -213,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-folder", action="store_true", help="in memory only (no folder or command-line runs)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of in memory / folder / command line, interleaved (default 3)")
+    parser.add_argument("--tmp", default=None,
+                        help="folder for the input and output files (default: the system's temporary folder); "
+                             "/dev/shm takes the file system's cost out")
     parser.add_argument("--breakdown", action="store_true", help="also print CPU ms per stage for the crops")
     args = parser.parse_args(argv)
 
@@ -230,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}  workers={w}  Masker.mask_many: {rate:8.1f} images/s  CPU {cpu:.2f} ms/image  "
                       f"({masked}/{len(images)} masked)")
             else:
-                compare_paths(name, images, w, args.rounds)
+                compare_paths(name, images, w, args.rounds, args.tmp)
     if args.breakdown:
         for stage, ms in stage_breakdown(crops[:1000]).items():
             print(f"  crops, CPU per image: {stage:<22} {ms:6.3f} ms")
