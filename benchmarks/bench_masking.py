@@ -16,6 +16,7 @@ Run from the repository root::
     python benchmarks/bench_masking.py                # 4,000 crops, 200 photos, workers 1 and 2, 3 rounds
     python benchmarks/bench_masking.py --crops 35887 --photos 0 --workers 2 --rounds 1
     python benchmarks/bench_masking.py --no-folder --breakdown   # in memory only, CPU per stage
+    python benchmarks/bench_masking.py --no-folder --workers 1 --photos 0 --crops 300 --png-levels
     python benchmarks/bench_masking.py --tmp /dev/shm  # files on tmpfs: the file system's cost left out
 
 The files go to the system's temporary folder unless ``--tmp`` says where;
@@ -150,6 +151,37 @@ def stage_breakdown(images: list[np.ndarray]) -> dict[str, float]:
     }
 
 
+def png_levels(crops: list[np.ndarray]) -> list[str]:
+    """Time and size of fermask's PNG encoding (``encode_image``) of masked images at zlib levels 1, 6 and 9."""
+    from fermask import Masker
+    from fermask.batch._encode import encode_image
+
+    masker = Masker("surgical")
+    photos = {"640x490 astronaut photo": make_photos(1)[0]}
+    try:
+        from matplotlib import cbook
+
+        with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as im:
+            photos["512x600 Grace Hopper photo"] = np.asarray(im.convert("RGB"))
+    except ImportError:  # matplotlib is the plot extra
+        pass
+    sets = {name: [masker(img, index=0).image] for name, img in photos.items()}
+    sets["48x48 crop (average of 300)"] = [r.image for r in masker.mask_many(crops[:300], workers=1, progress=False)]
+    lines = []
+    for name, images in sets.items():
+        cells = []
+        for level in (1, 6, 9):
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.process_time()
+                data = [encode_image(img, "PNG", level) for img in images]
+                best = min(best, (time.process_time() - t0) / len(images) * 1000)
+            size = sum(len(d) for d in data) / len(images)
+            cells.append(f"level {level}: {best:.2f} ms, {size:,.0f} B")
+        lines.append(f"{name:<28} " + "; ".join(cells))
+    return lines
+
+
 def write_pngs(images: list[np.ndarray], folder: Path) -> None:
     """Save ``images`` as PNG files, 1,000 to a sub-folder."""
     for i, img in enumerate(images):
@@ -268,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmp", default=None,
                         help="folder for the input and output files (default: the system's temporary folder); "
                              "/dev/shm takes the file system's cost out")
+    parser.add_argument("--png-levels", action="store_true",
+                        help="also print the time and size of PNG outputs at zlib levels 1, 6 and 9")
     parser.add_argument("--breakdown", action="store_true", help="also print CPU ms per stage for the crops")
     args = parser.parse_args(argv)
 
@@ -286,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"({masked}/{len(images)} masked)")
             else:
                 compare_paths(name, images, w, args.rounds, args.tmp)
+    if args.png_levels:
+        for line in png_levels(crops):
+            print(f"  PNG encoding, CPU per image and size: {line}")
     if args.breakdown:
         for stage, ms in stage_breakdown(crops[:1000]).items():
             print(f"  crops, CPU per image: {stage:<22} {ms:6.3f} ms")
