@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import warnings
 from pathlib import Path
 
@@ -35,14 +37,25 @@ def test_lossless_files_read_back_to_their_pixels(tmp_path: Path, astronaut: np.
         (lambda p: p.mkdir(), "is a folder, expected an image file"),
         (lambda p: p.write_bytes(b""), r"the file is empty \(0 bytes\)"),
         (lambda p: p.write_text("hello"), r"not a readable image \(unknown or corrupt format\)"),
+        (lambda p: os.mkfifo(p), r"is not a regular file \(a pipe, socket or device\)"),  # refused, not waited on
     ],
-    ids=["missing", "folder", "empty", "text"],
+    ids=["missing", "folder", "empty", "text", "named_pipe"],
 )
 def test_a_bad_file_names_itself_and_what_is_wrong(tmp_path: Path, make: object, expected: str) -> None:
     path = tmp_path / "face.png"
     make(path)  # type: ignore[operator]
-    with pytest.raises(ImageError, match=f"'{path}': {expected}"):
-        load_image(path)
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("load_image waited on the file instead of refusing it")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        with pytest.raises(ImageError, match=f"'{path}': {expected}"):
+            load_image(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any, BinaryIO, Union
@@ -91,13 +92,18 @@ def _from_array(arr: np.ndarray, name: str) -> np.ndarray:
 
 
 def _open_file(path: str | os.PathLike[str], name: str) -> BinaryIO:
-    """An image file, open for reading (one ``open`` and one ``fstat``: the checks cost nothing when it is fine).
+    """An image file, open for reading: one ``open`` and one ``fstat``, which also explain a failure.
+
+    The file is opened without blocking, so a named pipe is refused at once
+    instead of waiting for a writer.
 
     Raises:
-        ImageError: The file is missing, a folder, empty or unreadable.
+        ImageError: The path is missing, a folder, not a regular file, empty
+            or unreadable.
     """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        f = open(path, "rb")
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -105,13 +111,17 @@ def _open_file(path: str | os.PathLike[str], name: str) -> BinaryIO:
     except OSError as exc:
         raise ImageError(f"{name}: could not read the file ({exc.strerror or exc})") from None
     try:
-        empty = os.fstat(f.fileno()).st_size == 0
-    except OSError:
-        empty = False
-    if empty:
-        f.close()
-        raise ImageError(f"{name}: the file is empty (0 bytes)")
-    return f
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError(f"{name}: is a folder, expected an image file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{name}: is not a regular file (a pipe, socket or device); expected an image file")
+        if st.st_size == 0:
+            raise ImageError(f"{name}: the file is empty (0 bytes)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _frame_count(img: Image.Image) -> int:
