@@ -115,3 +115,23 @@ def test_an_analyzer_sent_to_a_machine_without_the_senders_model_path_uses_its_o
     assert custom.landmarks_path == str(tmp_path / "my_landmarks.dat")  # a custom model is never swapped
     with pytest.raises(LandmarkModelNotFound, match="is not on this machine .*pip install 'fermask\\[landmarks\\]'"):
         custom.find(astronaut_crop48)
+
+
+def test_the_packaged_model_is_found_without_importing_its_package() -> None:
+    """face-recognition-models imports pkg_resources (40 ms) just to build the path fermask finds itself."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("face_recognition_models")
+    code = (
+        "import sys, os\n"
+        "os.environ.pop('FERMASK_LANDMARKS', None)\n"
+        "from fermask.faces import find_landmarks_model, find_cnn_detector_model\n"
+        "print(find_landmarks_model())\n"
+        "print(find_cnn_detector_model())\n"
+        "print(sorted(m for m in ('face_recognition_models', 'pkg_resources') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].endswith("face_recognition_models/models/" + LANDMARKS_FILE) and Path(out[0]).is_file()
+    assert out[1].endswith("face_recognition_models/models/mmod_human_face_detector.dat")
+    assert out[2] == "[]"
