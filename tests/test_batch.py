@@ -596,12 +596,13 @@ import sys, time
 from fermask import Masker
 from fermask.batch import mask_folder
 
-class Slow(Masker):  # the same configuration as Masker, slowed down so the run can be killed midway
-    def mask_faces(self, *args, **kwargs):
-        time.sleep(0.01)
-        return super().mask_faces(*args, **kwargs)
+class Stuck(Masker):  # the same configuration as Masker; stops for good at input 200, so the run is killed midway
+    def mask_faces(self, image, faces, index=None, **kwargs):
+        if index is not None and index >= 200:
+            time.sleep(3600)
+        return super().mask_faces(image, faces, index, **kwargs)
 
-mask_folder([sys.argv[1]], sys.argv[2], Slow("random", color="random", seed=2), workers=2, chunksize=4,
+mask_folder([sys.argv[1]], sys.argv[2], Stuck("random", color="random", seed=2), workers=2, chunksize=4,
             progress=False)
 """
 
@@ -631,7 +632,7 @@ def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_byt
             if (out / MANIFEST_NAME).exists() and (out / MANIFEST_NAME).read_bytes().count(b'"type": "item"') >= 100:
                 break
             time.sleep(0.02)
-        assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+        assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read()!r}"  # type: ignore[union-attr]
         os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, with no chance to clean up
         proc.wait(30)
     finally:
@@ -648,11 +649,14 @@ def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_byt
 
     with pytest.warns(UserWarning, match=f"took over the lock of process {proc.pid}"):
         s = mask_folder([src], out, masker(), workers=1, progress=False)
-    assert s.skipped == len(written) and s.masked == 400 - len(written)
+    assert (s.skipped, s.masked) == (len(written), 400 - len(written)), s
     assert not list(out.rglob("*.partial")), "the dead run's temporary files are removed"
     full = tmp_path / "full"
     mask_folder([src], full, masker(), workers=1, progress=False)
-    assert {p.name: p.read_bytes() for p in full.glob("*.png")} == {p.name: p.read_bytes() for p in out.glob("*.png")}
+    whole = {p.name: p.read_bytes() for p in full.glob("*.png")}
+    resumed = {p.name: p.read_bytes() for p in out.glob("*.png")}
+    assert whole.keys() == resumed.keys()
+    assert not [k for k in whole if whole[k] != resumed[k]], "outputs that differ from an uninterrupted run's"
 
 
 def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
