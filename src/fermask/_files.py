@@ -36,7 +36,7 @@ def cache_dir(*parts: str) -> Path:
     ``$FERMASK_CACHE`` when set, else ``$XDG_CACHE_HOME/fermask`` (by default
     ``~/.cache/fermask``). The landmark model sits at its top; datasets masked
     by ``FERDataset.mask`` under ``datasets/``; pretrained model bundles under
-    ``models/``.
+    ``models/``; dlib's face detector, saved for a fast start, under ``dlib/``.
 
     Examples:
         >>> cache_dir("datasets").name
