@@ -88,7 +88,11 @@ def test_collect_lists_files_in_the_order_paths_sort(tmp_path: Path) -> None:
     (root / "link-to-z.png").symlink_to(root / "z.png")  # the same file as z.png: kept once, where first reached
     (root / "dangling.png").symlink_to(root / "missing.png")  # kept: the run reports it
     os.mkfifo(root / "fifo.png")  # not a file: left out
-    files, ignored = collect_inputs([root])
+    with pytest.warns(UserWarning, match="left out 2 entries of the input folders that are not files") as caught:
+        files, ignored = collect_inputs([root])
+    message = str(caught[0].message)
+    assert "link-to-a' is a symbolic link to a folder" in message and "name that folder as an input" in message
+    assert "fifo.png' is a pipe, socket or device" in message
     expected = [f for f in sorted(root.rglob("*"))
                 if (f.is_file() or (f.is_symlink() and not f.exists())) and f.suffix.lower() != ".txt"]
     expected = [f for f in expected if f.name != "z.png"]

@@ -285,7 +285,8 @@ def collect_inputs(
     are taken whatever their suffix (a bad one is reported when read).
     Duplicates (the same file reached twice) are kept once. Symbolic links
     that lead nowhere (a loop, a missing target) are listed too, so that the
-    run reports them.
+    run reports them. Symbolic links to folders are not followed, and pipes,
+    sockets and devices are not read: a warning names them.
 
     Args:
         inputs: Files and folders.
@@ -311,32 +312,54 @@ def collect_inputs(
     seen: set[Path] = set()
     found: list[InputFile] = []
     ignored = 0
+    left_out: list[str] = []
     for item in items:
         if item.is_dir():
             # leave the output folder out when it lies inside this input folder
             drop = skip if skip is not None and _is_within(skip, item.resolve()) else None
-            for parts, entry in _walk(item):
-                f = Path(entry.path)
-                link = entry.is_symlink()
-                if not _is_file(entry) and (not link or _broken_link(f) is None):
-                    continue  # a symlink to a folder, a FIFO, ...
-                real = real_of(f, link)
-                if drop is not None and _is_within(real, drop):
-                    continue
-                if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
-                    ignored += 1
-                    continue
-                if real in seen:
-                    continue
-                seen.add(real)
-                found.append(InputFile(f, Path(*parts)))
-        else:
-            real = real_of(item)
-            if real in seen:
-                continue
+            ignored += _collect_folder(item, drop, real_of, seen, found, left_out)
+            continue
+        real = real_of(item)
+        if real not in seen:
             seen.add(real)
             found.append(InputFile(item, Path(item.name)))
+    if left_out:
+        shown = "; ".join(left_out[:3]) + ("; ..." if len(left_out) > 3 else "")
+        warnings.warn(f"left out {len(left_out)} entr{'y' if len(left_out) == 1 else 'ies'} of the input folders "
+                      f"that are not files: {shown}", stacklevel=3)
     return found, ignored
+
+
+def _collect_folder(
+    folder: Path, drop: Path | None, real_of: _Resolver, seen: set[Path], found: list[InputFile], left_out: list[str]
+) -> int:
+    """Add the image files under ``folder`` to ``found`` (see :func:`collect_inputs`); return how many were ignored.
+
+    ``left_out`` gets a line for each entry that is neither a file nor a folder
+    fermask enters (a symlink to a folder, a pipe, a socket, a device).
+    """
+    ignored = 0
+    for parts, entry in _walk(folder):
+        f = Path(entry.path)
+        link = entry.is_symlink()
+        if not _is_file(entry) and (not link or _broken_link(f) is None):
+            if link:
+                left_out.append(f"{str(f)!r} is a symbolic link to a folder, which fermask does not follow "
+                                "(name that folder as an input to include it)")
+            else:
+                left_out.append(f"{str(f)!r} is a pipe, socket or device")
+            continue
+        real = real_of(f, link)
+        if drop is not None and _is_within(real, drop):
+            continue
+        if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
+            ignored += 1
+            continue
+        if real in seen:
+            continue
+        seen.add(real)
+        found.append(InputFile(f, Path(*parts)))
+    return ignored
 
 
 # -- manifest -------------------------------------------------------------
