@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -261,3 +262,23 @@ def test_ctrl_c_prints_the_command_that_resumes(tmp_path: Path, lfw_crops48: np.
     assert main(words[1:]) == 0
     line = capsys.readouterr().out
     assert "2 masked" in line and "2 already done" in line
+
+
+def test_warnings_print_one_line_each_as_errors_do(tmp_path: Path, astronaut_crop48: np.ndarray) -> None:
+    import subprocess
+    import sys
+
+    import fermask
+
+    src = tmp_path / "in"
+    (src / "real").mkdir(parents=True)
+    Image.fromarray(astronaut_crop48).save(src / "real" / "a.png")
+    (src / "link").symlink_to(src / "real", target_is_directory=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(fermask.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-m", "fermask", "mask", str(src), "-o", str(tmp_path / "out"), "-q"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert done.stderr.splitlines() == [
+        f"fermask mask: warning: left out 1 entry of the input folders that are not files: '{src / 'link'}' is a "
+        "symbolic link to a folder, which fermask does not follow (name that folder as an input to include it)"
+    ]
+    assert done.stdout.startswith("1 masked")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from ._version import __version__
 from .errors import FermaskError
@@ -49,13 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints one line, as errors are printed, without Python's source line."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        print(f"fermask {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Run as a program (``argv`` left out), warnings print as one line each,
+    ``fermask COMMAND: warning: ...``; called with ``argv``, e.g. from a test,
+    they are left to Python's warning machinery.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if argv is None:
+        warnings.showwarning = _warning_printer(args.command)
     mod = importlib.import_module(f".commands.{args._module}", __package__)
     try:
         return int(mod.run(args) or 0)
