@@ -57,10 +57,11 @@ def _cut_off_local_masking(monkeypatch: pytest.MonkeyPatch) -> None:
     The workers unpickle the Masker and import fermask themselves: the patch
     does not reach them.
     """
-    def fails(self: Masker, index: int, image: Any) -> MaskResult:
+    def fails(self: Masker, *args: Any) -> Any:
         raise AssertionError("masked in the client process, not on the cluster")
 
-    monkeypatch.setattr(Masker, "_safe_one", fails)
+    monkeypatch.setattr(Masker, "_safe_one", fails)  # image by image
+    monkeypatch.setattr(Masker, "_mask_staged", fails)  # a chunk, stage by stage
 
 
 def _same(a: MaskResult, b: MaskResult) -> None:

@@ -178,6 +178,47 @@ def test_mask_many_processes_match_serial(lfw_crops48: np.ndarray) -> None:
         assert np.array_equal(s.image, p.image)
 
 
+def _fields(r: fermask.MaskResult) -> tuple:
+    return (r.index, r.status, r.reason, r.source, r.styles, r.colors, r.patterns,
+            [(f.box, f.detected, f.landmarks.tobytes()) for f in r.faces],
+            None if r.image is None else (r.image.shape, r.image.tobytes()))
+
+
+def test_mask_batch_gives_what_masking_image_by_image_gives(
+    tmp_path: Path, astronaut: np.ndarray, lfw_crops48: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fermask import masker as masker_module
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(astronaut).save(photo)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    noise = np.random.default_rng(3).integers(0, 256, (300, 400), dtype=np.uint8)  # no face, larger than a crop
+    images = [photo, *lfw_crops48[:9], bad, photo.read_bytes(), noise, np.zeros((4, 4), np.uint8), *lfw_crops48[9:14]]
+    indices = [100 + 3 * k for k in range(len(images))]
+    m = Masker("random", color="random", pattern="random", seed=11)
+    one_by_one = [m._safe_one(i, img) for i, img in zip(indices, images)]
+    assert {r.status for r in one_by_one} == {"masked", "no_face", "error"}
+    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 4)  # several groups, one cut inside the crops
+    assert [_fields(r) for r in m.mask_batch(images, indices=indices)] == [_fields(r) for r in one_by_one]
+    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 32)
+    monkeypatch.setattr(masker_module, "STAGE_BYTES", astronaut.nbytes)  # a photo fills a group
+    assert [_fields(r) for r in m.mask_batch(images, indices=indices)] == [_fields(r) for r in one_by_one]
+    assert [r.index for r in m.mask_batch(lfw_crops48[:3])] == [0, 1, 2]
+    with pytest.raises(ValueError, match="2 indices for 3 images"):
+        m.mask_batch(lfw_crops48[:3], indices=[0, 1])
+
+
+def test_a_subclass_that_masks_in_its_own_way_is_called_image_by_image(lfw_crops48: np.ndarray) -> None:
+    class Inverting(Masker):
+        def __call__(self, image, *, index=None):  # type: ignore[no-untyped-def]
+            return fermask.MaskResult(image=255 - np.asarray(image), masked=True, index=index)
+
+    results = Inverting().mask_batch(lfw_crops48[:3], indices=[5, 6, 7])
+    assert [r.index for r in results] == [5, 6, 7]
+    assert np.array_equal(results[0].image, 255 - lfw_crops48[0])
+
+
 def test_mask_many_any_executor(lfw_crops48: np.ndarray) -> None:
     crops = list(lfw_crops48[:10])
     with ThreadPoolExecutor(2) as ex:
