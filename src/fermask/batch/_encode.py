@@ -192,17 +192,22 @@ class Encoder:
                 fields.update(status="error", reason=f"could not encode the masked image as {read.task.fmt}: {exc}")
         return Encoded(fields, data)
 
-    def _mask_group(self, group: list[_Read], options: dict[str, Any]) -> Iterator[tuple[_Read, Any]]:
-        """Each input of ``group`` with its :class:`~fermask.MaskResult`, as the masker gives them."""
+    @staticmethod
+    def _unread(read: _Read) -> Any:
+        """The :class:`~fermask.MaskResult` of an input that could not be read."""
         from ..masker import MaskResult
 
+        return MaskResult(image=None, index=read.task.index, reason=read.reason, source=read.task.path)
+
+    def _mask_group(self, group: list[_Read], options: dict[str, Any]) -> Iterator[tuple[_Read, Any]]:
+        """Each input of ``group`` with its :class:`~fermask.MaskResult`, as the masker gives them."""
         readable = [r for r in group if r.image is not None]
         results = iter(self.masker.mask_many(
             [r.image for r in readable], indices=[r.task.index for r in readable], progress=False, **options
         ))
         for read in group:
             if read.image is None:
-                yield read, MaskResult(image=None, index=read.task.index, reason=read.reason, source=read.task.path)
+                yield read, self._unread(read)
                 continue
             res = next(results, None)
             if res is None:
@@ -229,7 +234,13 @@ class Encoder:
         models in the CPU's caches: 48x48 crops cost 0.2 ms less CPU each.
         """
         out: list[Encoded] = []
+        batch = getattr(self.masker, "mask_batch", None)  # a Masker stages its own work too
         for group in _groups(tasks):
-            done = list(self._mask_group(group, {"workers": 1}))
+            if callable(batch):
+                readable = [r for r in group if r.image is not None]
+                masked = iter(batch([r.image for r in readable], indices=[r.task.index for r in readable]))
+                done = [(r, next(masked) if r.image is not None else self._unread(r)) for r in group]
+            else:
+                done = list(self._mask_group(group, {"workers": 1}))
             out.extend(self._encoded(read, res) for read, res in done)
         return out
