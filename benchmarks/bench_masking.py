@@ -17,6 +17,7 @@ Run from the repository root::
     python benchmarks/bench_masking.py --crops 35887 --photos 0 --workers 2 --rounds 1
     python benchmarks/bench_masking.py --no-folder --breakdown   # in memory only, CPU per stage
     python benchmarks/bench_masking.py --no-folder --workers 1 --photos 0 --crops 300 --png-levels
+    python benchmarks/bench_masking.py --no-folder --workers 2 --photos 0 --staging
     python benchmarks/bench_masking.py --tmp /dev/shm  # files on tmpfs: the file system's cost left out
 
 The files go to the system's temporary folder unless ``--tmp`` says where;
@@ -123,6 +124,42 @@ def bench_mask_many_cold(images: list[np.ndarray], workers: int) -> tuple[float,
     list(Masker("surgical").mask_many(images, workers=workers, progress=False, chunksize=64))
     dt = time.perf_counter() - t0
     return len(images) / dt, (_cpu_seconds() - c0) / len(images) * 1000
+
+
+def _image_by_image_masker() -> object:
+    """A masker that masks each image on its own, as fermask did before it staged its chunks.
+
+    ``Masker`` masks a chunk a group at a time (read, find faces, mask); a
+    subclass with its own ``__call__`` is masked image by image. This one
+    changes nothing else.
+    """
+    from fermask import Masker
+
+    class ImageByImage(Masker):
+        def __call__(self, image, *, index=None):  # type: ignore[no-untyped-def]
+            return super().__call__(image, index=index)
+
+    globals()["ImageByImage"] = ImageByImage  # picklable by name for the pool's workers
+    ImageByImage.__qualname__ = "ImageByImage"
+    return ImageByImage("surgical")
+
+
+def compare_staging(images: list[np.ndarray], workers: int, rounds: int = 5) -> None:
+    """Images/s and CPU ms per image of ``mask_many``, staged chunks against image by image, alternating."""
+    from fermask import Masker
+
+    maskers = {"staged (Masker)": Masker("surgical"), "image by image": _image_by_image_masker()}
+    rows: dict[str, list[tuple[float, float]]] = {name: [] for name in maskers}
+    for _ in range(rounds):
+        for name, masker in maskers.items():
+            list(masker.mask_many(images[:8], workers=1, progress=False))  # type: ignore[attr-defined]
+            c0 = _cpu_seconds()
+            t0 = time.perf_counter()
+            list(masker.mask_many(images, workers=workers, progress=False, chunksize=64))  # type: ignore[attr-defined]
+            dt = time.perf_counter() - t0
+            rows[name].append((len(images) / dt, (_cpu_seconds() - c0) / len(images) * 1000))
+    for name, vals in rows.items():
+        print(f"  workers={workers}  {name:<16} " + "  ".join(f"{r:7.1f}/s {c:.2f} ms" for r, c in vals))
 
 
 def stage_breakdown(images: list[np.ndarray]) -> dict[str, float]:
@@ -302,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                              "/dev/shm takes the file system's cost out")
     parser.add_argument("--png-levels", action="store_true",
                         help="also print the time and size of PNG outputs at zlib levels 1, 6 and 9")
+    parser.add_argument("--staging", action="store_true",
+                        help="also compare mask_many's staged chunks with masking image by image (5 rounds)")
     parser.add_argument("--breakdown", action="store_true", help="also print CPU ms per stage for the crops")
     args = parser.parse_args(argv)
 
@@ -320,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"({masked}/{len(images)} masked)")
             else:
                 compare_paths(name, images, w, args.rounds, args.tmp)
+    if args.staging:
+        for w in args.workers:
+            compare_staging(crops, w)
     if args.png_levels:
         for line in png_levels(crops):
             print(f"  PNG encoding, CPU per image and size: {line}")
