@@ -194,22 +194,25 @@ def load_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarra
         >>> load_image(np.zeros((48, 48), dtype=np.float32)).dtype
         dtype('uint8')
     """
+    return _load(source, max_pixels)
+
+
+def _load(source: ImageInput, max_pixels: int, frames: list[int] | None = None) -> np.ndarray:
+    """:func:`load_image`; ``frames``, when given, gets the number of frames the source holds."""
     name = _describe(source)
     if isinstance(source, np.ndarray):
         arr = _from_array(source, name)
+        if frames is not None:
+            frames.append(1)
     else:
         with ExitStack() as stack:  # closes the file a path opens, once the pixels are read
-            arr = _decode(source, name, max_pixels, stack)
-    _check_size(arr, name)
-    return arr
-
-
-def _check_size(arr: np.ndarray, name: str) -> None:
+            arr = _decode(source, name, max_pixels, stack, frames)
     if min(arr.shape[:2]) < MIN_SIDE:
         raise ImageError(
             f"{name}: the image is {arr.shape[1]}x{arr.shape[0]} pixels; "
             f"fermask needs at least {MIN_SIDE}x{MIN_SIDE}"
         )
+    return arr
 
 
 def load_image_with_frames(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
@@ -223,13 +226,8 @@ def load_image_with_frames(source: ImageInput, *, max_pixels: int = MAX_PIXELS) 
         >>> load_image_with_frames(np.zeros((48, 48), dtype=np.uint8))[1]
         1
     """
-    if isinstance(source, np.ndarray):
-        return load_image(source, max_pixels=max_pixels), 1
     frames: list[int] = []
-    name = _describe(source)
-    with ExitStack() as stack:
-        arr = _decode(source, name, max_pixels, stack, frames)
-    _check_size(arr, name)
+    arr = _load(source, max_pixels, frames)
     return arr, frames[0]
 
 
