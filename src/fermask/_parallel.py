@@ -26,7 +26,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Literal, TypeVar
 
-__all__ = ["cpu_count", "process_pool", "pool_forks", "ordered_map", "executor_capacity"]
+__all__ = ["cpu_count", "process_pool", "pool_forks", "ordered_map", "executor_capacity", "bounded_groups"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -134,6 +134,25 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def bounded_groups(items: Iterable[T], size_of: Callable[[T], int], *, count: int, size: int) -> Iterator[list[T]]:
+    """``items`` in groups of at most ``count``, a group ending once the ``size_of`` its items reaches ``size``.
+
+    Examples:
+        >>> list(bounded_groups([5, 1, 1, 9, 2], lambda x: x, count=3, size=6))
+        [[5, 1], [1, 9], [2]]
+    """
+    group: list[T] = []
+    total = 0
+    for item in items:
+        group.append(item)
+        total += size_of(item)
+        if len(group) >= count or total >= size:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
 
 
 def ordered_map(

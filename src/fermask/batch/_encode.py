@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from .._choices import DEFAULT_PNG_LEVEL
+from .._parallel import bounded_groups
 
-__all__ = ["PIL_FORMATS", "RECORD_FIELDS", "DEFAULT_PNG_LEVEL", "Task", "Encoded", "Encoder", "encode_image", "frames_note",
-           "GROUP_IMAGES", "GROUP_BYTES"]
+__all__ = ["PIL_FORMATS", "RECORD_FIELDS", "DEFAULT_PNG_LEVEL", "Task", "Encoded", "Encoder", "encode_image", "frames_note"]
 
 PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
 """Output suffix -> the format Pillow writes."""
@@ -122,13 +122,6 @@ def frames_note(frames: int, status: str) -> str | None:
     return f"animated image: only the first of its {frames} frames was {done}"
 
 
-GROUP_IMAGES = 32
-"""Most inputs a worker reads before it masks them (see :meth:`Encoder.masked`)."""
-
-GROUP_BYTES = 64 << 20
-"""Most decoded bytes a worker holds before it masks them: 64 MiB, a few large photos."""
-
-
 @dataclass
 class _Read:
     """One input file, read: its pixels and frame count, or why it could not be read."""
@@ -137,6 +130,10 @@ class _Read:
     image: np.ndarray | None
     frames: int = 1
     reason: str | None = None
+
+    def nbytes(self) -> int:
+        """The bytes of pixels it holds."""
+        return self.image.nbytes if self.image is not None else 0
 
 
 def _read(task: Task) -> _Read:
@@ -151,18 +148,13 @@ def _read(task: Task) -> _Read:
 
 
 def _groups(tasks: Iterable[Task]) -> Iterator[list[_Read]]:
-    """The inputs, read, in groups of at most :data:`GROUP_IMAGES` images and about :data:`GROUP_BYTES` bytes."""
-    group: list[_Read] = []
-    size = 0
-    for task in tasks:
-        read = _read(task)
-        group.append(read)
-        size += read.image.nbytes if read.image is not None else 0
-        if len(group) >= GROUP_IMAGES or size >= GROUP_BYTES:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
+    """The inputs, read, in groups of the bounds a :class:`~fermask.Masker` stages its work in.
+
+    :data:`fermask.masker.STAGE_IMAGES` images, or :data:`fermask.masker.STAGE_BYTES` bytes of pixels.
+    """
+    from .. import masker
+
+    return bounded_groups(map(_read, tasks), _Read.nbytes, count=masker.STAGE_IMAGES, size=masker.STAGE_BYTES)
 
 
 class Encoder:
