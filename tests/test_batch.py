@@ -663,6 +663,32 @@ def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_byt
     assert not [k for k in whole if whole[k] != resumed[k]], "outputs that differ from an uninterrupted run's"
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_does_not_keep_the_folder_locked(tmp_path: Path) -> None:
+    from fermask import batch
+
+    lock = batch._FolderLock(tmp_path / "out")
+    read_end, write_end = os.pipe()
+    started_r, started_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a pool worker that outlives its run, as one killed with its run may for a moment
+        os.close(write_end)
+        os.write(started_w, b"1")  # running: past what fork runs in a new child
+        os.read(read_end, 1)
+        os._exit(0)
+    try:
+        assert os.read(started_r, 1) == b"1"
+        lock.release()
+        again = batch._FolderLock(tmp_path / "out")  # refused while the worker's copy held the lock
+        assert again.taken_over is None
+        again.release()
+    finally:
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        for fd in (read_end, started_r, started_w):
+            os.close(fd)
+
+
 def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fermask import batch
 

@@ -554,12 +554,36 @@ def _unwritable(folder: Path, exc: OSError) -> FermaskError:
     )
 
 
+_HELD_LOCKS: set[int] = set()
+"""File descriptors of the folder locks this process holds."""
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child (a pool worker): close its copies of the parent's folder locks.
+
+    A ``flock`` lasts while any process has its file open, so a worker that
+    kept the copy ``fork`` gave it would hold the folder after its run died.
+    """
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 class _FolderLock:
     """An exclusive lock on an output folder, held for a whole run.
 
     ``flock`` on ``OUTDIR/.fermask.lock``: the kernel releases it when the
     process ends, even when it is killed, so a lock left by a dead run is
-    simply taken over (:attr:`taken_over` then names that run's pid). Where
+    simply taken over (:attr:`taken_over` then names that run's pid). Worker
+    processes forked during the run close their copy of the file at once, so
+    the lock ends with the run's own process, not with its last worker. Where
     ``fcntl`` is missing (Windows) no lock is taken.
 
     Args:
@@ -613,6 +637,7 @@ class _FolderLock:
         if previous is not None and previous != os.getpid():
             self.taken_over = previous
         self._locked = True
+        _HELD_LOCKS.add(self._fd)
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
 
@@ -625,6 +650,7 @@ class _FolderLock:
                 os.ftruncate(self._fd, 0)
             except OSError:
                 pass
+        _HELD_LOCKS.discard(self._fd)
         os.close(self._fd)
         self._fd = None
         self._locked = False
