@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests never read or write the user's cache (a downloaded pretrained model there would
@@ -14,6 +15,26 @@ _TEST_CACHE = os.environ["FERMASK_CACHE"] = tempfile.mkdtemp(prefix="fermask-tes
 import numpy as np
 import pytest
 from PIL import Image
+
+
+@pytest.fixture()
+def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Make a distribution look installed: ``make(name, version, entry_points)``.
+
+    Writes ``NAME-VERSION.dist-info`` (its ``METADATA`` and the given
+    ``entry_points.txt`` text) into ``tmp_path`` and puts ``tmp_path`` on
+    ``sys.path``, where the test writes the plugin's modules.
+    """
+
+    def make(name: str, version: str, entry_points: str) -> Path:
+        dist = tmp_path / f"{name.replace('-', '_')}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (dist / "entry_points.txt").write_text(entry_points)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return dist
+
+    return make
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -8,6 +8,7 @@ import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -260,12 +261,8 @@ def test_plugin_package_installs_and_registers(tmp_path: Path, astronaut: np.nda
     assert "['duckbill'] True" in run.stdout
 
 
-def test_broken_plugin_warns_but_does_not_break(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dist = tmp_path / "broken_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[fermask.masks]\nbroken = no_such_module_xyz:Style\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_broken_plugin_warns_but_does_not_break(monkeypatch: pytest.MonkeyPatch, fake_distribution: Any) -> None:
+    fake_distribution("broken-plugin", "1.0", "[fermask.masks]\nbroken = no_such_module_xyz:Style\n")
     from fermask.masks import registry
 
     try:
@@ -279,7 +276,7 @@ def test_broken_plugin_warns_but_does_not_break(tmp_path: Path, monkeypatch: pyt
 
 
 def test_plugin_named_like_a_builtin_is_skipped_with_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_distribution: Any
 ) -> None:
     """A plugin style called 'surgical' never replaces the built-in, and says so; a good plugin stays quiet."""
     (tmp_path / "fermask_clash_plugin.py").write_text(
@@ -288,13 +285,10 @@ def test_plugin_named_like_a_builtin_is_skipped_with_a_warning(
         "    def shape(self, g):\n"
         "        return MaskShape(outline=g.p[[2, 30, 14, 8]])\n"
     )
-    dist = tmp_path / "fermask_clash_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fermask-clash-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[fermask.masks]\nSurgical = fermask_clash_plugin:Style\nclash-ok = fermask_clash_plugin:Style\n"
+    fake_distribution(
+        "fermask-clash-plugin", "1.0",
+        "[fermask.masks]\nSurgical = fermask_clash_plugin:Style\nclash-ok = fermask_clash_plugin:Style\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
     from fermask.masks import get_mask, registry
     from fermask.masks.builtin import Surgical
 

@@ -291,7 +291,7 @@ def test_list_models_pattern() -> None:
 
 
 def test_plugin_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  cleanup_names: list[str]) -> None:
+                                  cleanup_names: list[str], fake_distribution: Any) -> None:
     (tmp_path / "fermask_toy_plugin.py").write_text(textwrap.dedent("""
         def build(num_classes=5, input_shape=(12, 12, 1)):
             import keras
@@ -300,15 +300,12 @@ def test_plugin_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             out = keras.layers.Dense(num_classes, activation="softmax")(x)
             return keras.Model(inputs, out, name="toy_plugin")
     """))
-    dist = tmp_path / "fermask_toy_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fermask-toy-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
+    fake_distribution(
+        "fermask-toy-plugin", "0.1",
         "[fermask.models]\n"
         "toy_plugin = fermask_toy_plugin:build\n"
-        "toy_broken = fermask_no_such_module_xyz:build\n"
+        "toy_broken = fermask_no_such_module_xyz:build\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
     cleanup_names.extend(["toy_plugin", "toy_broken"])
     with pytest.warns(RuntimeWarning, match="toy_broken.*could not be loaded"):
         _MODELS.reload_plugins()

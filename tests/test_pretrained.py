@@ -7,6 +7,7 @@ import os
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -106,20 +107,17 @@ def test_entries_are_checked(toy_entry: PretrainedModel) -> None:
         register_pretrained(toy_entry.__class__(**{**toy_entry.__dict__, "summary": "another"}))
 
 
-def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_distribution: Any) -> None:
     (tmp_path / "fermask_toy_pretrained.py").write_text(textwrap.dedent("""
         from fermask.pretrained import PretrainedModel, URLFile
         ENTRY = PretrainedModel(name="plugin-net", summary="from a plugin", source=URLFile("file:///nowhere.h5"),
                                 sha256="1" * 64, licence="CC-BY-4.0")
         NOT_AN_ENTRY = {"name": "oops"}
     """))
-    dist = tmp_path / "fermask_toy_pretrained-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fermask-toy-pretrained\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[fermask.pretrained]\nplugin-net = fermask_toy_pretrained:ENTRY\nplugin-bad = fermask_toy_pretrained:NOT_AN_ENTRY\n"
+    fake_distribution(
+        "fermask-toy-pretrained", "0.1",
+        "[fermask.pretrained]\nplugin-net = fermask_toy_pretrained:ENTRY\nplugin-bad = fermask_toy_pretrained:NOT_AN_ENTRY\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
     try:
         pretrained._REGISTRY.reload_plugins()
         assert {"plugin-net", "plugin-bad"} <= set(list_pretrained())
