@@ -19,6 +19,7 @@ Run from the repository root::
     python benchmarks/bench_masking.py --no-folder --workers 1 --photos 0 --crops 300 --png-levels
     python benchmarks/bench_masking.py --no-folder --workers 2 --photos 0 --staging
     python benchmarks/bench_masking.py --tmp /dev/shm  # files on tmpfs: the file system's cost left out
+    python benchmarks/bench_masking.py --no-folder --workers 2 --photos 0 --ceiling --tmp /dev/shm
 
 The files go to the system's temporary folder unless ``--tmp`` says where;
 the script prints what creating one file costs there, since on some disks
@@ -293,6 +294,94 @@ def file_creation_ms(folder: Path, n: int = 500) -> float:
     return ms
 
 
+def _idat(png: bytes) -> bytes:
+    """The compressed pixel data of a PNG file (its IDAT chunks, joined)."""
+    out, i = [], 8
+    while i + 8 <= len(png):
+        n = int.from_bytes(png[i:i + 4], "big")
+        if png[i + 4:i + 8] == b"IDAT":
+            out.append(png[i + 8:i + 8 + n])
+        i += 12 + n
+    return b"".join(out)
+
+
+def _start_up_cpu() -> tuple[float, float]:
+    """CPU seconds of a new ``python`` importing what a folder run needs, and of loading dlib's models once."""
+    import subprocess
+
+    from fermask import Masker, faces
+
+    before = _cpu_seconds()
+    subprocess.run([sys.executable, "-c", "import fermask.cli, fermask.batch, fermask.masker"], check=True)
+    imports = _cpu_seconds() - before
+    faces._MODELS.clear()  # load them again, as a new process does
+    faces._HOG_FREE.clear()
+    t0 = time.process_time()
+    Masker("surgical").warm()
+    return imports, time.process_time() - t0
+
+
+def ceiling(images: list[np.ndarray], tmp_root: str | None = None) -> list[str]:
+    """The highest share of the in-memory rate that a folder run of ``images`` could reach, from what it must add.
+
+    A folder run does the in-memory run's masking plus, for each image, read
+    and decode a PNG file, encode the masked image and write it; and once, a
+    new interpreter's imports and loading dlib's models. Each is timed here in
+    this process (CPU ms per image). The ceiling divides the masking CPU by the
+    sum, as if the start-up overlapped masking perfectly and the run kept no
+    manifest: no folder run on this machine can do better. It is given for
+    fermask's own reader and encoder (Pillow), and for the least any PNG
+    reader and writer must do (read the bytes and inflate them; deflate the
+    pixels at the same zlib level).
+    """
+    import zlib
+
+    from fermask import Masker
+    from fermask._choices import DEFAULT_PNG_LEVEL
+    from fermask._image import load_image
+    from fermask.batch._encode import encode_image
+
+    def cpu_ms(fn: object, items: list) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            for x in items:
+                fn(x)  # type: ignore[operator]
+            best = min(best, (time.process_time() - t0) / len(items) * 1000)
+        return best
+
+    def read(path: Path) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    masker = Masker("surgical")
+    masker.mask_batch(images[:8])
+    chunks = [(i, images[i:i + 64]) for i in range(0, len(images), 64)]
+    mask_ms = cpu_ms(lambda c: masker.mask_batch(c[1], indices=list(range(c[0], c[0] + len(c[1])))), chunks)
+    mask_ms *= len(chunks) / len(images)  # cpu_ms gives ms per chunk
+    masked = [r.image for r in masker.mask_batch(images[:1000])]
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        write_pngs(images[:1000], Path(tmp) / "in")
+        paths = sorted((Path(tmp) / "in").rglob("*.png"))
+        pngs = [read(p) for p in paths]
+        raws = [zlib.decompress(_idat(d)) for d in pngs]
+        costs = {
+            "read + decode": (cpu_ms(load_image, paths), cpu_ms(lambda p: zlib.decompress(_idat(read(p))), paths)),
+            "encode": (cpu_ms(lambda m: encode_image(m, "PNG", DEFAULT_PNG_LEVEL), masked),
+                       cpu_ms(lambda r: zlib.compress(r, DEFAULT_PNG_LEVEL), raws)),
+        }
+        write_ms = file_creation_ms(Path(tmp))
+    imports, models = _start_up_cpu()
+    start_ms = (imports + models) / len(images) * 1000
+    lines = [f"masking {mask_ms:.3f} ms/image (mask_batch, chunks of 64); write + rename {write_ms:.3f} ms; "
+             f"start-up {imports:.2f} s imports + {models:.2f} s models = {start_ms:.3f} ms/image over {len(images)}"]
+    for k, name in enumerate(("fermask's reader and encoder", "the least a PNG reader and writer do")):
+        added = sum(c[k] for c in costs.values()) + write_ms + start_ms
+        parts = ", ".join(f"{stage} {c[k]:.3f} ms" for stage, c in costs.items())
+        lines.append(f"{name}: {parts}; ceiling {mask_ms / (mask_ms + added):.1%} of in memory")
+    return lines
+
+
 def compare_paths(name: str, images: list[np.ndarray], workers: int, rounds: int, tmp_root: str | None = None) -> None:
     """In memory, folder run and command line, interleaved for ``rounds`` rounds; medians and ranges.
 
@@ -342,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staging", action="store_true",
                         help="also compare mask_many's staged chunks with masking image by image (5 rounds)")
     parser.add_argument("--breakdown", action="store_true", help="also print CPU ms per stage for the crops")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also print the highest share of the in-memory rate a folder run of the crops could reach")
     args = parser.parse_args(argv)
 
     import dlib
@@ -368,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.breakdown:
         for stage, ms in stage_breakdown(crops[:1000]).items():
             print(f"  crops, CPU per image: {stage:<22} {ms:6.3f} ms")
+    if args.ceiling:
+        for line in ceiling(crops, args.tmp):
+            print(f"  folder run ceiling, crops: {line}")
     print("load average after:  %.2f %.2f %.2f" % os.getloadavg())
     return 0
 
