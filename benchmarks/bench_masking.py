@@ -373,8 +373,9 @@ def ceiling(images: list[np.ndarray], tmp_root: str | None = None) -> list[str]:
         write_ms = file_creation_ms(Path(tmp))
     imports, models = _start_up_cpu()
     start_ms = (imports + models) / len(images) * 1000
-    lines = [f"masking {mask_ms:.3f} ms/image (mask_batch, chunks of 64); write + rename {write_ms:.3f} ms; "
-             f"start-up {imports:.2f} s imports + {models:.2f} s models = {start_ms:.3f} ms/image over {len(images)}"]
+    first = (f"masking {mask_ms:.3f} ms/image (mask_batch, chunks of 64); write + rename {write_ms:.3f} ms; "
+             f"start-up {imports:.2f} s imports + {models:.2f} s models = {start_ms:.3f} ms/image over {len(images)}")
+    lines = [first]
     for k, name in enumerate(("fermask's reader and encoder", "the least a PNG reader and writer do")):
         added = sum(c[k] for c in costs.values()) + write_ms + start_ms
         parts = ", ".join(f"{stage} {c[k]:.3f} ms" for stage, c in costs.items())
