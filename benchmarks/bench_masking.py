@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,25 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _cpu_ms(fn: object, items: list, repeat: int = 1) -> float:
+    """CPU milliseconds per item of ``fn(item)`` over ``items`` in this process, the best of ``repeat`` passes."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for x in items:
+            fn(x)  # type: ignore[operator]
+        best = min(best, (time.process_time() - t0) / len(items) * 1000)
+    return best
+
+
+def _forget_models() -> None:
+    """Drop the dlib models this process loaded, so that the next use loads them again as a new process does."""
+    from fermask import faces
+
+    faces._MODELS.clear()
+    faces._HOG_FREE.clear()
+
+
 def bench_mask_many(images: list[np.ndarray], workers: int, repeat: int = 2) -> tuple[float, float, int]:
     """Best images/s over ``repeat`` runs (pool start-up included), CPU ms per image, number masked.
 
@@ -116,10 +136,9 @@ def bench_mask_many_cold(images: list[np.ndarray], workers: int) -> tuple[float,
     What a Python user pays for one call, as the command line pays it; the
     difference from :func:`bench_mask_many` is the fixed cost of the models.
     """
-    from fermask import Masker, faces
+    from fermask import Masker
 
-    faces._MODELS.clear()  # the models this process loaded before: load them again, as a new process does
-    faces._HOG_FREE.clear()
+    _forget_models()
     c0 = _cpu_seconds()
     t0 = time.perf_counter()
     list(Masker("surgical").mask_many(images, workers=workers, progress=False, chunksize=64))
@@ -171,21 +190,14 @@ def stage_breakdown(images: list[np.ndarray]) -> dict[str, float]:
     masker = Masker("surgical")
     an = masker.analyzer
     list(masker.mask_many(images[:4], workers=1, progress=False))
-
-    def cpu_ms(fn: object, items: list) -> float:
-        t0 = time.process_time()
-        for x in items:
-            fn(x)  # type: ignore[operator]
-        return (time.process_time() - t0) / len(items) * 1000
-
     grays = [to_gray(load_image(im)) for im in images]
     faces = [an.find_in_gray(g) for g in grays]
     return {
-        "load_image + to_gray": cpu_ms(lambda im: to_gray(load_image(im)), images),
-        "HOG detection": cpu_ms(an._detect, grays),
-        "68 landmarks (whole crop)": cpu_ms(lambda g: an._landmarks(g, (0, 0, g.shape[1] - 1, g.shape[0] - 1)), grays),
-        "drawing the mask": cpu_ms(lambda i: masker.mask_faces(images[i], faces[i], i), list(range(len(images)))),
-        "whole Masker call": cpu_ms(lambda im: masker(im, index=0), images),
+        "load_image + to_gray": _cpu_ms(lambda im: to_gray(load_image(im)), images),
+        "HOG detection": _cpu_ms(an._detect, grays),
+        "68 landmarks (whole crop)": _cpu_ms(lambda g: an._landmarks(g, (0, 0, g.shape[1] - 1, g.shape[0] - 1)), grays),
+        "drawing the mask": _cpu_ms(lambda i: masker.mask_faces(images[i], faces[i], i), list(range(len(images)))),
+        "whole Masker call": _cpu_ms(lambda im: masker(im, index=0), images),
     }
 
 
@@ -209,11 +221,8 @@ def png_levels(crops: list[np.ndarray]) -> list[str]:
     for name, images in sets.items():
         cells = []
         for level in (1, 6, 9):
-            best = float("inf")
-            for _ in range(3):
-                t0 = time.process_time()
-                data = [encode_image(img, "PNG", level) for img in images]
-                best = min(best, (time.process_time() - t0) / len(images) * 1000)
+            best = _cpu_ms(lambda img: encode_image(img, "PNG", level), images, repeat=3)  # noqa: B023 (called here)
+            data = [encode_image(img, "PNG", level) for img in images]
             size = sum(len(d) for d in data) / len(images)
             cells.append(f"level {level}: {best:.2f} ms, {size:,.0f} B")
         lines.append(f"{name:<28} " + "; ".join(cells))
@@ -309,13 +318,12 @@ def _start_up_cpu() -> tuple[float, float]:
     """CPU seconds of a new ``python`` importing what a folder run needs, and of loading dlib's models once."""
     import subprocess
 
-    from fermask import Masker, faces
+    from fermask import Masker
 
     before = _cpu_seconds()
     subprocess.run([sys.executable, "-c", "import fermask.cli, fermask.batch, fermask.masker"], check=True)
     imports = _cpu_seconds() - before
-    faces._MODELS.clear()  # load them again, as a new process does
-    faces._HOG_FREE.clear()
+    _forget_models()
     t0 = time.process_time()
     Masker("surgical").warm()
     return imports, time.process_time() - t0
@@ -341,14 +349,7 @@ def ceiling(images: list[np.ndarray], tmp_root: str | None = None) -> list[str]:
     from fermask._image import load_image
     from fermask.batch._encode import encode_image
 
-    def cpu_ms(fn: object, items: list) -> float:
-        best = float("inf")
-        for _ in range(3):
-            t0 = time.process_time()
-            for x in items:
-                fn(x)  # type: ignore[operator]
-            best = min(best, (time.process_time() - t0) / len(items) * 1000)
-        return best
+    cpu_ms = partial(_cpu_ms, repeat=3)
 
     def read(path: Path) -> bytes:
         with open(path, "rb") as f:
