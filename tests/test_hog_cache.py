@@ -70,10 +70,16 @@ def test_a_damaged_cache_is_made_again(own_cache: Path, damage: str) -> None:
 def test_a_cache_that_cannot_be_written_still_gives_a_detector(
     own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def disk_full(path: Path, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    real_replace_with = _hog._replace_with
 
-    monkeypatch.setattr(_hog, "_write_atomically", disk_full)
+    def disk_full(path: Path, write: object) -> None:
+        def write_then_fail(tmp: str) -> None:
+            write(tmp)  # type: ignore[operator]
+            raise OSError(errno.ENOSPC, "No space left on device", tmp)
+
+        real_replace_with(path, write_then_fail)
+
+    monkeypatch.setattr(_hog, "_replace_with", disk_full)
     assert type(_hog.frontal_face_detector()).__name__ == "fhog_object_detector"
     assert not _hog.detector_cache_path().exists()
     assert not [p for p in _hog.detector_cache_path().parent.iterdir()]  # no temporary file left

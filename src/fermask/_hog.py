@@ -18,13 +18,13 @@ them).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._files import cache_dir
+from ._files import cache_dir, sha256_file, sha256_hex
 
 __all__ = ["frontal_face_detector", "detector_cache_path"]
 
@@ -50,7 +50,7 @@ def _read_cached(path: Path) -> Any | None:
         expected = _digest_path(path).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
-    if hashlib.sha256(data).hexdigest() != expected:
+    if sha256_hex(data) != expected:
         return None
     try:
         return dlib.fhog_object_detector(str(path))
@@ -58,11 +58,12 @@ def _read_cached(path: Path) -> Any | None:
         return None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _replace_with(path: Path, write: Callable[[str], object]) -> None:
+    """Make ``path`` whole or not at all: ``write(name)`` fills a temporary file beside it, which is then renamed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -76,15 +77,9 @@ def _save(detector: Any, path: Path) -> None:
     """Cache ``detector`` at ``path`` (the detector first, then its sha256); a failure leaves no cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            detector.save(tmp)
-            data = Path(tmp).read_bytes()
-        finally:
-            os.unlink(tmp)
-        _write_atomically(path, data)
-        _write_atomically(_digest_path(path), (hashlib.sha256(data).hexdigest() + "\n").encode("ascii"))
+        _replace_with(path, detector.save)
+        digest = sha256_file(path)
+        _replace_with(_digest_path(path), lambda tmp: Path(tmp).write_text(digest + "\n", encoding="ascii"))
     except (OSError, RuntimeError):  # a read-only or full cache: detectors are made the slow way
         pass
 
