@@ -299,6 +299,14 @@ def collect_inputs(
     Raises:
         FermaskError: No inputs, or an input path does not exist.
     """
+    chosen, ignored = _collect(inputs, exclude)
+    return list(chosen.values()), ignored
+
+
+def _collect(
+    inputs: Iterable[str | os.PathLike[str]], exclude: str | os.PathLike[str] | None
+) -> tuple[dict[Path, InputFile], int]:
+    """:func:`collect_inputs`, each file under its path with symbolic links resolved (in the order found)."""
     items = [Path(p) for p in inputs]
     if not items:
         raise FermaskError("no inputs given; name at least one image file or folder")
@@ -309,31 +317,27 @@ def collect_inputs(
         )
     skip = Path(exclude).resolve() if exclude is not None else None
     real_of = _Resolver()
-    seen: set[Path] = set()
-    found: list[InputFile] = []
+    chosen: dict[Path, InputFile] = {}
     ignored = 0
     left_out: list[str] = []
     for item in items:
         if item.is_dir():
             # leave the output folder out when it lies inside this input folder
             drop = skip if skip is not None and _is_within(skip, item.resolve()) else None
-            ignored += _collect_folder(item, drop, real_of, seen, found, left_out)
+            ignored += _collect_folder(item, drop, real_of, chosen, left_out)
             continue
-        real = real_of(item)
-        if real not in seen:
-            seen.add(real)
-            found.append(InputFile(item, Path(item.name)))
+        chosen.setdefault(real_of(item), InputFile(item, Path(item.name)))
     if left_out:
         shown = "; ".join(left_out[:3]) + ("; ..." if len(left_out) > 3 else "")
         warnings.warn(f"left out {len(left_out)} entr{'y' if len(left_out) == 1 else 'ies'} of the input folders "
                       f"that are not files: {shown}", stacklevel=3)
-    return found, ignored
+    return chosen, ignored
 
 
 def _collect_folder(
-    folder: Path, drop: Path | None, real_of: _Resolver, seen: set[Path], found: list[InputFile], left_out: list[str]
+    folder: Path, drop: Path | None, real_of: _Resolver, chosen: dict[Path, InputFile], left_out: list[str]
 ) -> int:
-    """Add the image files under ``folder`` to ``found`` (see :func:`collect_inputs`); return how many were ignored.
+    """Add the image files under ``folder`` to ``chosen`` (see :func:`_collect`); return how many were ignored.
 
     ``left_out`` gets a line for each entry that is neither a file nor a folder
     fermask enters (a symlink to a folder, a pipe, a socket, a device).
@@ -355,10 +359,7 @@ def _collect_folder(
         if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
             ignored += 1
             continue
-        if real in seen:
-            continue
-        seen.add(real)
-        found.append(InputFile(f, Path(*parts)))
+        chosen.setdefault(real, InputFile(f, Path(*parts)))
     return ignored
 
 
@@ -748,7 +749,7 @@ def _check_arguments(
 
 
 def _plan_run(
-    files: list[InputFile],
+    chosen: dict[Path, InputFile],
     ignored: int,
     out: Path,
     masker: _MaskerLike,
@@ -758,9 +759,11 @@ def _plan_run(
 ) -> _Plan:
     """Check the manifest's configuration and pick what is left to do (``out`` exists and is locked).
 
+    ``chosen`` holds the inputs under their resolved paths (:func:`_collect`).
     An input done by an earlier run of the same configuration is skipped
     (unless ``force``) and keeps its earlier output name.
     """
+    files = list(chosen.values())
     # what changes the pixels written; the PNG level changes only the files' size, so a run may resume with another
     run_config = {"masker": masker.config(), "output_format": output_format}
     digest = config_hash(run_config)
@@ -781,8 +784,7 @@ def _plan_run(
         )
     if force:
         previous = {}
-    real_of = _Resolver()
-    reals = [real_of(f.path) for f in files]
+    reals = list(chosen)
     forbidden = set(reals) | {_real(manifest_path), _real(out / LOCK_NAME)}
     namer = _Namer(out, forbidden, _written_by_fermask(records, out))
     earlier_output: dict[str, Path] = {}
@@ -1061,7 +1063,7 @@ def mask_folder(
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out = Path(outdir)
     _check_arguments(inputs, out, output_format, workers, png_level)
-    files, ignored = collect_inputs(inputs, exclude=out)
+    chosen, ignored = _collect(inputs, out)
     lock = _FolderLock(out)
     try:
         if lock.taken_over is not None:
@@ -1071,7 +1073,7 @@ def mask_folder(
                 stacklevel=2,
             )
             _remove_partials(out, lock.taken_over)
-        plan = _plan_run(files, ignored, out, masker, output_format, force, png_level)
+        plan = _plan_run(chosen, ignored, out, masker, output_format, force, png_level)
         return _run(plan, inputs, masker, lock, progress=progress, workers=workers, executor=executor,
                     chunksize=chunksize)
     finally:
