@@ -57,8 +57,9 @@ Policy = Literal["auto", "detect", "full_frame"]
 FACE_POLICIES: tuple[Policy, ...] = get_args(Policy)
 #: A model's last layer: one probability per class, or one unit (binary).
 OUTPUTS = ("softmax", "sigmoid")
+OutputFormat = Literal["png", "same"]
 #: What ``fermask mask`` writes: PNG (lossless), or each input's own format.
-OUTPUT_FORMATS = ("png", "same")
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 #: zlib level of the PNG files ``fermask mask`` writes: 1 encodes a 640x490 photo about 4x faster than
 #: Pillow's default of 6, for files 7-11 % larger (PNG is lossless: the pixels are the same at every level).
 DEFAULT_PNG_LEVEL = 1
