@@ -360,8 +360,8 @@ def test_file_fermask_did_not_write_is_never_replaced(tmp_path: Path) -> None:
 _HOLD_LOCK = """
 import sys
 from pathlib import Path
-from fermask.batch import _FolderLock
-lock = _FolderLock(Path(sys.argv[1]))
+from fermask.batch._lock import FolderLock
+lock = FolderLock(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
 """
@@ -545,13 +545,13 @@ def test_animated_images_note_that_only_the_first_frame_was_masked(tmp_path: Pat
 def test_manifest_write_failure_midway_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from fermask import batch
+    from fermask.batch import _manifest
 
     src = tmp_path / "in"
     for k in range(3):
         _png(src / f"{k}.png", 40)
     out = tmp_path / "out"
-    real_write = batch._Manifest.write
+    real_write = _manifest.Manifest.write
     calls = []
 
     def disk_fills(self: Any, rec: dict[str, Any], **kwargs: Any) -> None:
@@ -560,10 +560,10 @@ def test_manifest_write_failure_midway_is_a_clear_error(tmp_path: Path, monkeypa
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(self, rec, **kwargs)
 
-    monkeypatch.setattr(batch._Manifest, "write", disk_fills)
+    monkeypatch.setattr(_manifest.Manifest, "write", disk_fills)
     with pytest.raises(FermaskError, match="No space left on device.*rerun the same command to resume"):
         mask_folder([src], out, FakeMasker(), progress=False)
-    monkeypatch.setattr(batch._Manifest, "write", real_write)
+    monkeypatch.setattr(_manifest.Manifest, "write", real_write)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["0.png", MANIFEST_NAME]
     s = mask_folder([src], out, FakeMasker(), progress=False)
     assert s.skipped == 1 and s.masked == 2
@@ -665,9 +665,9 @@ def test_killed_parallel_run_leaves_only_named_files_and_resumes_to_the_same_byt
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_worker_does_not_keep_the_folder_locked(tmp_path: Path) -> None:
-    from fermask import batch
+    from fermask.batch._lock import FolderLock
 
-    lock = batch._FolderLock(tmp_path / "out")
+    lock = FolderLock(tmp_path / "out")
     read_end, write_end = os.pipe()
     started_r, started_w = os.pipe()
     pid = os.fork()
@@ -679,7 +679,7 @@ def test_a_forked_worker_does_not_keep_the_folder_locked(tmp_path: Path) -> None
     try:
         assert os.read(started_r, 1) == b"1"
         lock.release()
-        again = batch._FolderLock(tmp_path / "out")  # refused while the worker's copy held the lock
+        again = FolderLock(tmp_path / "out")  # refused while the worker's copy held the lock
         assert again.taken_over is None
         again.release()
     finally:
@@ -690,13 +690,13 @@ def test_a_forked_worker_does_not_keep_the_folder_locked(tmp_path: Path) -> None
 
 
 def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fermask import batch
+    from fermask.batch import _outputs
 
     src = tmp_path / "in"
     for k in range(5):
         _png(src / f"{k}.png", 40)
     out = tmp_path / "out"
-    real_commit = batch._Output.commit
+    real_commit = _outputs.Output.commit
     calls = []
 
     def stop_at_the_third(self: Any) -> None:
@@ -705,10 +705,10 @@ def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeyp
             raise KeyboardInterrupt
         real_commit(self)
 
-    monkeypatch.setattr(batch._Output, "commit", stop_at_the_third)
+    monkeypatch.setattr(_outputs.Output, "commit", stop_at_the_third)
     with pytest.raises(KeyboardInterrupt):
         mask_folder([src], out, FakeMasker(), progress=False)
-    monkeypatch.setattr(batch._Output, "commit", real_commit)
+    monkeypatch.setattr(_outputs.Output, "commit", real_commit)
     assert not list(out.rglob("*.partial"))
     assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]
     s = mask_folder([src], out, FakeMasker(), progress=False)

@@ -209,7 +209,7 @@ def test_unwritable_or_busy_output_folder_exits_2(tmp_path: Path, astronaut_crop
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     import os
 
-    from fermask.batch import _FolderLock
+    from fermask.batch._lock import FolderLock
 
     src = tmp_path / "in"
     src.mkdir()
@@ -219,7 +219,7 @@ def test_unwritable_or_busy_output_folder_exits_2(tmp_path: Path, astronaut_crop
     err = capsys.readouterr().err
     assert "cannot write to the output folder" in err and "Traceback" not in err
     out = tmp_path / "out"
-    lock = _FolderLock(out)  # another run holds the folder
+    lock = FolderLock(out)  # another run holds the folder
     try:
         assert main(["mask", str(src), "-o", str(out), "-q"]) == 2
         err = capsys.readouterr().err
