@@ -713,3 +713,15 @@ def test_ctrl_c_between_renames_leaves_no_temporary_file(tmp_path: Path, monkeyp
     assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]
     s = mask_folder([src], out, FakeMasker(), progress=False)
     assert (s.skipped, s.masked) == (2, 3)
+
+
+def test_the_package_keeps_its_names_and_the_output_formats_live_in_choices() -> None:
+    from typing import get_args
+
+    import fermask.batch as batch
+    from fermask._choices import OUTPUT_FORMATS, OutputFormat
+
+    assert batch.OutputFormat is OutputFormat and get_args(OutputFormat) == OUTPUT_FORMATS == ("png", "same")
+    assert batch.LOCK_NAME == ".fermask.lock" and batch.MANIFEST_NAME == "manifest.jsonl"
+    assert all(getattr(batch, name).__module__.startswith("fermask.batch._")
+               for name in ("BatchSummary", "InputFile", "collect_inputs", "mask_folder", "read_manifest", "config_hash"))
