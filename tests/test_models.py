@@ -330,6 +330,7 @@ def test_registry_does_not_import_tensorflow() -> None:
     assert "shallow_cnn" in out.stdout
 
 
+@pytest.mark.slow
 def test_bundle_with_custom_layer_loads_in_a_fresh_process(tmp_path: Path) -> None:
     """The registry is read first (no Keras yet), then the custom layers are registered and loaded."""
     model = create_model("resnet50_head", **TINY["resnet50_head"])

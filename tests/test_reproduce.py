@@ -72,3 +72,31 @@ def test_suite_end_to_end_on_synthetic_csv(tmp_path: Path, capsys: pytest.Captur
     # a second run refuses to overwrite the first
     assert main(args) == 2
     assert "already holds a reproduction" in capsys.readouterr().err
+
+
+def test_every_option_reaches_reproduce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The command's options, checked where they are turned into arguments (no training: the end-to-end run is slow)."""
+    import fermask.reproduce as repro
+
+    csv = write_fer2013_csv(make_synthetic_fer(21, seed=0), tmp_path / "synthetic_fer2013.csv")
+    seen: dict = {}
+
+    def fake_reproduce(data, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs, data=data)
+        return repro.ReproductionResult(rows=[], markdown="TABLE", out_dir=tmp_path / "o", data={})
+
+    monkeypatch.setattr(repro, "reproduce", fake_reproduce)
+    args = ["reproduce", "--data", str(csv), "--out", str(tmp_path / "o"), "--quick", "--experiments",
+            " shallow_cnn, happy_binary ,", "--workers", "1", "--resnet-weights", "NONE", "--face-policy", "detect",
+            "--seed", "3", "--epochs", "2", "--limit", "20", "--note", "a note", "--overwrite", "-q"]
+    assert main(args) == 0
+    assert "TABLE" in capsys.readouterr().out
+    assert len(seen["data"]) == 21  # the file was read before reproduce was called
+    assert seen["experiments"] == ["shallow_cnn", "happy_binary"] and seen["resnet_weights"] is None
+    assert (seen["quick"], seen["full"], seen["epochs"], seen["seed"], seen["limit"]) == (True, False, 2, 3, 20)
+    assert (seen["face_policy"], seen["workers"], seen["note"], seen["overwrite"]) == ("detect", 1, "a note", True)
+    assert seen["progress"] is False and seen["out_dir"] == str(tmp_path / "o")
+
+    main(["reproduce", "--data", str(csv), "--resnet-weights", "w.h5"])
+    assert seen["resnet_weights"] == "w.h5" and seen["experiments"] is None and seen["note"] is None

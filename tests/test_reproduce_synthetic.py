@@ -54,6 +54,7 @@ def test_recognition_is_exact_never_a_near_match(tmp_path: Path, lfw_crops48: np
 
 
 # --------------------------------------------------------------------------- the table
+@pytest.mark.slow
 def test_in_process_synthetic_data_is_marked_without_a_note(tmp_path: Path) -> None:
     ds = make_synthetic_fer(140, seed=5, balanced=True)
     ds.usage = np.full(len(ds), "Training")  # every class on both sides of the tiny split
@@ -70,6 +71,7 @@ def test_in_process_synthetic_data_is_marked_without_a_note(tmp_path: Path) -> N
     assert saved["rows"][0]["seconds"] > 0 and "min |" in md
 
 
+@pytest.mark.slow
 def test_synthetic_csv_written_as_the_datasets_guide_shows_is_marked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,6 +89,7 @@ def test_synthetic_csv_written_as_the_datasets_guide_shows_is_marked(
     assert read_bundle_info(out / "shallow_cnn" / "bundle").synthetic
 
 
+@pytest.mark.slow
 def test_a_csv_of_real_photos_is_not_marked_synthetic(tmp_path: Path, lfw_crops48: np.ndarray) -> None:
     real = FERDataset(lfw_crops48, np.arange(len(lfw_crops48)) % 7, usage=np.full(len(lfw_crops48), "Training"),
                       source="LFW photos")
