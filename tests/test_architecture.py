@@ -197,7 +197,6 @@ LONG_MODULES_TO_SPLIT = {
     "fermask/data/readers.py",
     "fermask/pretrained.py",
     "fermask/faces.py",
-    "fermask/reproduce.py",
     "fermask/evaluation.py",
     "fermask/masker.py",
 }

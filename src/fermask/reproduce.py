@@ -45,15 +45,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ._choices import Policy
-from ._files import sha256_hex, write_json_atomic
+from ._files import write_json_atomic
 from .data.dataset import FERDataset
 from .data.load import FER2013_HELP, DataNotFoundError, load_fer_data
-from .data.synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
+from .data.origin import (
+    FER2013_ROWS,
+    FER2013_TRAINING_COUNTS,
+    SYNTHETIC_SEEDS,
+    content_sha256,
+    differences_from_fer2013,
+    synthetic_origin,
+    training_rows,
+)
+from .data.synthetic import SYNTHETIC_SOURCE
 from .errors import FermaskError
-from .labels import EMOTIONS
 
 __all__ = [
     "Experiment",
@@ -69,15 +76,6 @@ __all__ = [
     "reproduce",
     "synthetic_origin",
 ]
-
-FER2013_ROWS = 35_887
-"""Images in the whole FER2013 (Training 28,709 + PublicTest 3,589 + PrivateTest 3,589)."""
-
-FER2013_TRAINING_COUNTS = (3995, 436, 4097, 7215, 4830, 3171, 4965)
-"""Images per class in FER2013's Training rows, in FER2013 label order (28,709 in all)."""
-
-SYNTHETIC_SEEDS = (0,)
-"""Seeds of :func:`~fermask.data.make_synthetic_fer` that :func:`synthetic_origin` checks a file against."""
 
 @dataclass(frozen=True)
 class Experiment:
@@ -214,53 +212,12 @@ def _prepare_out_dir(out: Path, overwrite: bool) -> Path:
     return out
 
 
-def synthetic_origin(ds: FERDataset) -> str | None:
-    """How ``ds`` is known to be fermask's synthetic data (not FER2013), or ``None``.
-
-    Two things are recognised, without any flag:
-
-    * data made by :func:`~fermask.data.make_synthetic_fer` in this process,
-      and anything made from it (subsets, splits, masked copies, a folder
-      written by ``FERDataset.save``): its ``source`` or ``notes`` say so;
-    * data read back from a file (a FER2013-format CSV, an image folder)
-      whose images and labels are exactly those of
-      ``make_synthetic_fer(n, seed=s)`` for its ``n`` rows and a seed in
-      :data:`SYNTHETIC_SEEDS`, with ``balanced=True`` when every class has
-      the same count (within one). A file carries no record of where it came
-      from, so this regenerates the data and compares every pixel: never a
-      false match, but synthetic files made with other arguments (or edited,
-      shuffled, cut) are not recognised. The Usage column is not compared.
-
-    Regenerating costs about as long as :func:`~fermask.data.make_synthetic_fer`
-    takes for ``n`` images (a few seconds for FER2013's 35,887).
-
-    Examples:
-        >>> from fermask.data import make_synthetic_fer
-        >>> synthetic_origin(make_synthetic_fer(20, seed=3)).startswith("made by fermask")
-        True
-    """
-    if ds.notes.get("synthetic") or SYNTHETIC_SOURCE in ds.source:
-        return f"made by fermask's synthetic data generator: {ds.source}"
-    if len(ds) == 0 or ds.images.shape[1:] != (48, 48) or tuple(ds.label_names) != EMOTIONS or (ds.labels < 0).any():
-        return None
-    counts = np.bincount(ds.labels, minlength=len(EMOTIONS))
-    balanced = int(counts.max() - counts.min()) <= 1
-    for seed in SYNTHETIC_SEEDS:
-        made = make_synthetic_fer(len(ds), seed=seed, balanced=balanced)
-        if np.array_equal(made.labels, ds.labels) and np.array_equal(made.images, ds.images):
-            call = f"make_synthetic_fer({len(ds)}, seed={seed}{', balanced=True' if balanced else ''})"
-            return f"its images and labels are exactly those of fermask's {call}; read from {ds.source}"
-    return None
-
-
-def _content_sha256(ds: FERDataset) -> str:
-    """sha256 of the images (with their shape) and labels: the same data gives the same hash in any file format."""
-    return sha256_hex(repr(ds.images.shape), np.ascontiguousarray(ds.images).data, np.ascontiguousarray(ds.labels).data)
-
-
-def _training_rows(ds: FERDataset) -> FERDataset:
-    """The rows the suite trains on: the Training rows, or every row when there are none."""
-    return ds.select(ds.usage == "Training") if (ds.usage == "Training").any() else ds
+def _warning(read: FERDataset, quick: bool) -> str | None:
+    """What makes this data or run not comparable to the report's, or ``None``."""
+    parts = differences_from_fer2013(read)
+    if quick:
+        parts.append("--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing")
+    return "; ".join(parts) or None
 
 
 def _load(
@@ -271,7 +228,7 @@ def _load(
     ds = read
     if limit is not None:
         ds = ds.subset(min(int(limit), len(ds)), seed=seed)
-    ds = _training_rows(ds)
+    ds = training_rows(ds)
     if not full and len(ds) > n_images:
         ds = ds.subset(int(n_images), seed=seed)
     return read, ds
@@ -285,25 +242,6 @@ def _masking_text(masked: FERDataset, used: int) -> str:
         f"{m.get('masked', len(masked)):,} of {used:,} images masked{how} ({m.get('dropped', 0):,} dropped: no face found); "
         "the report masked 5,000 and kept 3,493"
     )
-
-
-def _warning(read: FERDataset, quick: bool) -> str | None:
-    """What makes this data or run not comparable to the report's, or ``None``."""
-    parts = []
-    if len(read) != FER2013_ROWS:
-        parts.append(
-            f"this data has {len(read):,} images, FER2013 has {FER2013_ROWS:,}: it is not (the whole of) FER2013, "
-            "and the results are not comparable to the report's"
-        )
-    train = _training_rows(read)
-    counts = tuple(int(c) for c in np.bincount(train.labels[train.labels >= 0], minlength=len(train.label_names)))
-    if tuple(read.label_names) != EMOTIONS or counts != FER2013_TRAINING_COUNTS:
-        have = ", ".join(f"{n} {c:,}" for n, c in zip(read.label_names, counts))
-        want = ", ".join(f"{n} {c:,}" for n, c in zip(EMOTIONS, FER2013_TRAINING_COUNTS))
-        parts.append(f"its training images per class ({have}) are not FER2013's ({want}): it is not FER2013 as published")
-    if quick:
-        parts.append("--quick run: minimal epochs and a tiny ResNet input, the numbers mean nothing")
-    return "; ".join(parts) or None
 
 
 def _run_experiment(
@@ -478,7 +416,7 @@ def reproduce(
     info: dict[str, Any] = {
         "source": ds.source,
         "synthetic": origin,
-        "sha256": _content_sha256(read),
+        "sha256": content_sha256(read),
         "rows": len(read),
         "used": len(ds),
         "seed": seed,
