@@ -232,3 +232,14 @@ def test_unknown_mask_style_fails_at_construction(bundle: str) -> None:
 
     with pytest.raises(UnknownNameError):
         Predictor.load(bundle, simulate_mask="no-such-style")
+
+
+def test_result_records_live_in_results_and_old_paths_still_work() -> None:
+    import fermask
+    from fermask import predictor, results
+
+    assert Prediction is results.Prediction and fermask.Prediction is results.Prediction
+    assert predictor.PredictionList is results.PredictionList and predictor.top_emotion is results.top_emotion
+    with pytest.raises(NoFaceError, match="no face was found in x.png"):
+        results.PredictionList([], source="x.png").top_emotion()
+

@@ -64,7 +64,7 @@ _LAZY = {
     "import_model": "convert",
     # prediction
     "Predictor": "predictor",
-    "Prediction": "predictor",
+    "Prediction": "results",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -72,7 +72,7 @@ __all__ = ["__version__", *_LAZY]
 
 _SUBMODULES = frozenset(
     {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "pretrained", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
+     "plots", "predictor", "pretrained", "results", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
 )
 
 
@@ -112,6 +112,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .masker import Masker, MaskResult
     from .masks import MaskStyle, get_mask, list_masks, register_mask
     from .models import create_model, list_models, register_model
-    from .predictor import Prediction, Predictor
+    from .predictor import Predictor
     from .pretrained import PretrainedModel, get_pretrained, list_pretrained, register_pretrained
+    from .results import Prediction
     from .training import TrainConfig, train
