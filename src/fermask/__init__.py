@@ -28,6 +28,7 @@ _LAZY = {
     "MissingDependencyError": "errors",
     "EMOTIONS": "labels",
     "load_image": "_image",
+    "crop_face": "_image",
     # faces
     "FaceAnalyzer": "faces",
     "Face": "faces",
@@ -92,7 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._image import load_image
+    from ._image import crop_face, load_image
     from .adaptation import AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle
     from .convert import download_model, import_model

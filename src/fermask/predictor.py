@@ -43,7 +43,8 @@ import numpy as np
 from PIL import Image
 
 from ._choices import DETECTORS, FACE_POLICIES, check_choice
-from ._image import ImageInput, crop_face, load_image, to_gray, to_rgb
+from . import _image
+from ._image import ImageInput, load_image, to_gray, to_rgb
 from ._parallel import cpu_count, ordered_map
 from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError
@@ -57,7 +58,7 @@ __all__ = [
     "PredictionList",
     "Predictor",
     "top_emotion",
-    "crop_face",
+    "crop_face",  # deprecated alias of fermask.crop_face
 ]
 
 
@@ -354,7 +355,7 @@ class Predictor:
                 masked = arr if self.keep_masked_images else None
             styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
         margin = float(self.info.face_margin)
-        crops = [self.preprocess(crop_face(arr, f.box, margin)) for f in faces]
+        crops = [self.preprocess(_image.crop_face(arr, f.box, margin)) for f in faces]
         return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
 
     def _finish(self, pending: _Pending, probs: np.ndarray) -> PredictionList:
@@ -518,3 +519,16 @@ class Predictor:
         it = self.iter_predict(seq, batch_size, on_error=on_error, workers=workers)
         return list(tqdm(it, total=len(seq), desc="predict", unit="img", disable=not progress))
 
+
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
+    """Deprecated: use :func:`fermask.crop_face` instead (the one crop rule, in ``fermask._image``).
+
+    Kept so that ``from fermask.predictor import crop_face`` still works; it
+    warns and returns what ``fermask.crop_face`` returns.
+    """
+    warnings.warn(
+        "fermask.predictor.crop_face is deprecated; use fermask.crop_face instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _image.crop_face(image, box, margin)
