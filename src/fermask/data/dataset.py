@@ -472,7 +472,7 @@ class FERDataset:
         """
         from ..plots import plot_class_counts
 
-        return plot_class_counts(self, ax, title=title)
+        return plot_class_counts(self.class_counts(), ax, title=title if title is not None else (self.source or "class counts"))
 
     def class_weights(self) -> dict[int, float]:
         """Balanced class weights ``n / (k * count)`` for the classes present (for ``Model.fit``).
