@@ -21,6 +21,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fermask._version", 0), ("fermask.errors", 0), ("fermask._choices", 0), ("fermask._files", 0),
     ("fermask._parallel", 0), ("fermask._registry", 0), ("fermask._image", 0), ("fermask._tf", 0),
     ("fermask.labels", 0), ("fermask.assets", 0), ("fermask._dask", 0), ("fermask._hog", 0),
+    # the result records (Prediction, PredictionList): plain data that plots and the predictor share
+    ("fermask.results", 0),
     # figures are drawn from plain data: any layer's .plot() convenience may call them
     ("fermask.plots", 0),
     ("fermask.faces", 1),
@@ -46,13 +48,14 @@ def _module_name(path: Path) -> tuple[str, bool]:
 
 
 class _Imports(ast.NodeVisitor):
-    """Every import in a module, at any depth, except under ``if TYPE_CHECKING:``."""
+    """Every import in a module, at any depth, except under ``if TYPE_CHECKING:`` (unless ``type_checking``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_checking: bool = False) -> None:
         self.nodes: list[ast.Import | ast.ImportFrom] = []
+        self.type_checking = type_checking
 
     def visit_If(self, node: ast.If) -> None:
-        if "TYPE_CHECKING" in ast.unparse(node.test):
+        if not self.type_checking and "TYPE_CHECKING" in ast.unparse(node.test):
             for child in node.orelse:
                 self.visit(child)
             return
@@ -74,12 +77,12 @@ def _targets(module: str, is_pkg: bool, node: ast.Import | ast.ImportFrom) -> li
     return [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(type_checking: bool = False) -> dict[str, set[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     modules = {name for name, _ in files}
     graph: dict[str, set[str]] = {}
     for (name, is_pkg), path in files.items():
-        visitor = _Imports()
+        visitor = _Imports(type_checking)
         visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
         graph[name] = {
             t for node in visitor.nodes for t in _targets(name, is_pkg, node) if t in modules and t != name
@@ -214,22 +217,120 @@ def test_no_module_over_500_lines() -> None:
     assert not fixed, f"these are {MAX_MODULE_LINES} lines or fewer now (or gone): drop them from LONG_MODULES_TO_SPLIT: {fixed}"
 
 
-class _AllImports(_Imports):
-    """Every import, those under ``if TYPE_CHECKING:`` included."""
+def test_no_module_imports_names_from_its_own_package() -> None:
+    """A package's ``__init__`` only re-exports its modules, so none of them takes a name from it.
 
-    def visit_If(self, node: ast.If) -> None:
-        self.generic_visit(node)
-
-
-def test_batch_modules_import_one_way_counting_type_only_imports() -> None:
-    modules = {_module_name(p): p for p in (PACKAGE / "batch").glob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for (name, is_pkg), path in modules.items():
-        visitor = _AllImports()
+    ``from . import module`` is fine (it names a module); ``from . import name`` is not (type-only
+    imports count). The top package ``fermask`` is left out: its ``__init__`` is the lazy public API.
+    """
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = {name for name, _ in files}
+    packages = _packages() - {"fermask"}
+    inward = []
+    for (name, is_pkg), path in sorted(files.items()):
+        visitor = _Imports(type_checking=True)
         visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
-        graph[name] = {t for node in visitor.nodes for t in _targets(name, is_pkg, node)
-                       if t.startswith("fermask.batch") and t != name}
-    into_package = sorted(m for m, targets in graph.items() if m != "fermask.batch" and "fermask.batch" in targets)
-    assert not into_package, f"batch modules import fermask.batch (its __init__ only re-exports them): {into_package}"
-    graph = {m: {t for t in targets if t in graph} for m, targets in graph.items()}
-    assert not _cycles(graph), f"import cycles among the batch modules (type-only imports count): {_cycles(graph)}"
+        for node in visitor.nodes:
+            if isinstance(node, ast.ImportFrom):
+                source, *named = _targets(name, is_pkg, node)
+                if source in packages and name.startswith(source + ".") and any(t not in modules for t in named):
+                    inward.append(f"{name} takes {', '.join(a.name for a in node.names)} from {source}")
+    assert not inward, "import the module that defines the name, not its package:\n" + "\n".join(inward)
+
+
+def _packages() -> set[str]:
+    return {_module_name(p)[0] for p in PACKAGE.rglob("__init__.py")}
+
+
+def _without_own_reexports(graph: dict[str, set[str]], packages: set[str]) -> dict[str, set[str]]:
+    """The import graph with a package's own ``__init__`` re-exports set aside.
+
+    What "set aside" means, exactly:
+
+    - An edge from a package to a module inside it (``fermask.data`` ->
+      ``fermask.data.dataset``: its ``__init__`` re-exporting a submodule's
+      names) is dropped. Without this every submodule that imports its own
+      package (``from . import sibling``) would close a circle through the
+      package's ``__init__``.
+    - An import of a package from OUTSIDE it still counts as importing every
+      module its ``__init__`` pulls in (nested packages followed), since that
+      is what running it does: ``fermask.plots`` -> ``fermask.data`` counts as
+      ``fermask.plots`` -> ``fermask.data.dataset``, ``fermask.data.load``, ...
+      So a module that a package re-exports can still not import (even for
+      types) a module that imports the package.
+    - An import of a package from inside it (``fermask.data.load`` ->
+      ``fermask.data``) is kept as it is and not widened: the parent package
+      is always imported first anyway.
+    """
+
+    def own(package: str) -> set[str]:
+        inside = {t for t in graph[package] if t.startswith(package + ".")}
+        for t in sorted(inside & packages):
+            inside |= own(t)
+        return inside
+
+    reduced: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        edges: set[str] = set()
+        for t in targets:
+            if module in packages and t.startswith(module + "."):
+                continue  # the package's own re-export
+            edges.add(t)
+            if t in packages and not (module == t or module.startswith(t + ".")):
+                edges |= own(t)
+        edges.discard(module)
+        reduced[module] = edges
+    return reduced
+
+
+def test_no_import_cycles_even_counting_type_only_imports() -> None:
+    """No circle in the import graph, counting imports under ``if TYPE_CHECKING:`` too.
+
+    A type-only import does not run, but a circle of them still means two
+    modules each need the other to be read; the layers promise one direction.
+    A package's own ``__init__`` re-exporting its submodules is set aside, as
+    :func:`_without_own_reexports` spells out (imports of a package from
+    outside it still count as importing what its ``__init__`` imports).
+    """
+    graph = _without_own_reexports(_graph(type_checking=True), _packages())
+    cycles = _cycles(graph)
+    detail = [f"{c}: " + "; ".join(f"{m} -> {sorted(graph[m] & set(c))}" for m in c) for c in cycles]
+    assert not cycles, (
+        "import cycles counting `if TYPE_CHECKING:` imports (a package's own re-exports aside); "
+        "give the lower module a Protocol or plain data instead of the higher type:\n" + "\n".join(detail)
+    )
+
+
+def test_reexport_exemption_is_exactly_the_packages_own() -> None:
+    """The exemption drops a package's edges to its own submodules, and nothing else."""
+    packages = {"fermask", "fermask.pkg"}
+    base = {
+        "fermask": {"fermask.pkg", "fermask.low"},
+        "fermask.pkg": {"fermask.pkg.thing", "fermask.pkg.other"},  # the package re-exports them
+        "fermask.pkg.other": {"fermask.pkg", "fermask.pkg.thing"},  # from . import thing
+        "fermask.pkg.thing": {"fermask.pkg"},
+        "fermask.low": set(),
+    }
+    assert _cycles(_without_own_reexports(base, packages)) == []
+    # a type-only import of the package from outside it counts as importing what it re-exports
+    closed = {**base, "fermask.low": {"fermask.pkg"}, "fermask.pkg.thing": {"fermask.pkg", "fermask.low"}}
+    circle = ["fermask.low", "fermask.pkg.other", "fermask.pkg.thing"]
+    assert _cycles(_without_own_reexports(closed, packages)) == [circle]
+
+
+def test_foundation_imports_nothing_above_it_even_for_types() -> None:
+    """Layer 0 (plots and results included) names no higher module, not even under ``if TYPE_CHECKING:``.
+
+    Figures and result records are plain data; a higher type read by a
+    foundation module is how the plots <-> data <-> evaluation <-> video
+    circle came about.
+    """
+    graph = _graph(type_checking=True)
+    upward = [
+        f"{m} imports {t} (layer {_layer(t)})"
+        for m in sorted(graph)
+        if m != "fermask" and _layer(m) == 0
+        for t in sorted(graph[m])
+        if t != "fermask" and (_layer(t) or 0) > 0
+    ]
+    assert not upward, "the foundation must not name higher modules, even for types:\n" + "\n".join(upward)

@@ -114,11 +114,24 @@ def test_json_markdown_round_trip_and_save(tmp_path: Path) -> None:
 
 def test_plot_confusion_matrix_draws_one_cell_per_pair() -> None:
     pytest.importorskip("matplotlib")
-    from fermask.evaluation import plot_confusion_matrix
+    from fermask.plots import plot_confusion_matrix
 
-    fig = plot_confusion_matrix(report_from_predictions(Y, S, ["a", "b", "c"]), normalize=False)
-    texts = sorted(t.get_text() for t in fig.axes[0].texts)
-    assert texts == sorted(["1", "1", "1", "1", "1", "0", "0", "1", "2"])
+    report = report_from_predictions(Y, S, ["a", "b", "c"])
+    for given in (report, report.to_dict()):  # the report or its plain dict
+        fig = plot_confusion_matrix(given, normalize=False)
+        texts = sorted(t.get_text() for t in fig.axes[0].texts)
+        assert texts == sorted(["1", "1", "1", "1", "1", "0", "0", "1", "2"])
+
+
+def test_evaluation_plot_confusion_matrix_is_a_deprecated_alias() -> None:
+    pytest.importorskip("matplotlib")
+    from fermask import evaluation
+
+    report = report_from_predictions(Y, S, ["a", "b", "c"])
+    with pytest.warns(DeprecationWarning, match="use fermask.plots.plot_confusion_matrix instead"):
+        fig = evaluation.plot_confusion_matrix(report, normalize=False, title="old")
+    assert fig.axes[0].get_title() == "old"
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(["1", "1", "1", "1", "1", "0", "0", "1", "2"])
 
 
 def test_evaluate_runs_a_model_on_a_dataset() -> None:

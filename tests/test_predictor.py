@@ -15,7 +15,8 @@ keras = pytest.importorskip("keras")
 from fermask.bundle import BundleInfo, save_bundle  # noqa: E402
 from fermask.errors import DataFormatError, ImageError, NoFaceError  # noqa: E402
 from fermask.labels import EMOTIONS  # noqa: E402
-from fermask.predictor import Prediction, PredictionList, Predictor, crop_face, top_emotion  # noqa: E402
+from fermask import crop_face  # noqa: E402
+from fermask.predictor import Prediction, PredictionList, Predictor, top_emotion  # noqa: E402
 
 
 def make_model(channels: int = 1, outputs: int = 7, activation: str = "softmax", seed: int = 3) -> keras.Model:
@@ -232,3 +233,22 @@ def test_unknown_mask_style_fails_at_construction(bundle: str) -> None:
 
     with pytest.raises(UnknownNameError):
         Predictor.load(bundle, simulate_mask="no-such-style")
+
+
+def test_result_records_live_in_results_and_old_paths_still_work() -> None:
+    import fermask
+    from fermask import predictor, results
+
+    assert Prediction is results.Prediction and fermask.Prediction is results.Prediction
+    assert predictor.PredictionList is results.PredictionList and predictor.top_emotion is results.top_emotion
+    with pytest.raises(NoFaceError, match="no face was found in x.png"):
+        results.PredictionList([], source="x.png").top_emotion()
+
+
+def test_predictor_crop_face_is_a_deprecated_alias() -> None:
+    from fermask import predictor
+
+    img = np.arange(100, dtype=np.uint8).reshape(10, 10)
+    with pytest.warns(DeprecationWarning, match="use fermask.crop_face instead"):
+        old = predictor.crop_face(img, (2, 2, 6, 6), 0.5)
+    np.testing.assert_array_equal(old, crop_face(img, (2, 2, 6, 6), margin=0.5))

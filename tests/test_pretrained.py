@@ -31,7 +31,8 @@ from fermask.pretrained import (  # noqa: E402
     pretrained_dir,
     register_pretrained,
 )
-from fermask.predictor import Predictor, crop_face  # noqa: E402
+from fermask import crop_face  # noqa: E402
+from fermask.predictor import Predictor  # noqa: E402
 
 TOY = "toy-emotions"
 MEMBER = "toy_pkg/data/model.h5"

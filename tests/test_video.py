@@ -76,7 +76,13 @@ def test_video_frames_table_and_plot(bundle: str, clip: str, tmp_path) -> None:
     assert len(rows) == 6 and list(rows[0])[-7:] == list(EMOTIONS)
     assert rows[0]["face"] == "0" and rows[4]["face"] == "" and rows[4]["label"] == ""
     fig = result.plot()
-    assert len(fig.axes[0].lines) == 7
+    assert len(fig.axes[0].lines) == 7 and fig.axes[0].get_title() == f"{Path(clip).name}: face 0"
+    from fermask import plots
+
+    with pytest.warns(DeprecationWarning, match=r"use result.plot\(face\)"):
+        old = plots.plot_video_prediction(result, 0)
+    assert old.axes[0].get_title() == fig.axes[0].get_title()
+    np.testing.assert_array_equal(old.axes[0].lines[3].get_ydata(), fig.axes[0].lines[3].get_ydata())
 
 
 def test_unreadable_video(tmp_path) -> None:
@@ -210,3 +216,32 @@ def test_fermask_main_predict_json(bundle: str, astronaut: np.ndarray, tmp_path,
     rec = json.loads(capsys.readouterr().out.strip())
     assert rec["source"] == str(img) and len(rec["faces"]) == 1 and rec["error"] is None
     assert main(["predict", str(img), "--model", bundle, "--batch-size", "0"]) == 2
+
+
+def test_annotate_image_reads_the_records_plain_fields() -> None:
+    pytest.importorskip("matplotlib")
+    from fermask import plots
+    from fermask.results import Prediction
+
+    img = np.zeros((60, 80), np.uint8)
+    preds = [
+        Prediction(0, (5, 5, 30, 30), "happy", {"happy": 0.9, "sad": 0.1}, masked_style="surgical"),
+        Prediction(1, (40, 5, 70, 30), "sad", {"happy": 0.2, "sad": 0.8}),
+    ]
+    texts = [t.get_text() for t in plots.annotate_image(img, preds).axes[0].texts]
+    assert texts == ["0: happy 90% [surgical]", "1: sad 80%"]
+
+
+def test_plot_class_counts_takes_counts_and_the_old_dataset_form_warns() -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from fermask import plots
+    from fermask.data import make_synthetic_fer
+
+    ax = plots.plot_class_counts({"happy": 3, "sad": 1})
+    assert [p.get_height() for p in ax.patches] == [3, 1] and ax.get_title() == "class counts"
+    ds = make_synthetic_fer(40, seed=0)
+    with pytest.warns(DeprecationWarning, match=r"plot_class_counts\(dataset.class_counts\(\)\)"):
+        old = plots.plot_class_counts(ds)
+    assert [p.get_height() for p in old.patches] == list(ds.class_counts().values())
+    assert old.get_title() == ds.plot_class_counts().get_title() == (ds.source or "class counts")
+    plt.close("all")

@@ -28,6 +28,7 @@ _LAZY = {
     "MissingDependencyError": "errors",
     "EMOTIONS": "labels",
     "load_image": "_image",
+    "crop_face": "_image",
     # faces
     "FaceAnalyzer": "faces",
     "Face": "faces",
@@ -64,7 +65,7 @@ _LAZY = {
     "import_model": "convert",
     # prediction
     "Predictor": "predictor",
-    "Prediction": "predictor",
+    "Prediction": "results",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -72,7 +73,7 @@ __all__ = ["__version__", *_LAZY]
 
 _SUBMODULES = frozenset(
     {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "pretrained", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
+     "plots", "predictor", "pretrained", "results", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
 )
 
 
@@ -92,7 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._image import load_image
+    from ._image import crop_face, load_image
     from .adaptation import AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle
     from .convert import download_model, import_model
@@ -112,6 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .masker import Masker, MaskResult
     from .masks import MaskStyle, get_mask, list_masks, register_mask
     from .models import create_model, list_models, register_model
-    from .predictor import Prediction, Predictor
+    from .predictor import Predictor
     from .pretrained import PretrainedModel, get_pretrained, list_pretrained, register_pretrained
+    from .results import Prediction
     from .training import TrainConfig, train

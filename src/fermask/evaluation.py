@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ from ._choices import color_mode_of
 from .bundle import BundleInfo, resolve_model, to_probabilities
 from .errors import DataFormatError, FermaskError
 from .labels import EMOTIONS
+from .plots import plot_confusion_matrix as _draw_confusion
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -272,7 +274,7 @@ class EvaluationReport:
         paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
         if plot:
             try:
-                fig = plot_confusion_matrix(self)
+                fig = _draw_confusion(self)
             except FermaskError:  # matplotlib missing: the JSON and Markdown hold the numbers
                 pass
             else:
@@ -499,9 +501,16 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------- plot
-def plot_confusion_matrix(report: EvaluationReport | dict[str, Any], *, normalize: bool = True, title: str | None = None) -> Figure:
-    """Draw a report's confusion matrix: :func:`fermask.plots.plot_confusion_matrix`, kept here for old imports."""
-    from .plots import plot_confusion_matrix as plot
+def plot_confusion_matrix(
+    report: EvaluationReport | Mapping[str, Any], *, normalize: bool = True, title: str | None = None
+) -> Figure:
+    """Deprecated: use :func:`fermask.plots.plot_confusion_matrix` instead (it takes the same arguments).
 
-    rep = report if isinstance(report, EvaluationReport) else EvaluationReport.from_dict(report)
-    return plot(rep, normalize=normalize, title=title)
+    Kept so that old imports still work; it warns and draws the same figure.
+    """
+    warnings.warn(
+        "fermask.evaluation.plot_confusion_matrix is deprecated; use fermask.plots.plot_confusion_matrix instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _draw_confusion(report, normalize=normalize, title=title)

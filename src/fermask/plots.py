@@ -8,9 +8,12 @@ calling one raises :class:`~fermask.MissingDependencyError` saying
 ``pip install 'fermask[plot]'``.
 
 This is one flat module of functions, and every figure fermask draws is one
-of them; each takes plain data (arrays, dicts, :class:`~fermask.Prediction`
-objects, reports, histories, datasets) and returns a figure. The classes that
-draw themselves (``VideoPrediction.plot``, ...) call these functions.
+of them; each takes plain data (counts, arrays, mappings and the result
+records of :mod:`fermask.results`) and returns a figure. It imports nothing
+of fermask above the foundation, not even for type hints, so every layer may
+call it: the classes that draw themselves (``VideoPrediction.plot``,
+``FERDataset.plot_class_counts``, ``EvaluationReport.save``) hand these
+functions their numbers.
 
 Examples:
     >>> from fermask import plots
@@ -22,22 +25,19 @@ Examples:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .errors import DataFormatError, missing_dependency
+from .results import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from .data import FERDataset
-    from .evaluation import EvaluationReport
-    from .predictor import Prediction
-    from .video import VideoPrediction
 
 __all__ = [
     "plot_scores",
@@ -63,6 +63,35 @@ EMOTION_COLORS: dict[str, str] = {
 }
 
 
+class _ConfusionSource(Protocol):
+    """What :func:`plot_confusion_matrix` reads from a report object (an ``EvaluationReport`` has it)."""
+
+    @property
+    def labels(self) -> Sequence[str]: ...
+    @property
+    def confusion(self) -> Sequence[Sequence[int]]: ...
+    @property
+    def accuracy(self) -> float: ...
+    @property
+    def n(self) -> int: ...
+
+
+class _Timeline(Protocol):
+    """What the deprecated :func:`plot_video_prediction` reads (a ``VideoPrediction`` has it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def labels(self) -> Sequence[str]: ...
+    def timeline(self, face: int = 0) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class _Counted(Protocol):
+    """What the deprecated dataset form of :func:`plot_class_counts` reads (a ``FERDataset`` has it)."""
+
+    def class_counts(self) -> Mapping[str, int]: ...
+
+
 def _mpl() -> Any:
     try:
         import matplotlib
@@ -77,7 +106,7 @@ def _color(label: str, i: int) -> str:
 
 
 def _scores_of(item: Prediction | Mapping[str, float]) -> dict[str, float]:
-    scores = getattr(item, "scores", item)
+    scores = item.scores if isinstance(item, Prediction) else item
     if not isinstance(scores, Mapping):
         raise TypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
     return {str(k): float(v) for k, v in scores.items()}
@@ -206,7 +235,7 @@ def annotate_image(
         color = _color(p.label, p.index)
         ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor=color, linewidth=2))
         text = f"{p.index}: {p.label} {p.score:.0%}"
-        if getattr(p, "masked_style", None):
+        if p.masked_style:
             text += f" [{p.masked_style}]"
         ax.text(l, t - 3, text, color="white", fontsize=9, va="bottom",
                 bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"})
@@ -266,8 +295,10 @@ def plot_emotion_timeline(
     return fig
 
 
-def plot_video_prediction(result: VideoPrediction, face: int = 0) -> Figure:
-    """The emotion-over-time plot of one face of a video (see :func:`plot_emotion_timeline`).
+def plot_video_prediction(result: _Timeline, face: int = 0) -> Figure:
+    """Deprecated: use ``VideoPrediction.plot(face)`` (or :func:`plot_emotion_timeline`) instead.
+
+    Kept so that old calls still draw the same figure; it warns.
 
     Args:
         result: What :func:`fermask.video.predict_video` returned.
@@ -276,18 +307,26 @@ def plot_video_prediction(result: VideoPrediction, face: int = 0) -> Figure:
     Returns:
         The figure, titled with the video's file name and the face number.
     """
+    warnings.warn(
+        "fermask.plots.plot_video_prediction(result, face) is deprecated; use result.plot(face) "
+        "(VideoPrediction.plot) or plots.plot_emotion_timeline(times, scores, labels) instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     times, scores = result.timeline(face)
-    return plot_emotion_timeline(times, scores, result.labels, title=f"{Path(result.source).name}: face {face}")
+    return plot_emotion_timeline(times, scores, list(result.labels), title=f"{Path(result.source).name}: face {face}")
 
 
 def plot_confusion_matrix(
-    report: EvaluationReport | Mapping[str, Any], *, normalize: bool = True, title: str | None = None
+    report: Mapping[str, Any] | _ConfusionSource, *, normalize: bool = True, title: str | None = None
 ) -> Figure:
     """Draw a report's confusion matrix.
 
     Args:
-        report: An :class:`~fermask.evaluation.EvaluationReport` or its dict
-            (``labels``, ``confusion``, ``accuracy`` and ``n`` are read).
+        report: A mapping with ``labels``, ``confusion`` (counts,
+            ``confusion[true][predicted]``), ``accuracy`` and ``n``, such as
+            ``EvaluationReport.to_dict()``, or any object with these four
+            attributes (an :class:`~fermask.evaluation.EvaluationReport`).
         normalize: Colour and print each row as shares of its true class
             (counts are printed when ``False``).
         title: The figure title (default: the accuracy).
@@ -374,32 +413,52 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
     return fig
 
 
-def plot_class_counts(ds: FERDataset, ax: Axes | None = None, *, title: str | None = None) -> Axes:
-    """A bar plot of a dataset's :meth:`~fermask.FERDataset.class_counts`.
+def plot_class_counts(
+    counts: Mapping[str, int] | _Counted, ax: Axes | None = None, *, title: str | None = None
+) -> Axes:
+    """A bar plot of the number of images per class.
 
     Unlike the other functions here it draws with pyplot when no ``ax`` is
     given (a new pyplot figure, shown by notebooks), as
     ``FERDataset.plot_class_counts`` always has.
 
     Args:
-        ds: The dataset.
+        counts: ``{label: number of images}``, in the order to draw, such as
+            :meth:`FERDataset.class_counts() <fermask.FERDataset.class_counts>`.
+            Passing the dataset itself is deprecated (it warns); use
+            ``ds.plot_class_counts()`` or pass ``ds.class_counts()``.
         ax: A matplotlib Axes to draw on; a new figure is made if ``None``.
-        title: The plot title (defaults to the dataset's source).
+        title: The plot title (default: ``"class counts"``; the dataset's
+            source when a dataset is passed).
 
     Returns:
         The matplotlib Axes.
+
+    Examples:
+        >>> ax = plot_class_counts({"happy": 3, "sad": 1})  # doctest: +SKIP
+        >>> [t.get_text() for t in ax.get_xticklabels()]  # doctest: +SKIP
+        ['happy', 'sad']
     """
+    if not isinstance(counts, Mapping):
+        warnings.warn(
+            "plots.plot_class_counts(dataset) is deprecated; use dataset.plot_class_counts() "
+            "or plots.plot_class_counts(dataset.class_counts()) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if title is None:
+            title = getattr(counts, "source", None) or "class counts"
+        counts = counts.class_counts()
     try:
         import matplotlib.pyplot as plt
     except ImportError:
         raise missing_dependency("matplotlib", "plot", "plotting class counts") from None
     if ax is None:
-        _, ax = plt.subplots(figsize=(1 + 0.9 * ds.num_classes, 3.5))
-    counts = ds.class_counts()
-    bars = ax.bar(list(counts), list(counts.values()), color="#4C72B0")
+        _, ax = plt.subplots(figsize=(1 + 0.9 * len(counts), 3.5))
+    bars = ax.bar([str(k) for k in counts], [int(v) for v in counts.values()], color="#4C72B0")
     ax.bar_label(bars, fmt="%d", fontsize=8)
     ax.set_ylabel("images")
-    ax.set_title(title if title is not None else (ds.source or "class counts"), fontsize=9)
+    ax.set_title(title if title is not None else "class counts", fontsize=9)
     ax.tick_params(axis="x", rotation=30)
     return ax
 

@@ -36,17 +36,19 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 from PIL import Image
 
 from ._choices import DETECTORS, FACE_POLICIES, check_choice
-from ._image import ImageInput, crop_face, load_image, to_gray, to_rgb
+from . import _image
+from ._image import ImageInput, load_image, to_gray, to_rgb
 from ._parallel import cpu_count, ordered_map
 from .bundle import BundleInfo, load_bundle
-from .errors import DataFormatError, FermaskError, NoFaceError
+from .errors import DataFormatError, FermaskError
+from .results import Prediction, PredictionList, top_emotion
 
 if TYPE_CHECKING:  # pragma: no cover
     from .faces import Detector, Face, FaceAnalyzer, Policy
@@ -56,10 +58,8 @@ __all__ = [
     "PredictionList",
     "Predictor",
     "top_emotion",
-    "crop_face",
+    "crop_face",  # deprecated alias of fermask.crop_face
 ]
-
-_MISSING: Any = object()
 
 
 class _AnalyzerArgsBase(TypedDict):
@@ -73,147 +73,6 @@ class _AnalyzerArgs(_AnalyzerArgsBase, total=False):
     """Keyword arguments of the :class:`~fermask.FaceAnalyzer` a Predictor creates on first use."""
 
     min_score: float
-
-
-@dataclass
-class Prediction:
-    """The emotion scores of one face.
-
-    Attributes:
-        index: Position of the face in its image, counted left to right from 0.
-        box: ``(left, top, right, bottom)`` of the face in pixels.
-        landmarks: ``(68, 2)`` float32 landmark points, or ``None``.
-        label: The label with the highest score.
-        scores: One score per label, in the model's label order; they sum to 1.
-        detected: ``True`` if a detector found the face, ``False`` if the whole
-            frame was taken as the face (a face crop).
-        masked_style: The mask style drawn on the face before predicting
-            (``simulate_mask``), else ``None``.
-    """
-
-    index: int
-    box: tuple[int, int, int, int]
-    label: str
-    scores: dict[str, float]
-    landmarks: np.ndarray | None = field(default=None, repr=False)
-    detected: bool = True
-    masked_style: str | None = None
-
-    @property
-    def score(self) -> float:
-        """The score of :attr:`label`."""
-        return self.scores[self.label]
-
-    def to_dict(self, *, landmarks: bool = False) -> dict[str, Any]:
-        """A JSON-ready dict.
-
-        Args:
-            landmarks: Include the 68 landmark points (rounded to 0.01 px).
-
-        Returns:
-            ``index``, ``box``, ``label``, ``score``, ``scores``, ``detected``,
-            ``masked_style`` and, if asked, ``landmarks``.
-        """
-        d: dict[str, Any] = {
-            "index": self.index,
-            "box": [int(v) for v in self.box],
-            "label": self.label,
-            "score": round(float(self.score), 6),
-            "scores": {k: round(float(v), 6) for k, v in self.scores.items()},
-            "detected": bool(self.detected),
-            "masked_style": self.masked_style,
-        }
-        if landmarks and self.landmarks is not None:
-            d["landmarks"] = np.round(self.landmarks, 2).tolist()
-        return d
-
-
-class PredictionList(list[Prediction]):
-    """The predictions for one image: a list of :class:`Prediction`, left to right.
-
-    Attributes:
-        source: A short description of the image (its path, when it had one).
-        error: Why the image could not be used, when
-            :meth:`Predictor.predict_many` ran with ``on_error="record"``;
-            the list is then empty.
-        image_size: ``(height, width)`` of the image, when it was read.
-        masked_image: The image with the simulated masks drawn, when the
-            predictor was made with ``simulate_mask`` and ``keep_masked_images=True``.
-    """
-
-    def __init__(
-        self,
-        items: Iterable[Prediction] = (),
-        *,
-        source: str | None = None,
-        error: str | None = None,
-        image_size: tuple[int, int] | None = None,
-        masked_image: np.ndarray | None = None,
-    ) -> None:
-        super().__init__(items)
-        self.source = source
-        self.error = error
-        self.image_size = image_size
-        self.masked_image = masked_image
-
-    def top_emotion(self, default: Any = _MISSING) -> tuple[str, float]:
-        """The label and score of the first (leftmost) face.
-
-        Args:
-            default: Returned instead of raising when there is no face.
-
-        Returns:
-            ``(label, score)`` of face 0.
-
-        Raises:
-            NoFaceError: The image has no face (and no ``default`` was given).
-
-        Examples:
-            >>> PredictionList([]).top_emotion(default=None) is None
-            True
-        """
-        return top_emotion(self, default=default)
-
-    def to_dicts(self, *, landmarks: bool = False) -> list[dict[str, Any]]:
-        """Every prediction as a dict (see :meth:`Prediction.to_dict`)."""
-        return [p.to_dict(landmarks=landmarks) for p in self]
-
-    def __repr__(self) -> str:
-        extra = f", error={self.error!r}" if self.error else ""
-        return f"PredictionList({list.__repr__(self)}, source={self.source!r}{extra})"
-
-
-def top_emotion(predictions: Sequence[Prediction], default: Any = _MISSING) -> tuple[str, float]:
-    """The top label and its score for the first face of an image.
-
-    Args:
-        predictions: What :meth:`Predictor.predict` returned.
-        default: Returned instead of raising when the list is empty.
-
-    Returns:
-        ``(label, score)`` of the first (leftmost) face.
-
-    Raises:
-        NoFaceError: ``predictions`` is empty and no ``default`` was given.
-
-    Examples:
-        >>> top_emotion([], default=("none", 0.0))
-        ('none', 0.0)
-    """
-    if len(predictions) == 0:
-        if default is not _MISSING:
-            return default
-        src = getattr(predictions, "source", None)
-        err = getattr(predictions, "error", None)
-        where = f" in {src}" if src else ""
-        why = f" (the image could not be read: {err})" if err else ""
-        raise NoFaceError(
-            f"no face was found{where}{why}, so there is no top emotion. Check `len(predictions)` "
-            "first, pass top_emotion(default=...), or try detector='cnn' (finds more masked and "
-            "turned faces) or face_policy='full_frame' for images that are already face crops."
-        )
-    p = predictions[0]
-    return p.label, float(p.score)
 
 
 def _describe(src: Any) -> str:
@@ -496,7 +355,7 @@ class Predictor:
                 masked = arr if self.keep_masked_images else None
             styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
         margin = float(self.info.face_margin)
-        crops = [self.preprocess(crop_face(arr, f.box, margin)) for f in faces]
+        crops = [self.preprocess(_image.crop_face(arr, f.box, margin)) for f in faces]
         return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
 
     def _finish(self, pending: _Pending, probs: np.ndarray) -> PredictionList:
@@ -659,3 +518,17 @@ class Predictor:
         seq = list(images) if not isinstance(images, Sequence) else images
         it = self.iter_predict(seq, batch_size, on_error=on_error, workers=workers)
         return list(tqdm(it, total=len(seq), desc="predict", unit="img", disable=not progress))
+
+
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
+    """Deprecated: use :func:`fermask.crop_face` instead (the one crop rule, in ``fermask._image``).
+
+    Kept so that ``from fermask.predictor import crop_face`` still works; it
+    warns and returns what ``fermask.crop_face`` returns.
+    """
+    warnings.warn(
+        "fermask.predictor.crop_face is deprecated; use fermask.crop_face instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _image.crop_face(image, box, margin)

@@ -34,7 +34,8 @@ from .errors import DataFormatError, ImageError, missing_dependency
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from .predictor import PredictionList, Predictor
+    from .predictor import Predictor
+    from .results import PredictionList
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -254,10 +255,18 @@ class VideoPrediction:
         return times, scores
 
     def plot(self, face: int = 0) -> Figure:
-        """The emotion-over-time plot of one face (see :func:`fermask.plots.plot_video_prediction`)."""
-        from .plots import plot_video_prediction
+        """The emotion-over-time plot of one face (see :func:`fermask.plots.plot_emotion_timeline`).
 
-        return plot_video_prediction(self, face)
+        Args:
+            face: Which face of each frame (0: the leftmost).
+
+        Returns:
+            The figure, titled with the video's file name and the face number.
+        """
+        from .plots import plot_emotion_timeline
+
+        times, scores = self.timeline(face)
+        return plot_emotion_timeline(times, scores, self.labels, title=f"{Path(self.source).name}: face {face}")
 
 
 def predict_video(

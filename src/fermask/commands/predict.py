@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
                                    max_frames=args.max_frames, progress=not args.quiet)
         except FermaskError as exc:
             failed += 1
-            from fermask.predictor import PredictionList
+            from fermask.results import PredictionList
 
             emit(PredictionList(source=str(path), error=str(exc)))
             if args.json:

@@ -472,7 +472,8 @@ class FERDataset:
         """
         from ..plots import plot_class_counts
 
-        return plot_class_counts(self, ax, title=title)
+        shown = title if title is not None else (self.source or "class counts")
+        return plot_class_counts(self.class_counts(), ax, title=shown)
 
     def class_weights(self) -> dict[int, float]:
         """Balanced class weights ``n / (k * count)`` for the classes present (for ``Model.fit``).

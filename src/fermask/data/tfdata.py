@@ -9,17 +9,34 @@ prefetched.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .._choices import COLOR_MODES, check_choice
 from ..errors import DataFormatError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .dataset import FERDataset
+__all__ = ["make_tf_dataset", "DatasetArrays", "AUGMENT_DEFAULTS", "LABEL_MODES"]
 
-__all__ = ["make_tf_dataset", "AUGMENT_DEFAULTS", "LABEL_MODES"]
+
+class DatasetArrays(Protocol):
+    """What :func:`make_tf_dataset` reads from a dataset; a :class:`~fermask.data.FERDataset` has all of it.
+
+    Written out here so that this module needs nothing from ``dataset.py``
+    (which calls it from ``FERDataset.to_tf_dataset``): no import circle.
+    """
+
+    @property
+    def images(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> np.ndarray: ...
+    @property
+    def soft_labels(self) -> np.ndarray | None: ...
+    @property
+    def image_shape(self) -> tuple[int, int, int]: ...
+    @property
+    def num_classes(self) -> int: ...
+    def __len__(self) -> int: ...
 
 AUGMENT_DEFAULTS: dict[str, float] = {
     "flip": 0.5,  # probability of a horizontal flip
@@ -52,7 +69,7 @@ def _augment_params(augment: bool | Mapping[str, float]) -> dict[str, float] | N
     return params
 
 
-def _size(image_size: tuple[int, int] | int | None, ds: FERDataset) -> tuple[int, int]:
+def _size(image_size: tuple[int, int] | int | None, ds: DatasetArrays) -> tuple[int, int]:
     if image_size is None:
         return ds.image_shape[0], ds.image_shape[1]
     if isinstance(image_size, (int, np.integer)):
@@ -64,7 +81,7 @@ def _size(image_size: tuple[int, int] | int | None, ds: FERDataset) -> tuple[int
     return int(image_size[0]), int(image_size[1])
 
 
-def _check_request(ds: FERDataset, batch_size: int, color_mode: str | None, label_mode: str | None) -> None:
+def _check_request(ds: DatasetArrays, batch_size: int, color_mode: str | None, label_mode: str | None) -> None:
     """Refuse what ``make_tf_dataset`` cannot build, saying what to do instead."""
     if len(ds) == 0:
         raise DataFormatError("to_tf_dataset: the dataset is empty")
@@ -172,7 +189,7 @@ def _augmenter(tf: Any, aug: Mapping[str, float]) -> Fn:
     return augment
 
 
-def _labeler(tf: Any, ds: FERDataset, label_mode: str | None) -> Fn | None:
+def _labeler(tf: Any, ds: DatasetArrays, label_mode: str | None) -> Fn | None:
     """``idx -> y`` in ``label_mode``'s encoding, or ``None`` for images only."""
     if label_mode is None:
         return None
@@ -202,7 +219,7 @@ def _index_batches(
 
 
 def make_tf_dataset(
-    ds: FERDataset,
+    ds: DatasetArrays,
     *,
     batch_size: int = 64,
     shuffle: bool = True,
@@ -217,7 +234,8 @@ def make_tf_dataset(
     """Build a ``tf.data.Dataset`` of ``(x, y)`` batches.
 
     Args:
-        ds: The dataset.
+        ds: The dataset (a :class:`~fermask.data.FERDataset`, or anything
+            with the arrays :class:`DatasetArrays` names).
         batch_size: Images per batch.
         shuffle: Reshuffle every epoch (seeded).
         augment: ``True`` for :data:`AUGMENT_DEFAULTS` (random horizontal
