@@ -727,7 +727,7 @@ def _check_arguments(
     inputs: list[str | os.PathLike[str]], out: Path, output_format: str, workers: int | None, png_level: int
 ) -> None:
     """Refuse bad options and an output folder that is an input or a file."""
-    check_choice(output_format, OUTPUT_FORMATS, "output_format", error=FermaskError)
+    check_choice(output_format, OUTPUT_FORMATS, "output_format")
     if isinstance(png_level, bool) or not isinstance(png_level, int) or not 0 <= png_level <= 9:
         raise FermaskError(
             f"png_level must be a whole number from 0 (fastest, largest files) to 9 (slowest, smallest), "
