@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataFormatError, missing_dependency
+from .errors import DataFormatError, InvalidTypeError, InvalidValueError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -79,7 +79,7 @@ def _color(label: str, i: int) -> str:
 def _scores_of(item: Prediction | Mapping[str, float]) -> dict[str, float]:
     scores = getattr(item, "scores", item)
     if not isinstance(scores, Mapping):
-        raise TypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
+        raise InvalidTypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
     return {str(k): float(v) for k, v in scores.items()}
 
 
@@ -249,7 +249,7 @@ def plot_emotion_timeline(
     t = np.asarray(times, dtype=float)
     s = np.asarray(scores, dtype=float)
     if s.ndim != 2 or s.shape != (len(t), len(labels)):
-        raise ValueError(
+        raise InvalidValueError(
             f"scores must have shape (len(times), len(labels)) = ({len(t)}, {len(labels)}), got {s.shape}"
         )
     fig = Figure(figsize=(8, 3.5), layout="constrained")
