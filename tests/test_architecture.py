@@ -334,3 +334,179 @@ def test_foundation_imports_nothing_above_it_even_for_types() -> None:
         if t != "fermask" and (_layer(t) or 0) > 0
     ]
     assert not upward, "the foundation must not name higher modules, even for types:\n" + "\n".join(upward)
+# ------------------------------------------------ one place per rule (docs/architecture.md, "Where each rule lives")
+def _sources() -> list[tuple[str, ast.Module]]:
+    """Every module of the package: its path under src/ and its tree."""
+    return [
+        (path.relative_to(SRC).as_posix(), ast.parse(path.read_text(encoding="utf-8")))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    ]
+
+
+def _builtin_errors() -> set[str]:
+    import builtins
+
+    return {n for n, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+# Built-in exceptions fermask may raise as they are, each for a reason a FermaskError subclass cannot serve.
+BUILTIN_RAISES_ALLOWED = {
+    "SystemExit",  # the command line's exit status
+    "NotImplementedError",  # an abstract method a subclass must override (MaskStyle.geometry)
+}
+
+
+class _Raises(ast.NodeVisitor):
+    """Each ``raise`` of a module, with the name of the function it is in."""
+
+    def __init__(self) -> None:
+        self.where = [""]
+        self.found: list[tuple[int, str, str]] = []  # line, exception name, function
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.where.append(node.name)
+        self.generic_visit(node)
+        self.where.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if isinstance(exc, ast.Name):
+            self.found.append((node.lineno, exc.id, self.where[-1]))
+
+
+def test_every_deliberate_error_is_a_fermask_error() -> None:
+    builtin = _builtin_errors()
+    found = []
+    for path, tree in _sources():
+        raises = _Raises()
+        raises.visit(tree)
+        for line, name, function in raises.found:
+            # a module's __getattr__ raises AttributeError itself: Python's protocol for a missing name
+            protocol = name == "AttributeError" and function == "__getattr__"
+            if name in builtin and name not in BUILTIN_RAISES_ALLOWED and not protocol:
+                found.append(f"{path}:{line} raise {name}")
+    assert not found, (
+        "raise a fermask.errors class (FermaskError and the matching built-in, e.g. InvalidValueError) instead:\n"
+        + "\n".join(sorted(set(found)))
+    )
+
+
+def test_every_exception_class_is_a_fermask_error() -> None:
+    builtin = _builtin_errors()
+    classes = [(path, node) for path, tree in _sources() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    ours = {"FermaskError"}
+    grew = True
+    while grew:  # subclasses of subclasses, across modules
+        before = len(ours)
+        ours |= {c.name for _, c in classes if any(ast.unparse(b).split(".")[-1] in ours for b in c.bases)}
+        grew = len(ours) > before
+    stray = [
+        f"{path}:{c.lineno} class {c.name}"
+        for path, c in classes
+        if c.name not in ours and any(ast.unparse(b).split(".")[-1] in builtin for b in c.bases)
+    ]
+    assert not stray, "derive these from FermaskError (and the built-in, for old callers):\n" + "\n".join(stray)
+
+
+def test_option_values_are_listed_only_in_choices() -> None:
+    pattern = ("_MODES", "_POLICIES", "_FORMATS")
+    found = []
+    for path, tree in _sources():
+        if path == "fermask/_choices.py":
+            continue
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            for t in targets:
+                if isinstance(t, ast.Name) and t.id.endswith(pattern) and isinstance(value, (ast.Tuple, ast.List, ast.Set, ast.Call)):
+                    found.append(f"{path}:{node.lineno} {t.id}")
+    assert not found, "accepted option values go in fermask/_choices.py (import them from there):\n" + "\n".join(found)
+
+
+def test_check_choice_has_one_error_type() -> None:
+    found = [
+        f"{path}:{node.lineno}"
+        for path, tree in _sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func).split(".")[-1] == "check_choice"
+        and any(k.arg == "error" for k in node.keywords)
+    ]
+    assert not found, "check_choice always raises InvalidChoiceError; drop error=:\n" + "\n".join(found)
+    choices = dict(_sources())["fermask/_choices.py"]
+    (fn,) = [n for n in choices.body if isinstance(n, ast.FunctionDef) and n.name == "check_choice"]
+    assert "error" not in {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+
+
+def test_commands_define_add_arguments_and_run() -> None:
+    cli = dict(_sources())["fermask/cli.py"]
+    (table,) = [n for n in cli.body if isinstance(n, ast.AnnAssign) and ast.unparse(n.target) == "COMMANDS"]
+    modules = [ast.literal_eval(v)[0] for v in table.value.values]  # type: ignore[union-attr]
+    assert modules
+    missing = []
+    for module in modules:
+        path = PACKAGE / "commands" / f"{module}.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if not {"add_arguments", "run"} <= defined or "add_parser" in defined:
+            missing.append(f"{path.relative_to(SRC)} defines {sorted(defined & {'add_arguments', 'run', 'add_parser'})}")
+    assert not missing, "a command module defines add_arguments(parser) and run(args):\n" + "\n".join(missing)
+
+
+def test_face_finder_defaults_are_written_once() -> None:
+    found = []
+    for path, tree in _sources():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            args = fn.args.args + fn.args.kwonlyargs
+            defaults = [None] * (len(fn.args.args) - len(fn.args.defaults)) + fn.args.defaults + fn.args.kw_defaults
+            for arg, default in zip(args, defaults):
+                if arg.arg == "min_score" and isinstance(default, ast.Constant) and default.value is not None:
+                    found.append(f"{path}:{fn.lineno} {fn.name}(min_score={default.value!r})")
+    assert not found, "use faces.DEFAULT_MIN_SCORE as the default:\n" + "\n".join(found)
+
+
+def test_workers_are_checked_in_one_place() -> None:
+    found = []
+    for path, tree in _sources():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or fn.name == "check_workers":
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Compare) and "workers" in ast.unparse(node.left) and any(
+                    isinstance(op, (ast.Lt, ast.LtE)) for op in node.ops
+                ):
+                    found.append(f"{path}:{node.lineno} {ast.unparse(node)}")
+    assert not found, "check a number of workers with fermask._parallel.check_workers:\n" + "\n".join(found)
+
+
+def test_model_inputs_are_resized_in_image_only() -> None:
+    allowed = {"fermask/_image.py", "fermask/masks/render.py"}  # render draws the mask itself, not a model input
+    found = [
+        f"{path}:{node.lineno}"
+        for path, tree in _sources()
+        if path not in allowed
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "resize"
+        and "Resampling" in ast.unparse(node)
+    ]
+    assert not found, "convert and resize images with fermask._image.fit_image:\n" + "\n".join(found)
+
+
+def test_fer2013_paths_are_read_in_one_place() -> None:
+    readers = {"fermask/data/load.py"}
+    found = []
+    for path, tree in _sources():
+        if path in readers or not path.startswith("fermask/"):
+            continue
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                calls = {ast.unparse(n.func).split(".")[-1] for n in ast.walk(fn) if isinstance(n, ast.Call)}
+                if {"from_csv", "from_folder"} <= calls:
+                    found.append(f"{path}:{fn.lineno} {fn.name}")
+    assert not found, "read a FER2013 path with fermask.data.load_fer_data:\n" + "\n".join(found)

@@ -119,7 +119,7 @@ def test_two_workers_match_one(mixed_folder: Path, tmp_path: Path) -> None:
         (["mask", "MISSING", "-o", "OUT"], "input not found"),
         (["mask", "IN", "-o", "OUT", "--style", "surgicle"], "Did you mean 'surgical'"),
         (["mask", "IN", "-o", "OUT", "--color", "mauve-ish"], "unknown colour"),
-        (["mask", "IN", "-o", "OUT", "--pattern", "plaid"], "unknown pattern"),
+        (["mask", "IN", "-o", "OUT", "--pattern", "plaid"], "pattern must be 'stripes'"),
         (["mask", "IN", "-o", "OUT", "--workers", "0"], "must be at least 1"),
         (["mask", "IN", "-o", "IN"], "never writes among its inputs"),
     ],

@@ -239,3 +239,25 @@ def test_damaged_complete_marker_is_harmless(tmp_path: Path) -> None:
     masker = FakeMasker()
     _same(_mask(ds, tmp_path / "c", masker), clean)
     assert masker.masked_count == 0  # the parts are checked one by one; the marker is not trusted
+
+
+def test_data_options_are_listed_in_choices_and_refused_with_one_error_type(tmp_path: Path) -> None:
+    """The accepted values live in fermask._choices; the old module names are the same tuples."""
+    from fermask import _choices
+    from fermask.data import dataset, ferplus, tfdata
+    from fermask.errors import FermaskError, InvalidChoiceError
+
+    assert dataset.NO_FACE_POLICIES is _choices.NO_FACE_POLICIES == ("drop", "keep")
+    assert ferplus.FERPLUS_MODES is _choices.FERPLUS_MODES == ("majority", "soft")
+    assert tfdata.LABEL_MODES is _choices.LABEL_MODES
+    assert _choices.InvalidChoiceError is InvalidChoiceError
+    # one type for every bad choice, which old callers catch as DataFormatError or ValueError
+    assert issubclass(InvalidChoiceError, DataFormatError) and issubclass(InvalidChoiceError, ValueError)
+    assert issubclass(InvalidChoiceError, FermaskError)
+    ds = make_synthetic_fer(14, seed=0)
+    with pytest.raises(InvalidChoiceError, match="on_no_face must be 'drop' or 'keep', got 'skip'"):
+        ds.mask(FakeMasker(), on_no_face="skip", cache_dir=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(InvalidChoiceError, match="Did you mean 'soft'"):
+        ds.with_ferplus(tmp_path / "fer2013new.csv", mode="sofft")  # type: ignore[arg-type]
+    with pytest.raises(InvalidChoiceError, match="color_mode must be 'grayscale', 'rgb' or None"):
+        FERDataset.from_folder(tmp_path, color_mode="gray")  # type: ignore[arg-type]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bz2
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from fermask import faces
-from fermask.errors import FermaskError, LandmarkModelNotFound
+from fermask.errors import FermaskError, InvalidChoiceError, InvalidValueError, LandmarkModelNotFound
 from fermask.faces import LANDMARKS_FILE, FaceAnalyzer, download_landmarks_model, find_landmarks_model
 
 
@@ -84,6 +85,39 @@ def test_bad_arguments() -> None:
         FaceAnalyzer(detector="eyes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="upsample"):
         FaceAnalyzer(upsample=9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"face_policy": "sometimes"}, InvalidChoiceError, "face_policy must be 'auto', 'detect' or 'full_frame'"),
+        ({"detector": "hogg"}, InvalidChoiceError, "Did you mean 'hog'"),
+        ({"upsample": 5}, InvalidValueError, "upsample must be a whole number from 0 to 4"),
+        ({"upsample": True}, InvalidValueError, "upsample"),
+        ({"min_score": "high"}, InvalidValueError, "min_score must be a number"),
+    ],
+)
+def test_face_options_are_checked_in_one_place(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    from fermask.faces import FaceOptions
+    from fermask.masker import Masker
+
+    for make in (FaceOptions, FaceAnalyzer, Masker):  # the Predictor: tests/test_predictor.py
+        with pytest.raises(error, match=match):
+            make(**kwargs)
+
+
+def test_face_options_hold_the_defaults() -> None:
+    import inspect
+
+    from fermask.faces import DEFAULT_MIN_SCORE, FaceOptions
+    from fermask.masker import Masker
+    from fermask.predictor import Predictor
+
+    opts = FaceOptions(upsample=1.0, min_score="0.5")  # type: ignore[arg-type]
+    assert (opts.upsample, opts.min_score) == (1, 0.5)
+    assert FaceOptions().min_score == DEFAULT_MIN_SCORE == 0.1
+    for cls in (FaceAnalyzer, Masker, Predictor):
+        assert inspect.signature(cls).parameters["min_score"].default == DEFAULT_MIN_SCORE
 
 
 def test_the_old_policy_argument_still_works_with_a_deprecation_warning() -> None:

@@ -69,9 +69,9 @@ def test_session_is_fixed_and_masked(session: Session, data_folder: Path, tmp_pa
     # masked images differ from their sources in the lower half (the mask), not in the eyes
     it = session.items[0]
     masked = np.asarray(Image.open(session.folder / it.file))
-    from fermask.human_baseline import load_data
+    from fermask.data import load_fer_data
 
-    ds = load_data(data_folder)
+    ds = load_fer_data(data_folder)
     src = ds.images[it.source_index]
     assert ds.label_names[ds.labels[it.source_index]] == it.label
     assert masked.shape == (48, 48)
@@ -356,3 +356,17 @@ def test_page_in_headless_chromium(server, session: Session, tmp_path: Path) -> 
     assert len(lines) == N, (proc.stderr[-2000:], dom[-2000:])
     assert [json.loads(x)["answer"] for x in lines] == ["angry"] * N  # the first button, clicked each time
     assert 'id="human-accuracy"' in dom and "Your accuracy" in dom
+
+
+def test_load_data_is_a_deprecated_alias_of_load_fer_data(data_folder: Path, tmp_path: Path) -> None:
+    from fermask.data import DataNotFoundError, load_fer_data
+    from fermask.human_baseline import load_data
+
+    with pytest.warns(DeprecationWarning, match="use fermask.data.load_fer_data instead"):
+        ds = load_data(data_folder)
+    assert np.array_equal(ds.images, load_fer_data(data_folder).images)
+    # one reader, one set of errors: a missing path says where to get FER2013, as load_fer_data does
+    with pytest.warns(DeprecationWarning), pytest.raises(DataNotFoundError, match="FER2013 is not shipped"):
+        load_data(tmp_path / "missing.csv")
+    with pytest.raises(DataNotFoundError, match="FER2013 is not shipped"):
+        Session.create(tmp_path / "s", tmp_path / "missing.csv", n=2)

@@ -148,8 +148,21 @@ def test_exif_orientation_is_honoured(astronaut: np.ndarray) -> None:
     ],
 )
 def test_bad_options(kwargs, match) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises((ValueError, fermask.FermaskError), match=match):
+    with pytest.raises(fermask.FermaskError, match=match):
         Masker(**kwargs)
+
+
+def test_bad_options_raise_one_error_type_each() -> None:
+    from fermask.errors import InvalidChoiceError, InvalidValueError
+
+    with pytest.raises(InvalidChoiceError, match=r"pattern must be 'stripes'.*got 'bogus'"):
+        Masker(pattern="bogus")
+    with pytest.raises(InvalidChoiceError, match="Did you mean 'dots'"):
+        Masker(pattern="dot")
+    with pytest.raises(InvalidValueError, match="strength is the mask's opacity and must lie between 0 and 1, got 2"):
+        Masker(strength=2)
+    with pytest.raises(ValueError):  # still a ValueError for code written against the built-in
+        Masker(strength=2)
 
 
 def test_unknown_style_in_masker() -> None:
@@ -206,7 +219,7 @@ def test_mask_batch_gives_what_masking_image_by_image_gives(
     monkeypatch.setattr(masker_module, "STAGE_BYTES", astronaut.nbytes)  # a photo fills a group
     assert [_fields(r) for r in m.mask_batch(images, indices=indices)] == [_fields(r) for r in one_by_one]
     assert [r.index for r in m.mask_batch(lfw_crops48[:3])] == [0, 1, 2]
-    with pytest.raises(ValueError, match="2 indices for 3 images"):
+    with pytest.raises(fermask.FermaskError, match="2 indices for 3 images"):
         m.mask_batch(lfw_crops48[:3], indices=[0, 1])
 
 

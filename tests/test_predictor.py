@@ -13,7 +13,7 @@ from PIL import Image
 keras = pytest.importorskip("keras")
 
 from fermask.bundle import BundleInfo, save_bundle  # noqa: E402
-from fermask.errors import DataFormatError, ImageError, NoFaceError  # noqa: E402
+from fermask.errors import DataFormatError, FermaskError, ImageError, InvalidChoiceError, NoFaceError  # noqa: E402
 from fermask.labels import EMOTIONS  # noqa: E402
 from fermask import crop_face  # noqa: E402
 from fermask.predictor import Prediction, PredictionList, Predictor, top_emotion  # noqa: E402
@@ -161,7 +161,7 @@ def test_threads_give_the_results_of_one_thread_in_input_order(predictor: Predic
     assert sum(len(o) for o in one) >= 18  # 22 faces in the 18 readable images: most are found
     with pytest.raises(ImageError):
         predictor.predict_many(images, workers=2)
-    with pytest.raises(ValueError, match="workers must be 1 or more"):
+    with pytest.raises(FermaskError, match="workers must be at least 1, got 0"):
         predictor.predict_many(images, workers=0)
 
 
@@ -252,3 +252,19 @@ def test_predictor_crop_face_is_a_deprecated_alias() -> None:
     with pytest.warns(DeprecationWarning, match="use fermask.crop_face instead"):
         old = predictor.crop_face(img, (2, 2, 6, 6), 0.5)
     np.testing.assert_array_equal(old, crop_face(img, (2, 2, 6, 6), margin=0.5))
+
+
+def test_face_options_are_checked_at_construction(model: keras.Model) -> None:
+    """The Predictor checks its face-finder options with faces.FaceOptions, before any face is looked for."""
+    from fermask.errors import InvalidValueError
+    from fermask.faces import DEFAULT_MIN_SCORE
+
+    with pytest.raises(InvalidChoiceError, match="Did you mean 'hog'"):
+        Predictor(model, detector="hogg")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="upsample must be a whole number from 0 to 4"):
+        Predictor(model, upsample=7)
+    p = Predictor(model, detector="cnn", min_score=None, upsample=1)
+    assert p._face_options.min_score == DEFAULT_MIN_SCORE and p._face_options.upsample == 1
+    assert "detector='cnn'" in repr(p)
+    with pytest.raises(InvalidChoiceError, match="on_error must be 'raise' or 'record'"):
+        list(p.iter_predict([], on_error="skip"))  # type: ignore[arg-type]

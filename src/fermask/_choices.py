@@ -2,9 +2,10 @@
 
 Each option that takes one of a few names (colour modes, face detectors, face
 policies, optimizers, ...) lists its values here once. Library code checks a
-value with :func:`check_choice`; the command line passes the same tuples to
-``argparse`` as ``choices=``. Close-match suggestions ("did you mean") are
-built by :func:`did_you_mean` alone.
+value with :func:`check_choice`, which always raises
+:class:`~fermask.errors.InvalidChoiceError`; the command line passes the same
+tuples to ``argparse`` as ``choices=``. Close-match suggestions ("did you
+mean") are built by :func:`did_you_mean` alone.
 
 Examples:
     >>> check_choice("rgb", COLOR_MODES, "color_mode")
@@ -12,7 +13,7 @@ Examples:
     >>> check_choice("gray", COLOR_MODES, "color_mode")
     Traceback (most recent call last):
     ...
-    fermask._choices.InvalidChoiceError: color_mode must be 'grayscale' or 'rgb', got 'gray'. Did you mean 'grayscale'?
+    fermask.errors.InvalidChoiceError: color_mode must be 'grayscale' or 'rgb', got 'gray'. Did you mean 'grayscale'?
     >>> did_you_mean("adma", OPTIMIZERS)
     " Did you mean 'adam'?"
 """
@@ -23,11 +24,12 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypeVar, get_args
 
-from .errors import FermaskError
+from .errors import InvalidChoiceError
 
 __all__ = [
     "COLOR_MODES",
     "ColorMode",
+    "OutputFormat",
     "Detector",
     "Policy",
     "DETECTORS",
@@ -43,6 +45,10 @@ __all__ = [
     "check_choice",
     "did_you_mean",
     "one_of",
+    "NO_FACE_POLICIES",
+    "FERPLUS_MODES",
+    "LABEL_MODES",
+    "ON_ERROR_POLICIES",
 ]
 
 ColorMode = Literal["grayscale", "rgb"]
@@ -60,20 +66,24 @@ OUTPUTS = ("softmax", "sigmoid")
 OutputFormat = Literal["png", "same"]
 #: What ``fermask mask`` writes: PNG (lossless), or each input's own format.
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
-#: zlib level of the PNG files ``fermask mask`` writes: 1 encodes a 640x490 photo about 4x faster than
-#: Pillow's default of 6, for files 7-11 % larger (PNG is lossless: the pixels are the same at every level).
+#: zlib level of the PNG files ``fermask mask`` writes: 1 encodes a photo 3-4x faster than Pillow's default
+#: of 6, for files 8-11 % larger (7 % for a 48x48 crop); PNG is lossless, the pixels are the same at every
+#: level. Measured in docs/guide/cli.md ("PNG level"); this is the one place in the code that states it.
 DEFAULT_PNG_LEVEL = 1
 #: Optimizers :func:`fermask.train` builds by name.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 #: Learning-rate schedules of :class:`fermask.TrainConfig`.
 SCHEDULES = ("constant", "cosine", "plateau")
+#: What :meth:`fermask.data.FERDataset.mask` does with an image where no face was found.
+NO_FACE_POLICIES = ("drop", "keep")
+#: How FER+ votes become labels: the majority category, or vote shares as soft labels.
+FERPLUS_MODES = ("majority", "soft")
+#: The label encodings :meth:`fermask.data.FERDataset.to_tf_dataset` offers (``None``: images only).
+LABEL_MODES = ("int", "categorical", "soft", "binary")
+#: What :meth:`fermask.Predictor.predict_many` does with an input it cannot read: raise, or record the error.
+ON_ERROR_POLICIES = ("raise", "record")
 
-E = TypeVar("E", bound=Exception)
 V = TypeVar("V")
-
-
-class InvalidChoiceError(FermaskError, ValueError):
-    """An option got a value outside its accepted names."""
 
 
 def did_you_mean(value: object, choices: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
@@ -101,9 +111,8 @@ def check_choice(
     what: str,
     *,
     allow_none: bool = False,
-    error: type[Exception] = InvalidChoiceError,
 ) -> V:
-    """Return ``value`` if it is one of ``choices``; otherwise raise ``error``.
+    """Return ``value`` if it is one of ``choices``; otherwise raise :class:`~fermask.errors.InvalidChoiceError`.
 
     The message names the option, the accepted values, what was received
     and the closest accepted name.
@@ -113,15 +122,17 @@ def check_choice(
         choices: The accepted values.
         what: The option's name, for the message (``"color_mode"``).
         allow_none: Also accept ``None`` (the option's "not set").
-        error: The exception type to raise (default :class:`InvalidChoiceError`,
-            a :class:`~fermask.FermaskError` and a ``ValueError``).
+
+    Raises:
+        InvalidChoiceError: ``value`` is not accepted (a :class:`~fermask.FermaskError`,
+            a ``ValueError`` and a :class:`~fermask.errors.DataFormatError`).
     """
     if (allow_none and value is None) or value in choices:
         return value
     accepted = [*choices, None] if allow_none else list(choices)
     names = [c for c in choices if isinstance(c, str)]
     hint = did_you_mean(value, names)
-    raise error(f"{what} must be {one_of(accepted)}, got {value!r}" + (f".{hint}" if hint else ""))
+    raise InvalidChoiceError(f"{what} must be {one_of(accepted)}, got {value!r}" + (f".{hint}" if hint else ""))
 
 
 def color_mode_of(channels: int) -> ColorMode:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
+from .errors import InvalidTypeError
+
 __all__ = [
     "BUNDLE_MODEL_FILE",
     "BUNDLE_INFO_FILE",
@@ -72,7 +74,7 @@ def json_default(o: Any) -> Any:
         return os.fspath(o)
     if isinstance(o, (set, frozenset)):
         return sorted(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+    raise InvalidTypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def lenient_json_default(o: Any) -> Any:

@@ -17,9 +17,13 @@ from typing import Any, BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._choices import COLOR_MODES, check_choice
 from .errors import ImageError
 
-__all__ = ["ImageInput", "load_image", "load_image_with_frames", "to_gray", "to_rgb", "crop_face", "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS"]
+__all__ = [
+    "ImageInput", "load_image", "load_image_with_frames", "to_gray", "to_rgb", "fit_image", "crop_face",
+    "IMAGE_SUFFIXES", "MIN_SIDE", "MAX_PIXELS",
+]
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image", np.ndarray]
 """What fermask accepts as an image: a path, encoded bytes, a PIL image or an array."""
@@ -244,6 +248,38 @@ def to_rgb(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 3:
         return arr
     return np.repeat(arr[..., None], 3, axis=2)
+
+
+def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: str | None = None) -> np.ndarray:
+    """A ``uint8`` image in a model's colour mode and size: the one place fermask converts and resizes for one.
+
+    The colour is converted first (ITU-R 601 luma for gray, repeated planes
+    for RGB), then the image is resized bilinearly; an image already in that
+    mode and size is returned as it is.
+
+    Args:
+        arr: ``(H, W)`` gray or ``(H, W, 3)`` RGB ``uint8`` array.
+        size: ``(height, width)`` to resize to; ``None`` keeps the size.
+        color_mode: ``"grayscale"`` (a 2-D result) or ``"rgb"`` (3 channels);
+            ``None`` keeps the image's own.
+
+    Returns:
+        The ``uint8`` image.
+
+    Examples:
+        >>> import numpy as np
+        >>> fit_image(np.zeros((60, 40, 3), np.uint8), (48, 48), "grayscale").shape
+        (48, 48)
+        >>> fit_image(np.zeros((48, 48), np.uint8), color_mode="rgb").shape
+        (48, 48, 3)
+    """
+    if color_mode is not None:
+        arr = to_gray(arr) if check_choice(color_mode, COLOR_MODES, "color_mode") == "grayscale" else to_rgb(arr)
+    if size is not None:
+        h, w = int(size[0]), int(size[1])
+        if arr.shape[:2] != (h, w):
+            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR))
+    return arr
 
 
 def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:

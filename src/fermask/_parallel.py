@@ -26,7 +26,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Literal, TypeVar
 
-__all__ = ["cpu_count", "process_pool", "pool_forks", "ordered_map", "executor_capacity", "bounded_groups"]
+from .errors import InvalidValueError
+
+__all__ = ["check_workers", "cpu_count", "process_pool", "pool_forks", "ordered_map", "executor_capacity", "bounded_groups"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,6 +40,37 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: int | None, what: str = "workers") -> int | None:
+    """``workers`` as an ``int``, or ``None``: the one check of a number of workers, with one wording.
+
+    Args:
+        workers: How many workers; ``None`` lets the caller choose.
+        what: The option's name, for the message (``"--workers"`` on the command line).
+
+    Raises:
+        InvalidValueError: ``workers`` is not a whole number of at least 1.
+
+    Examples:
+        >>> check_workers(2), check_workers(None)
+        (2, None)
+        >>> check_workers(0)
+        Traceback (most recent call last):
+        ...
+        fermask.errors.InvalidValueError: workers must be at least 1, got 0; pass 1 to work in this process, or leave it unset
+    """
+    if workers is None:
+        return None
+    try:
+        n = -1 if isinstance(workers, bool) else int(workers)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 1 or n != workers:
+        raise InvalidValueError(
+            f"{what} must be at least 1, got {workers!r}; pass 1 to work in this process, or leave it unset"
+        )
+    return n
 
 
 def _alive(pid: int) -> bool:
@@ -186,13 +219,13 @@ def ordered_map(
         ``fn``'s results, flattened, in the order of ``items``.
 
     Raises:
-        ValueError: ``workers`` or ``chunksize`` below 1.
+        InvalidValueError: ``workers`` (see :func:`check_workers`) or ``chunksize`` below 1.
     """
     if chunksize < 1:
-        raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+        raise InvalidValueError(f"chunksize must be at least 1, got {chunksize}; it is the number of items sent at a time")
+    if executor is None:
+        workers = check_workers(workers)
     n_workers = cpu_count() if workers is None else int(workers)
-    if executor is None and n_workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
     if executor is None and n_workers == 1:
         for item in items:  # one at a time: results (and progress) as soon as each is done
             yield from fn([item])

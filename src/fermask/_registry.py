@@ -19,7 +19,7 @@ from importlib import metadata
 from typing import Any, Generic, TypeVar, overload
 
 from ._choices import did_you_mean
-from .errors import UnknownNameError
+from .errors import InvalidValueError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -58,13 +58,13 @@ class Registry(Generic[T]):
     ) -> T | Callable[[T], T]:
         """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+            raise InvalidValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
         key = name.strip().lower()
 
         def add(o: T) -> T:
             with self._lock:
                 if key in self._entries and not overwrite and self._entries[key] is not o:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"a {self.kind} named {key!r} is already registered "
                         f"(from {self._sources.get(key, 'code')}); pass overwrite=True to replace it"
                     )

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ._choices import color_mode_of
-from ._image import IMAGE_SUFFIXES, crop_face, load_image, to_gray, to_rgb
+from ._image import IMAGE_SUFFIXES, crop_face, fit_image, load_image, to_gray
 from .bundle import BundleInfo, resolve_model, to_probabilities
 from .data.dataset import FERDataset
 from .errors import DataFormatError, FermaskError
@@ -133,10 +132,7 @@ def _faces_from_path(path: Path, size: tuple[int, int], color_mode: str, margin:
 
 
 def _fit(img: np.ndarray, size: tuple[int, int], color_mode: str) -> np.ndarray:
-    arr = to_gray(img) if color_mode == "grayscale" else to_rgb(img)
-    if arr.shape[:2] != size:
-        arr = np.asarray(Image.fromarray(arr).resize((size[1], size[0]), Image.Resampling.BILINEAR))
-    return arr
+    return fit_image(img, size, color_mode)
 
 
 def _resized(ds: FERDataset, size: tuple[int, int], color_mode: str) -> FERDataset:

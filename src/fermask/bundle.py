@@ -113,13 +113,13 @@ class BundleInfo:
             )
         if not self.color_mode:
             self.color_mode = color_mode_of(self.input_shape[2])
-        check_choice(self.color_mode, COLOR_MODES, "color_mode", error=DataFormatError)
+        check_choice(self.color_mode, COLOR_MODES, "color_mode")
         if (self.color_mode == "grayscale") != (self.input_shape[2] == 1):
             raise DataFormatError(
                 f"color_mode {self.color_mode!r} contradicts input_shape {self.input_shape} "
                 "(grayscale models take 1 channel, rgb models 3)"
             )
-        check_choice(self.output, OUTPUTS, "output", error=DataFormatError)
+        check_choice(self.output, OUTPUTS, "output")
         if self.output == "sigmoid" and len(self.labels) != 2:
             raise DataFormatError(
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"

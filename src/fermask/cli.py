@@ -1,8 +1,8 @@
 """The ``fermask`` command.
 
 Thin by design: each subcommand lives in ``fermask.commands.<name>``, which
-defines ``add_parser(subparsers)`` and ``run(args) -> int``. Modules are
-imported only when their subcommand runs, so ``fermask --help`` is fast.
+defines ``add_arguments(parser)`` and ``run(args) -> int``. Those modules import
+only light modules at the top (the rest inside ``run``), so ``fermask --help`` is fast.
 """
 
 from __future__ import annotations

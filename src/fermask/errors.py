@@ -16,6 +16,10 @@ __all__ = [
     "DataFormatError",
     "MissingDependencyError",
     "NoFaceError",
+    "InvalidValueError",
+    "InvalidTypeError",
+    "InvalidChoiceError",
+    "InvalidIndexError",
 ]
 
 
@@ -51,6 +55,28 @@ class DataFormatError(FermaskError, ValueError):
 
 class MissingDependencyError(FermaskError, ImportError):
     """An optional dependency needed by this feature is not installed."""
+
+
+class InvalidValueError(FermaskError, ValueError):
+    """An argument has a value fermask cannot use: out of range, the wrong shape or empty."""
+
+
+class InvalidTypeError(FermaskError, TypeError):
+    """An argument is of a type fermask cannot use, or two arguments contradict each other."""
+
+
+class InvalidIndexError(FermaskError, IndexError):
+    """An index or a selection does not fit the sequence it indexes."""
+
+
+class InvalidChoiceError(InvalidValueError, DataFormatError):
+    """An option got a value outside its accepted names (see ``fermask._choices``).
+
+    It is also a :class:`DataFormatError` (and so a ``ValueError``): a value
+    read from a file, such as a bundle's ``color_mode``, and the data options
+    (``on_no_face``, ``label_mode``, ...) raised that type before every choice
+    raised this one.
+    """
 
 
 def missing_dependency(package: str, extra: str, feature: str) -> MissingDependencyError:

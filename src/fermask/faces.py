@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bz2
 import importlib.util
+import math
 import os
 import platform
 import shutil
@@ -44,11 +45,13 @@ from ._files import cache_dir as _user_cache_dir
 from ._files import sha256_file
 from ._hog import frontal_face_detector
 from ._image import ImageInput, load_image, to_gray
-from .errors import FermaskError, LandmarkModelNotFound
+from .errors import FermaskError, InvalidTypeError, InvalidValueError, LandmarkModelNotFound
 
 __all__ = [
     "Face",
     "FaceAnalyzer",
+    "FaceOptions",
+    "DEFAULT_MIN_SCORE",
     "Policy",
     "Detector",
     "find_landmarks_model",
@@ -322,6 +325,84 @@ class Face:
         }
 
 
+DEFAULT_MIN_SCORE = 0.1
+"""Detections scoring below this are dropped unless ``min_score`` says otherwise.
+
+dlib itself keeps every score above 0; 0.1 drops the weakest detections,
+which on photos are mostly false positives (clothes, backgrounds).
+"""
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """How faces are found: the options :class:`FaceAnalyzer`, :class:`~fermask.Masker` and :class:`~fermask.Predictor` share.
+
+    The three take these as keyword arguments of the same names and defaults;
+    this class is where they are defined and checked, once. Building one
+    checks every value.
+
+    Attributes:
+        face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see the module docs).
+        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (see :class:`FaceAnalyzer`).
+        upsample: Times the image is doubled before detection, 0 to 4;
+            ``None`` chooses by image size.
+        min_score: Detections scoring below this are dropped
+            (:data:`DEFAULT_MIN_SCORE`).
+        landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
+
+    Raises:
+        InvalidChoiceError: An unknown ``face_policy`` or ``detector``.
+        InvalidValueError: ``upsample`` outside 0-4, or ``min_score`` not a number.
+
+    Examples:
+        >>> FaceOptions(detector="cnn").min_score
+        0.1
+        >>> FaceOptions(upsample=9)
+        Traceback (most recent call last):
+        ...
+        fermask.errors.InvalidValueError: upsample must be a whole number from 0 to 4, or None to choose by image size; got 9
+    """
+
+    face_policy: Policy = "auto"
+    detector: Detector = "hog"
+    upsample: int | None = None
+    min_score: float = DEFAULT_MIN_SCORE
+    landmarks_path: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        check_choice(self.face_policy, FACE_POLICIES, "face_policy")
+        check_choice(self.detector, DETECTORS, "detector")
+        if self.upsample is not None:
+            try:
+                up = -1 if isinstance(self.upsample, bool) else int(self.upsample)
+            except (TypeError, ValueError):
+                up = -1
+            if not 0 <= up <= 4:
+                raise InvalidValueError(
+                    f"upsample must be a whole number from 0 to 4, or None to choose by image size; got {self.upsample!r}"
+                )
+            object.__setattr__(self, "upsample", up)
+        try:
+            score = float(self.min_score)
+        except (TypeError, ValueError):
+            score = math.nan
+        if math.isnan(score):
+            raise InvalidValueError(
+                f"min_score must be a number (default {DEFAULT_MIN_SCORE}; lower finds more faces), got {self.min_score!r}"
+            )
+        object.__setattr__(self, "min_score", score)
+
+    def analyzer(self) -> FaceAnalyzer:
+        """A :class:`FaceAnalyzer` with these options (it loads the landmark model)."""
+        return FaceAnalyzer(
+            face_policy=self.face_policy,
+            detector=self.detector,
+            upsample=self.upsample,
+            min_score=self.min_score,
+            landmarks_path=self.landmarks_path,
+        )
+
+
 class FaceAnalyzer:
     """Finds faces and their 68 landmarks.
 
@@ -334,10 +415,9 @@ class FaceAnalyzer:
             1 for images under 400 px on their longer side, else 0.
         crop_max_side: Under ``face_policy="auto"``, images whose sides are all at
             most this many pixels are treated as face crops when no face is detected.
-        min_score: Detections scoring below this are dropped. dlib itself keeps
-            every score above 0; fermask's default of 0.1 drops the weakest
-            detections, which on photos are mostly false positives (clothes,
-            backgrounds). Lower it to find more faces at the cost of more errors.
+        min_score: Detections scoring below this are dropped
+            (:data:`DEFAULT_MIN_SCORE`, 0.1). Lower it to find more faces at
+            the cost of more errors.
         landmarks_path: Path of the 68-point model; see :func:`find_landmarks_model`.
         cnn_model_path: Path of the CNN detector model.
         policy: The former name of ``face_policy``; still accepted, with a
@@ -360,7 +440,7 @@ class FaceAnalyzer:
         detector: Detector = "hog",
         upsample: int | None = None,
         crop_max_side: int = 160,
-        min_score: float = 0.1,
+        min_score: float = DEFAULT_MIN_SCORE,
         landmarks_path: str | os.PathLike[str] | None = None,
         cnn_model_path: str | os.PathLike[str] | None = None,
         *,
@@ -373,14 +453,11 @@ class FaceAnalyzer:
                 stacklevel=2,
             )
             if face_policy != "auto" and face_policy != policy:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"FaceAnalyzer got face_policy={face_policy!r} and policy={policy!r}; pass face_policy only"
                 )
             face_policy = policy
-        check_choice(face_policy, FACE_POLICIES, "face_policy")
-        check_choice(detector, DETECTORS, "detector")
-        if upsample is not None and not 0 <= int(upsample) <= 4:
-            raise ValueError(f"upsample must be between 0 and 4, got {upsample!r}")
+        FaceOptions(face_policy, detector, upsample, min_score)  # checks them; the one place that does
         self.policy: Policy = face_policy
         self.detector: Detector = detector
         self.upsample = None if upsample is None else int(upsample)

@@ -23,8 +23,9 @@ import numpy as np
 from ._version import __version__
 from ._image import ImageInput, load_image, to_gray, to_rgb
 from ._parallel import bounded_groups, ordered_map
-from .errors import FermaskError
-from .faces import Detector, Face, FaceAnalyzer, Policy
+from ._choices import check_choice
+from .errors import FermaskError, InvalidValueError
+from .faces import DEFAULT_MIN_SCORE, Detector, Face, FaceAnalyzer, Policy
 from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
 from .masks.render import COLORS, ColorSpec, paint
 
@@ -180,9 +181,12 @@ class Masker:
             images (FER2013 crops) as one face when no face is detected.
         detector: ``"hog"``, ``"cnn"`` or ``"auto"``.
         upsample: Detector upsampling; ``None`` chooses by image size.
-        min_score: Detections scoring below this are ignored (see
-            :class:`~fermask.faces.FaceAnalyzer`).
+        min_score: Detections scoring below this are ignored
+            (:data:`fermask.faces.DEFAULT_MIN_SCORE`).
         landmarks_path: Path of the 68-point landmark model.
+
+    The face-finder options (``face_policy`` to ``landmarks_path``) are
+    defined and checked by :class:`~fermask.faces.FaceOptions`.
 
     Examples:
         >>> import numpy as np
@@ -204,7 +208,7 @@ class Masker:
         face_policy: Policy = "auto",
         detector: Detector = "hog",
         upsample: int | None = None,
-        min_score: float = 0.1,
+        min_score: float = DEFAULT_MIN_SCORE,
         landmarks_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(style, (list, tuple)) and len(style) == 1:
@@ -224,15 +228,12 @@ class Masker:
         self.random_color = isinstance(color, str) and color.strip().lower() == "random"
         self.color = None if self.random_color else parse_color(color)
         pat = None if pattern is None else str(pattern).strip().lower()
-        if pat not in (None, "none", "random") and pat not in PATTERNS:
-            raise ValueError(
-                f"unknown pattern {pattern!r}; choose one of {', '.join(PATTERNS)}, 'none' or 'random'"
-            )
+        check_choice(pat, (*PATTERNS, "none", "random"), "pattern", allow_none=True)
         self.pattern = pat
         self.pattern_color = parse_color(pattern_color)
         strength = float(strength)
         if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must lie between 0 and 1, got {strength}")
+            raise InvalidValueError(f"strength is the mask's opacity and must lie between 0 and 1, got {strength}")
         self.strength = strength
         self.keep_color = bool(keep_color)
         self.seed = int(seed)
@@ -446,7 +447,7 @@ class Masker:
         images = list(images)
         numbers = list(range(len(images))) if indices is None else [int(i) for i in indices]
         if len(numbers) != len(images):
-            raise ValueError(f"indices must give one index per image: {len(numbers)} indices for {len(images)} images")
+            raise InvalidValueError(f"indices must give one index per image: {len(numbers)} indices for {len(images)} images")
         return self._run_chunk(list(zip(numbers, images)))
 
     def mask_many(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .errors import DataFormatError, missing_dependency
+from .errors import DataFormatError, InvalidTypeError, InvalidValueError, missing_dependency
 from .results import Prediction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,7 +108,7 @@ def _color(label: str, i: int) -> str:
 def _scores_of(item: Prediction | Mapping[str, float]) -> dict[str, float]:
     scores = item.scores if isinstance(item, Prediction) else item
     if not isinstance(scores, Mapping):
-        raise TypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
+        raise InvalidTypeError(f"expected a Prediction or a mapping label -> score, got {type(item).__name__}")
     return {str(k): float(v) for k, v in scores.items()}
 
 
@@ -278,7 +278,7 @@ def plot_emotion_timeline(
     t = np.asarray(times, dtype=float)
     s = np.asarray(scores, dtype=float)
     if s.ndim != 2 or s.shape != (len(t), len(labels)):
-        raise ValueError(
+        raise InvalidValueError(
             f"scores must have shape (len(times), len(labels)) = ({len(t)}, {len(labels)}), got {s.shape}"
         )
     fig = Figure(figsize=(8, 3.5), layout="constrained")

@@ -37,17 +37,17 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
-from ._choices import DETECTORS, FACE_POLICIES, check_choice
 from . import _image
-from ._image import ImageInput, load_image, to_gray, to_rgb
-from ._parallel import cpu_count, ordered_map
+from ._choices import ON_ERROR_POLICIES, check_choice
+from ._image import ImageInput, fit_image, load_image, to_gray
+from ._parallel import check_workers, cpu_count, ordered_map
 from .bundle import BundleInfo, load_bundle
 from .errors import DataFormatError, FermaskError
+from .faces import DEFAULT_MIN_SCORE, FaceOptions
 from .results import Prediction, PredictionList, top_emotion
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,17 +62,6 @@ __all__ = [
 ]
 
 
-class _AnalyzerArgsBase(TypedDict):
-    face_policy: Policy
-    detector: Detector
-    upsample: int | None
-    landmarks_path: str | os.PathLike[str] | None
-
-
-class _AnalyzerArgs(_AnalyzerArgsBase, total=False):
-    """Keyword arguments of the :class:`~fermask.FaceAnalyzer` a Predictor creates on first use."""
-
-    min_score: float
 
 
 def _describe(src: Any) -> str:
@@ -119,8 +108,9 @@ class Predictor:
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
             :class:`~fermask.FaceAnalyzer`.
         upsample: Detector upsampling (``None``: chosen by image size).
-        min_score: Detections scoring below this are dropped (``None``: the
-            :class:`~fermask.FaceAnalyzer` default).
+        min_score: Detections scoring below this are dropped (default and
+            ``None``: :data:`fermask.faces.DEFAULT_MIN_SCORE`). The face-finder
+            options are defined and checked by :class:`~fermask.faces.FaceOptions`.
         simulate_mask: A mask style name, a ``MaskStyle``, a list of names,
             ``"random"`` or a ready :class:`~fermask.Masker`: every face is
             masked before its crop is taken, to try a model on masked faces
@@ -150,7 +140,7 @@ class Predictor:
         detector: Detector = "hog",
         face_policy: Policy = "auto",
         upsample: int | None = None,
-        min_score: float | None = None,
+        min_score: float | None = DEFAULT_MIN_SCORE,
         simulate_mask: Any = None,
         mask_seed: int = 0,
         landmarks_path: str | os.PathLike[str] | None = None,
@@ -168,17 +158,8 @@ class Predictor:
         info.check_model(model, "Predictor", fix="pass labels=[...] or a BundleInfo that describes this model")
         self.info = info
         self._analyzer = analyzer
-        self._analyzer_args: _AnalyzerArgs = {
-            "face_policy": face_policy,
-            "detector": detector,
-            "upsample": upsample,
-            "landmarks_path": landmarks_path,
-        }
-        if min_score is not None:
-            self._analyzer_args["min_score"] = float(min_score)
-        if analyzer is None:
-            check_choice(detector, DETECTORS, "detector", error=ValueError)
-            check_choice(face_policy, FACE_POLICIES, "face_policy", error=ValueError)
+        score = DEFAULT_MIN_SCORE if min_score is None else min_score
+        self._face_options = FaceOptions(face_policy, detector, upsample, score, landmarks_path)
         self.simulate_mask = simulate_mask
         self.mask_seed = int(mask_seed)
         self._masker: Any = None
@@ -241,9 +222,7 @@ class Predictor:
     def analyzer(self) -> FaceAnalyzer:
         """The face finder (created on first use)."""
         if self._analyzer is None:
-            from .faces import FaceAnalyzer
-
-            self._analyzer = FaceAnalyzer(**self._analyzer_args)
+            self._analyzer = self._face_options.analyzer()
         return self._analyzer
 
     @property
@@ -261,12 +240,12 @@ class Predictor:
                     style=self.simulate_mask,
                     seed=self.mask_seed,
                     keep_color=self.info.color_mode == "rgb",
-                    landmarks_path=self._analyzer_args.get("landmarks_path"),
+                    landmarks_path=self._face_options.landmarks_path,
                 )
         return self._masker
 
     def __repr__(self) -> str:
-        det = self._analyzer.detector if self._analyzer is not None else self._analyzer_args["detector"]
+        det = self._analyzer.detector if self._analyzer is not None else self._face_options.detector
         return (
             f"Predictor(labels={len(self.info.labels)}, input_shape={self.info.input_shape}, "
             f"color_mode={self.info.color_mode!r}, output={self.info.output!r}, detector={det!r}, "
@@ -292,12 +271,9 @@ class Predictor:
         Returns:
             ``input_shape`` float32 array.
         """
-        h, w, c = self.info.input_shape
-        arr = to_gray(crop) if c == 1 else to_rgb(crop)
-        if arr.shape[:2] != (h, w):
-            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR))
-        out = arr.astype(np.float32)
-        return out[..., None] if c == 1 else out
+        h, w, _ = self.info.input_shape
+        out = fit_image(crop, (h, w), self.info.color_mode).astype(np.float32)
+        return out[..., None] if out.ndim == 2 else out
 
     def scores(self, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Run the model on preprocessed inputs and return probabilities.
@@ -427,7 +403,7 @@ class Predictor:
         workers: int | None = None,
     ) -> Iterator[PredictionList]:
         """Like :meth:`predict_many`, but yields results as they are ready (bounded memory)."""
-        check_choice(on_error, ("raise", "record"), "on_error", error=ValueError)
+        check_choice(on_error, ON_ERROR_POLICIES, "on_error")
         batch_size = max(1, int(batch_size))
         queue: list[_Pending] = []
         n_faces = 0
@@ -451,8 +427,7 @@ class Predictor:
             yield from flush()
 
     def _threads(self, workers: int | None) -> int:
-        if workers is not None and int(workers) < 1:
-            raise ValueError(f"workers must be 1 or more, got {workers}")
+        workers = check_workers(workers)
         if self.masker is not None:  # the masker's random choices follow the order of its calls
             return 1
         return min(4, cpu_count()) if workers is None else int(workers)

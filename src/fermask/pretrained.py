@@ -42,7 +42,7 @@ from typing import Any, NamedTuple, Union
 from ._choices import did_you_mean
 from ._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, cache_dir, sha256_file
 from ._registry import Registry
-from .errors import DataFormatError, FermaskError, UnknownNameError
+from .errors import DataFormatError, FermaskError, InvalidTypeError, InvalidValueError, UnknownNameError
 from .labels import EMOTIONS
 
 __all__ = [
@@ -185,15 +185,15 @@ class PretrainedModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"a pretrained model needs a non-empty name, got {self.name!r}")
+            raise InvalidValueError(f"a pretrained model needs a non-empty name, got {self.name!r}")
         if not isinstance(self.source, (PyPIFile, URLFile, PackageFile)):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"source of pretrained model {self.name!r} must be a PyPIFile, URLFile or PackageFile, "
                 f"got {type(self.source).__name__}"
             )
         digest = str(self.sha256).lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError(f"sha256 of pretrained model {self.name!r} must be 64 hex digits, got {self.sha256!r}")
+            raise InvalidValueError(f"sha256 of pretrained model {self.name!r} must be 64 hex digits, got {self.sha256!r}")
         object.__setattr__(self, "sha256", digest)
         object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
@@ -287,7 +287,7 @@ def register_pretrained(entry: PretrainedModel, *, overwrite: bool = False) -> P
         ValueError: The name is taken and ``overwrite`` is false.
     """
     if not isinstance(entry, PretrainedModel):
-        raise TypeError(f"register_pretrained takes a PretrainedModel, got {type(entry).__name__}")
+        raise InvalidTypeError(f"register_pretrained takes a PretrainedModel, got {type(entry).__name__}")
     return _REGISTRY.register(entry.name, entry, overwrite=overwrite)
 
 

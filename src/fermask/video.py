@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataFormatError, ImageError, missing_dependency
+from .errors import DataFormatError, ImageError, InvalidValueError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -173,7 +173,7 @@ def iter_frames(
         MissingDependencyError: imageio-ffmpeg is not installed.
     """
     if int(stride) < 1:
-        raise ValueError(f"stride must be 1 or more, got {stride!r}")
+        raise InvalidValueError(f"stride must be 1 or more, got {stride!r}")
     fps, duration = _probe(path)
     import imageio.v3 as iio
 

@@ -24,12 +24,15 @@ import numpy as np
 
 from .._choices import DEFAULT_PNG_LEVEL
 from .._parallel import bounded_groups
+from ..errors import FermaskError
 
 __all__ = ["PIL_FORMATS", "RECORD_FIELDS", "DEFAULT_PNG_LEVEL", "Task", "Encoded", "Encoder", "encode_image", "frames_note"]
 
 PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
 """Output suffix -> the format Pillow writes."""
 
+
+_ONE_EACH = "a masker must give one MaskResult per image, in the order of the images (see Masker.mask_batch)"
 
 RECORD_FIELDS = ("status", "faces", "styles", "colors", "patterns", "full_frame", "reason")
 """The fields of a :class:`~fermask.MaskResult` record that a folder run's manifest line keeps."""
@@ -202,10 +205,10 @@ class Encoder:
                 continue
             res = next(results, None)
             if res is None:
-                raise RuntimeError(f"the masker gave fewer results than the {len(readable)} images it was given")
+                raise FermaskError(f"the masker gave fewer results than the {len(readable)} images it was given; {_ONE_EACH}")
             yield read, res
         if next(results, None) is not None:  # also lets the masker's generator finish
-            raise RuntimeError(f"the masker gave more results than the {len(readable)} images it was given")
+            raise FermaskError(f"the masker gave more results than the {len(readable)} images it was given; {_ONE_EACH}")
 
     def masked(self, tasks: Iterable[Task], **options: Any) -> Generator[Encoded, None, None]:
         """Read, mask and encode ``tasks`` (``options`` go to the masker's ``mask_many``), each as soon as it is masked.

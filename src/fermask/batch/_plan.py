@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._choices import OUTPUT_FORMATS, OutputFormat, check_choice
+from .._parallel import check_workers
 from .._version import __version__
 from ..errors import FermaskError
 from ._encode import DEFAULT_PNG_LEVEL
@@ -113,14 +114,13 @@ def check_arguments(
     inputs: list[str | os.PathLike[str]], out: Path, output_format: str, workers: int | None, png_level: int
 ) -> None:
     """Refuse bad options and an output folder that is an input or a file."""
-    check_choice(output_format, OUTPUT_FORMATS, "output_format", error=FermaskError)
+    check_choice(output_format, OUTPUT_FORMATS, "output_format")
     if isinstance(png_level, bool) or not isinstance(png_level, int) or not 0 <= png_level <= 9:
         raise FermaskError(
             f"png_level must be a whole number from 0 (fastest, largest files) to 9 (slowest, smallest), "
             f"got {png_level!r}"
         )
-    if workers is not None and int(workers) < 1:
-        raise FermaskError(f"workers must be at least 1, got {workers}")
+    check_workers(workers)
     out_real = real_path(out)
     for item in inputs:
         p = Path(item)

@@ -37,28 +37,22 @@ def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_masker(args: argparse.Namespace) -> Any:
-    """Make the Masker the options describe; bad values raise FermaskError."""
-    from fermask.errors import FermaskError
+    """Make the Masker the options describe; bad values raise FermaskError (as every Masker error is)."""
     from fermask.masker import Masker
 
     style: Any = args.style
     if isinstance(style, str) and "," in style:
         style = [s.strip() for s in style.split(",") if s.strip()]
-    try:
-        return Masker(
-            style,
-            color=args.color,
-            pattern=args.pattern,
-            seed=args.seed,
-            keep_color=args.keep_color,
-            face_policy=args.face_policy,
-            detector=args.detector,
-            landmarks_path=args.landmarks,
-        )
-    except FermaskError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise FermaskError(str(exc)) from None
+    return Masker(
+        style,
+        color=args.color,
+        pattern=args.pattern,
+        seed=args.seed,
+        keep_color=args.keep_color,
+        face_policy=args.face_policy,
+        detector=args.detector,
+        landmarks_path=args.landmarks,
+    )
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

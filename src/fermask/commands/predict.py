@@ -123,14 +123,14 @@ def _default_model() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask predict``; returns 0, or 1 when some input failed."""
+    from fermask._parallel import check_workers
     from fermask.errors import FermaskError
     from fermask.predictor import Predictor
     from fermask.video import is_video, predict_video
 
     if args.batch_size < 1:
         raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
-    if args.workers is not None and args.workers < 1:
-        raise FermaskError(f"--workers must be 1 or more, got {args.workers}")
+    check_workers(args.workers, "--workers")
     if args.stride < 1:
         raise FermaskError(f"--stride must be 1 or more, got {args.stride}")
     paths = _collect(args.inputs)

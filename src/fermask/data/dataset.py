@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .._choices import check_choice
-from ..errors import DataFormatError
+from .._choices import FERPLUS_MODES, NO_FACE_POLICIES, check_choice
+from ..errors import DataFormatError, InvalidIndexError
 from ..labels import EMOTIONS, label_index
 from ._sampling import allocate
-from .ferplus import FERPLUS_MODES, ferplus_labels, read_votes_for
+from .ferplus import ferplus_labels, read_votes_for
 from .store import read_dataset, write_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +36,8 @@ __all__ = ["FERDataset", "save_dataset", "load_dataset"]
 
 Index = int | slice | Sequence[int] | np.ndarray
 
-NO_FACE_POLICIES = ("drop", "keep")
-"""What :meth:`FERDataset.mask` does with images where no face was masked."""
+# NO_FACE_POLICIES (what FERDataset.mask does with images where no face was masked) lives in
+# fermask._choices; the import above keeps ``fermask.data.dataset.NO_FACE_POLICIES`` working.
 
 
 def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
@@ -393,7 +393,7 @@ class FERDataset:
         if isinstance(indices, (int, np.integer)):
             i = int(indices)
             if not -len(self) <= i < len(self):
-                raise IndexError(f"index {i} is out of range for a dataset of {len(self)} images")
+                raise InvalidIndexError(f"index {i} is out of range for a dataset of {len(self)} images")
             idx: Any = np.array([i % len(self)])
         elif isinstance(indices, slice):
             idx = indices
@@ -401,9 +401,9 @@ class FERDataset:
             idx = np.asarray(indices)
             if idx.dtype == bool:
                 if idx.shape != (len(self),):
-                    raise IndexError(f"a boolean mask must have shape ({len(self)},), got {idx.shape}")
+                    raise InvalidIndexError(f"a boolean mask must have shape ({len(self)},), got {idx.shape}")
             elif idx.size and not np.issubdtype(idx.dtype, np.integer):
-                raise IndexError(f"indices must be integers or booleans, got dtype {idx.dtype}")
+                raise InvalidIndexError(f"indices must be integers or booleans, got dtype {idx.dtype}")
             else:
                 idx = idx.astype(np.int64)
         return self._replace(
@@ -701,7 +701,7 @@ class FERDataset:
         Raises:
             DataFormatError: The votes file does not line up with this dataset.
         """
-        check_choice(mode, FERPLUS_MODES, "with_ferplus: mode", error=DataFormatError)
+        check_choice(mode, FERPLUS_MODES, "with_ferplus: mode")
         if self.label_names != EMOTIONS:
             raise DataFormatError("with_ferplus needs a dataset with the seven FER2013 classes (not a binary view)")
         votes, named = read_votes_for(path, self.ids, self.usage)
@@ -767,7 +767,7 @@ class FERDataset:
             >>> with Client("tcp://10.0.0.5:8786") as client:  # doctest: +SKIP
             ...     masked = ds.mask(fermask.Masker("surgical"), executor=client.get_executor())
         """
-        check_choice(on_no_face, NO_FACE_POLICIES, "on_no_face", error=DataFormatError)
+        check_choice(on_no_face, NO_FACE_POLICIES, "on_no_face")
         from .cache import mask_arrays
 
         arrays, info = mask_arrays(

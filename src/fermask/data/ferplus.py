@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._choices import FERPLUS_MODES  # kept importable from here; the tuple lives in _choices
 from ..errors import DataFormatError
 from ..labels import EMOTIONS, label_index
 from .readers import FERPLUS_COLUMNS, read_ferplus_votes
@@ -30,9 +31,6 @@ __all__ = ["FERPLUS_ORDER", "FERPLUS_MODES", "read_votes_for", "ferplus_labels"]
 
 FERPLUS_ORDER = FERPLUS_COLUMNS[2:]
 """FER+ vote columns (``fer2013new.csv`` after Usage and Image name)."""
-
-FERPLUS_MODES = ("majority", "soft")
-"""How votes become labels: the majority category, or vote shares as soft labels."""
 
 # The FER+ names of the FER2013 classes, in FER2013 label order.
 _FERPLUS_NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")

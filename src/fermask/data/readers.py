@@ -29,7 +29,7 @@ from typing import IO, Any
 import numpy as np
 
 from .._choices import COLOR_MODES, check_choice
-from .._image import IMAGE_SUFFIXES, load_image, to_rgb
+from .._image import IMAGE_SUFFIXES, fit_image, load_image
 from ..errors import DataFormatError, ImageError
 from ..labels import EMOTIONS, label_index
 
@@ -379,12 +379,10 @@ def read_image_folder(
         DataFormatError: No images, an unknown label folder, a non-image in a
             label folder, or images of different sizes without ``image_size``.
     """
-    from PIL import Image
-
     root = Path(path)
     if not root.is_dir():
         raise DataFormatError(f"'{root}' is not a folder; expected <root>/<label>/*.png or <root>/<split>/<label>/*.png")
-    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True, error=DataFormatError)
+    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True)
     top = _label_dirs(root)
     splits = [d for d in top if _split_usage(d.name) is not None]
     groups: list[tuple[str, Path]] = []
@@ -430,9 +428,7 @@ def read_image_folder(
         except ImageError as exc:
             raise DataFormatError(f"'{f}' in a label folder is not a readable image: {exc}") from None
         if image_size is not None:
-            h, w = int(image_size[0]), int(image_size[1])
-            if arr.shape[:2] != (h, w):
-                arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR))
+            arr = fit_image(arr, image_size)
         elif first_size is None:
             first_size = (arr.shape[:2], f)
         elif arr.shape[:2] != first_size[0]:
@@ -443,12 +439,7 @@ def read_image_folder(
         any_rgb = any_rgb or arr.ndim == 3
         arrays.append(arr)
     mode = color_mode or ("rgb" if any_rgb else "grayscale")
-    if mode == "rgb":
-        images = np.stack([to_rgb(a) for a in arrays])
-    else:
-        from .._image import to_gray
-
-        images = np.stack([to_gray(a) for a in arrays])
+    images = np.stack([fit_image(a, color_mode=mode) for a in arrays])
     labels = np.array([e[1] for e in entries], dtype=np.int64)
     usages = np.array([e[0] for e in entries], dtype="<U11")
     return images, labels, usages, [str(e[2]) for e in entries]

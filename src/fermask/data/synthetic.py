@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .._image import fit_image
 from ..errors import DataFormatError
 from ..labels import EMOTIONS
 from ._sampling import allocate
@@ -58,10 +59,9 @@ def _photo_faces() -> list[np.ndarray] | None:
     faces: list[np.ndarray] = []
     try:
         for f in skdata.lfw_subset()[:100]:  # the first 100 are faces, the rest are not
-            img = Image.fromarray((np.asarray(f) * 255).round().astype(np.uint8))
-            faces.append(np.asarray(img.resize((_SIDE, _SIDE), Image.Resampling.BILINEAR)))
+            faces.append(fit_image((np.asarray(f) * 255).round().astype(np.uint8), (_SIDE, _SIDE)))
         astro = Image.fromarray(skdata.astronaut()).crop((170, 70, 275, 185)).convert("L")
-        faces.append(np.asarray(astro.resize((_SIDE, _SIDE), Image.Resampling.BILINEAR)))
+        faces.append(fit_image(np.asarray(astro), (_SIDE, _SIDE)))
     except Exception:
         return None
     return faces
@@ -221,12 +221,7 @@ def make_synthetic_fer(
             x += rng.normal(0.0, noise, size=x.shape).astype(np.float32)
         out[a:b] = np.clip(x + 0.5, 0, 255).astype(np.uint8)
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(int(v) for v in image_size)
-    images = out
-    if size != (_SIDE, _SIDE):
-        h, w_ = size
-        images = np.stack(
-            [np.asarray(Image.fromarray(im).resize((w_, h), Image.Resampling.BILINEAR)) for im in out]
-        )
+    images = out if size == (_SIDE, _SIDE) else np.stack([fit_image(im, size) for im in out])
     return FERDataset(
         images,
         labels,

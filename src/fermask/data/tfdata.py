@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._choices import COLOR_MODES, check_choice
+from .._choices import COLOR_MODES, LABEL_MODES, channels_of, check_choice
 from ..errors import DataFormatError
 
 __all__ = ["make_tf_dataset", "DatasetArrays", "AUGMENT_DEFAULTS", "LABEL_MODES"]
@@ -45,9 +45,6 @@ AUGMENT_DEFAULTS: dict[str, float] = {
     "brightness": 0.1,  # largest brightness change, as a fraction of 255
 }
 """What ``augment=True`` does; pass a dict to change any of these (0 turns one off)."""
-
-LABEL_MODES = ("int", "categorical", "soft", "binary")
-"""The label encodings ``make_tf_dataset`` offers (``None``: images only)."""
 
 Fn = Callable[..., Any]
 
@@ -85,8 +82,8 @@ def _check_request(ds: DatasetArrays, batch_size: int, color_mode: str | None, l
     """Refuse what ``make_tf_dataset`` cannot build, saying what to do instead."""
     if len(ds) == 0:
         raise DataFormatError("to_tf_dataset: the dataset is empty")
-    check_choice(label_mode, LABEL_MODES, "label_mode", allow_none=True, error=DataFormatError)
-    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True, error=DataFormatError)
+    check_choice(label_mode, LABEL_MODES, "label_mode", allow_none=True)
+    check_choice(color_mode, COLOR_MODES, "color_mode", allow_none=True)
     if int(batch_size) < 1:
         raise DataFormatError(f"batch_size must be at least 1, got {batch_size}")
     if label_mode is not None and (ds.labels < 0).any():
@@ -261,7 +258,7 @@ def make_tf_dataset(
     aug = _augment_params(augment)
     h, w = _size(image_size, ds)
     src_h, src_w, src_c = ds.image_shape
-    out_c = {"grayscale": 1, "rgb": 3, None: src_c}[color_mode]
+    out_c = src_c if color_mode is None else channels_of(color_mode)
     augment_first = h * w >= src_h * src_w  # augment at the smaller resolution
 
     tf = tf_module()

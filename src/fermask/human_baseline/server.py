@@ -32,7 +32,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import FermaskError
+from ..errors import FermaskError, InvalidValueError
 from .session import Session
 
 __all__ = ["AnswerError", "BaselineServer", "make_server", "parse_answer"]
@@ -58,13 +58,13 @@ class AnswerError(FermaskError):
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
+    raise InvalidValueError(f"{name} is not a number")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"the number {text[:30]} is too large")
+        raise InvalidValueError(f"the number {text[:30]} is too large")
     return value
 
 

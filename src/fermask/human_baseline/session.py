@@ -64,26 +64,19 @@ class Item:
 
 
 def load_data(path: str | os.PathLike[str]) -> FERDataset:
-    """Read a labelled dataset: a FER2013-format CSV, a saved dataset, or a ``<label>/*.png`` folder.
+    """Deprecated: use :func:`fermask.data.load_fer_data` instead (the same reader, the same errors).
 
-    Args:
-        path: The CSV file (``.csv``/``.csv.gz``), a folder written by
-            :meth:`FERDataset.save` (it holds ``dataset.json``), or an image
-            folder (``<label>/*.png``, ``train/<label>/*.png``, ...).
-
-    Returns:
-        The dataset.
+    Warns:
+        DeprecationWarning: Always.
     """
-    from ..data import FERDataset
+    from ..data.load import load_fer_data
 
-    p = Path(path)
-    if not p.exists():
-        raise FermaskError(f"'{p}': no such file or folder; expected a FER2013 CSV or a labelled image folder")
-    if p.is_file():
-        return FERDataset.from_csv(p)
-    if (p / "dataset.json").is_file():
-        return FERDataset.load(p)
-    return FERDataset.from_folder(p)
+    warnings.warn(
+        "fermask.human_baseline.load_data is deprecated; use fermask.data.load_fer_data instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return load_fer_data(path)
 
 
 def _fsync_append(path: Path, line: str) -> bool:
@@ -177,7 +170,9 @@ class Session:
 
         Args:
             folder: The session folder.
-            data: A :class:`~fermask.data.FERDataset` or a path :func:`load_data` reads.
+            data: A :class:`~fermask.data.FERDataset` or a path
+                :func:`fermask.data.load_fer_data` reads (FER2013 CSV, image
+                folder or saved dataset).
             n: Number of images.
             seed: Seed of the draw (and of the masker's random choices).
             style: Mask style (name, list of names, ``"random"``), when no ``masker`` is given.
@@ -204,9 +199,9 @@ class Session:
             return session
         if int(n) < 1:
             raise FermaskError(f"n must be at least 1, got {n}")
-        from ..data import FERDataset
+        from ..data import FERDataset, load_fer_data
 
-        ds = data if isinstance(data, FERDataset) else load_data(data)
+        ds = data if isinstance(data, FERDataset) else load_fer_data(data)
         candidates = np.arange(len(ds))
         if usage:
             candidates = candidates[ds.usage == usage]

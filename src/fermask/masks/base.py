@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidValueError
+
 __all__ = ["FaceGeometry", "MaskShape", "Line", "Disc", "MaskStyle", "bezier", "smooth_closed"]
 
 RGB = tuple[int, int, int]
@@ -41,7 +43,7 @@ class FaceGeometry:
     def __init__(self, landmarks: np.ndarray) -> None:
         p = np.asarray(landmarks, dtype=np.float64)
         if p.shape != (68, 2):
-            raise ValueError(f"expected 68 landmarks of shape (68, 2), got {p.shape}")
+            raise InvalidValueError(f"expected 68 landmarks of shape (68, 2), got {p.shape}")
         self.p = p
         right = p[16] - p[0]
         w = float(np.hypot(*right))

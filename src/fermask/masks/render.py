@@ -18,6 +18,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .._choices import check_choice
+from ..errors import InvalidValueError
 from .base import FaceGeometry, MaskShape
 
 __all__ = ["COLORS", "PATTERNS", "Appearance", "parse_color", "paint", "ColorSpec"]
@@ -74,16 +76,16 @@ def parse_color(color: ColorSpec) -> RGB | None:
         if m:
             v = m.group(1)
             return (int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16))
-        raise ValueError(
+        raise InvalidValueError(
             f"unknown colour {color!r}; use a name ({', '.join(COLORS)}), '#rrggbb', "
             "an (r, g, b) tuple, or 'random'"
         )
     try:
         vals = [int(c) for c in color]
     except (TypeError, ValueError):
-        raise ValueError(f"a colour must be a name, '#rrggbb' or (r, g, b), got {color!r}") from None
+        raise InvalidValueError(f"a colour must be a name, '#rrggbb' or (r, g, b), got {color!r}") from None
     if len(vals) != 3 or not all(0 <= c <= 255 for c in vals):
-        raise ValueError(f"an (r, g, b) colour needs three values in 0-255, got {color!r}")
+        raise InvalidValueError(f"an (r, g, b) colour needs three values in 0-255, got {color!r}")
     return (vals[0], vals[1], vals[2])
 
 
@@ -112,6 +114,7 @@ def _soft(x: np.ndarray, px: float) -> np.ndarray:
 
 def _pattern(name: str, u: np.ndarray, v: np.ndarray, face_w: float, rng: np.random.Generator) -> np.ndarray:
     """Pattern weight in 0..1 over face-frame coordinates (``u``, ``v`` in face widths)."""
+    check_choice(name, PATTERNS, "pattern")  # the names below; the last one needs no test
     px = 1.0 / max(face_w, 1.0)  # one pixel in face widths
     if name == "stripes":
         period = 0.09
@@ -139,12 +142,10 @@ def _pattern(name: str, u: np.ndarray, v: np.ndarray, face_w: float, rng: np.ran
         img = Image.fromarray((grid * 255).astype(np.uint8)).resize((u.shape[1], u.shape[0]), Image.Resampling.BICUBIC)
         n = np.asarray(img, dtype=np.float32) / 255.0
         return _soft((n - 0.5) * 0.2, px * 2)
-    if name == "zigzag":
-        period = 0.1
-        tri = np.abs(((u / period) % 1.0) - 0.5) * period * 0.8
-        d = (np.abs((((v + tri) / period) % 1.0) - 0.5) - 0.25) * period
-        return _soft(d, px)
-    raise ValueError(f"unknown pattern {name!r}; choose one of {', '.join(PATTERNS)}, or None")
+    period = 0.1  # zigzag
+    tri = np.abs(((u / period) % 1.0) - 0.5) * period * 0.8
+    d = (np.abs((((v + tri) / period) % 1.0) - 0.5) - 0.25) * period
+    return _soft(d, px)
 
 
 def _bounds(shape: MaskShape, g: FaceGeometry) -> tuple[float, float, float, float]:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 
 from .._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of
 from .._registry import Registry
-from ..errors import FermaskError
+from ..errors import FermaskError, InvalidTypeError, InvalidValueError
 
 __all__ = [
     "ModelBuilder",
@@ -81,12 +81,12 @@ class ModelEntry:
             ValueError: A bad ``output`` or ``color_mode``.
         """
         if not callable(builder):
-            raise TypeError(f"a model builder must be callable, got {type(builder).__name__}")
-        check_choice(output, OUTPUTS, "output", error=ValueError)
+            raise InvalidTypeError(f"a model builder must be callable, got {type(builder).__name__}")
+        check_choice(output, OUTPUTS, "output")
         sig_shape, sig_classes = _signature_defaults(builder)
         shape = check_shape(input_shape) if input_shape is not None else sig_shape
         mode = color_mode or color_mode_of(shape[2])
-        check_choice(mode, COLOR_MODES, "color_mode", error=ValueError)
+        check_choice(mode, COLOR_MODES, "color_mode")
         n = num_classes if num_classes is not None else sig_classes
         if n is None:
             n = 2 if output == "sigmoid" else 7
@@ -253,7 +253,7 @@ def register_model(
         )
         key = name if isinstance(name, str) else getattr(fn, "__name__", None)
         if not key:
-            raise ValueError("pass a name to register_model for a builder without __name__")
+            raise InvalidValueError("pass a name to register_model for a builder without __name__")
         _MODELS.register(str(key), entry, overwrite=overwrite)
         return fn
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._tf import keras_module
+from ..errors import InvalidValueError
 
 keras = keras_module()
 
@@ -47,7 +48,7 @@ class CaffePreprocess(_Layer):
         super().__init__(**kwargs)
         self.mean = tuple(float(m) for m in mean)
         if len(self.mean) != 3:
-            raise ValueError(f"mean needs 3 values (B, G, R), got {mean!r}")
+            raise InvalidValueError(f"mean needs 3 values (B, G, R), got {mean!r}")
 
     def call(self, inputs: Any) -> Any:
         ops = keras.ops

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._tf import keras_module
+from ..errors import InvalidValueError
 from ._registry import register_model
 from ._common import as_tuple, check_min_size, check_rate, softmax_classes
 
@@ -54,7 +55,7 @@ def shallow_cnn(
     n = softmax_classes("shallow_cnn", num_classes)
     f = as_tuple(filters, "shallow_cnn filters")
     if len(f) != 2:
-        raise ValueError(f"shallow_cnn has two convolutions: give 2 filter counts, got {filters!r}")
+        raise InvalidValueError(f"shallow_cnn has two convolutions: give 2 filter counts, got {filters!r}")
     (units_,) = as_tuple(units, "shallow_cnn units")
     (k,) = as_tuple(kernel_size, "shallow_cnn kernel_size")
     rate = check_rate(dropout)

@@ -102,8 +102,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.optimizer = str(self.optimizer).strip().lower()
         self.schedule = str(self.schedule).strip().lower()
-        check_choice(self.optimizer, OPTIMIZERS, "optimizer", error=FermaskError)
-        check_choice(self.schedule, SCHEDULES, "schedule", error=FermaskError)
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer")
+        check_choice(self.schedule, SCHEDULES, "schedule")
         _positive(self.learning_rate, "learning_rate", float)
         _positive(self.batch_size, "batch_size", int)
         _positive(self.epochs, "epochs", int)
@@ -126,7 +126,7 @@ class TrainConfig:
             if len(size) != 2 or min(int(v) for v in size) < 8:
                 raise FermaskError(f"image_size must be (height, width) of at least 8 pixels, got {self.image_size!r}")
             self.image_size = (int(size[0]), int(size[1]))
-        check_choice(self.color_mode, COLOR_MODES, "color_mode", allow_none=True, error=FermaskError)
+        check_choice(self.color_mode, COLOR_MODES, "color_mode", allow_none=True)
         if self.validation_fraction is not None and not 0.0 < float(self.validation_fraction) < 1.0:
             raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
         self.model_options = dict(self.model_options or {})
