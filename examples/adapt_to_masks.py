@@ -30,8 +30,8 @@ def main() -> None:
         from skimage import data
 
         faces = (data.lfw_subset()[:100] * 255).round().astype(np.uint8)
-    result = fermask.adapt(args.teacher, faces, out_dir=args.out, epochs=args.epochs, batch_size=16,
-                           overwrite=True, progress=False)
+    config = fermask.AdaptConfig(epochs=args.epochs, batch_size=16)  # or keywords: adapt(..., epochs=..., batch_size=16)
+    result = fermask.adapt(args.teacher, faces, config, out_dir=args.out, overwrite=True, progress=False)
     a = result.agreement
     print(f"held-out faces: {int(a['n_heldout'])}")
     print(f"teacher on masked faces agrees with itself unmasked: {a['masked_before']:.0%}")

@@ -94,13 +94,64 @@ def test_adapting_raises_agreement_on_masked_faces(faces: np.ndarray, tmp_path: 
     )
 
 
-def test_same_seed_same_student(faces: np.ndarray) -> None:
-    kw = dict(epochs=2, batch_size=16, learning_rate=0.003, validation_fraction=0.3, seed=3, progress=False,
-              labels=["dark", "mid", "light"])
-    a = fermask.adapt(brightness_teacher(faces), faces[:40], **kw)
-    b = fermask.adapt(brightness_teacher(faces), faces[:40], **kw)
+def test_same_seed_same_student_with_a_config_or_keywords(faces: np.ndarray) -> None:
+    settings = dict(epochs=2, batch_size=16, learning_rate=0.003, validation_fraction=0.3, seed=3)
+    a = fermask.adapt(brightness_teacher(faces), faces[:40], progress=False, labels=["dark", "mid", "light"], **settings)
+    b = fermask.adapt(brightness_teacher(faces), faces[:40], fermask.AdaptConfig(**settings), progress=False,
+                      labels=["dark", "mid", "light"])
+    assert a.config == b.config == fermask.AdaptConfig(**settings)
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_allclose(wa, wb, atol=1e-5)
+
+
+def test_the_old_keywords_are_overrides_of_one_config(tmp_path: Path) -> None:
+    from fermask.training.config import resolve_adapt_config
+
+    old = dict(epochs=7, batch_size=8, learning_rate=1e-3, temperature=3.0, unmasked_share=0.25,
+               validation_fraction=0.2, seed=5, flip=False)
+    cfg = fermask.AdaptConfig(**old)
+    assert resolve_adapt_config(None, overrides=old) == (cfg, None)
+    assert resolve_adapt_config(cfg.to_dict()) == (cfg, None)
+    cfg.to_json(tmp_path / "adapt.json")
+    assert resolve_adapt_config(tmp_path / "adapt.json", overrides={"epochs": 2})[0].epochs == 2
+    assert resolve_adapt_config(cfg, student="shallow_cnn")[0].student == "shallow_cnn"  # a name goes in the config
+    model = object()
+    assert resolve_adapt_config(cfg, student=model) == (cfg, model)  # a model is passed on as it is
+    with pytest.raises(FermaskError, match="unexpected argument 'epoch'. Did you mean 'epochs'"):
+        resolve_adapt_config(None, overrides={"epoch": 3})
+    with pytest.raises(FermaskError, match="unmasked_share"):
+        fermask.AdaptConfig(unmasked_share=1.0)
+    with pytest.raises(FermaskError, match="epochs must be a positive integer"):
+        fermask.AdaptConfig(epochs=0)
+
+
+def test_train_and_adapt_write_a_run_through_the_one_run_sequence(faces: np.ndarray, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import fermask.training.run as run_module
+
+    records = []
+    write_run_end = run_module.write_run_end
+
+    def spy(out: Path, record: object) -> Path:
+        records.append(record)
+        return write_run_end(out, record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "write_run_end", spy)
+    labels = ["dark", "mid", "light"]
+    x = faces[:30, ..., None].astype(np.float32)
+    y = brightness_teacher(faces).predict(x, verbose=0).argmax(axis=1)
+    net = keras.Sequential([keras.Input((SIZE, SIZE, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                            keras.layers.Dense(3, activation="softmax")])
+    fermask.train((x, y), model=net, labels=labels, epochs=1, batch_size=16, out_dir=tmp_path / "train", progress=False)
+    fermask.adapt(brightness_teacher(faces), faces[:30], epochs=1, batch_size=16, validation_fraction=0.3,
+                  out_dir=tmp_path / "adapt", progress=False, labels=labels)
+    assert len(records) == 2 and records[0].model_name == net.name and records[1].model_name.endswith("_adapted")
+    listing = {name: sorted(p.name for p in (tmp_path / name).iterdir()) for name in ("train", "adapt")}
+    assert listing["train"] == listing["adapt"]
+    assert {"config.json", "run.json", "history.json", "checkpoints", "bundle"} <= set(listing["train"])
+    runs = {name: json.loads((tmp_path / name / "run.json").read_text()) for name in ("train", "adapt")}
+    assert runs["train"].keys() == runs["adapt"].keys() and runs["adapt"]["status"] == "finished"
+    assert runs["adapt"]["data"]["teacher"].startswith("model") and runs["train"]["data"]["teacher"] is None
 
 
 def test_command_on_a_folder_of_face_crops(faces: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

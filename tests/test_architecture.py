@@ -510,3 +510,41 @@ def test_fer2013_paths_are_read_in_one_place() -> None:
                 if {"from_csv", "from_folder"} <= calls:
                     found.append(f"{path}:{fn.lineno} {fn.name}")
     assert not found, "read a FER2013 path with fermask.data.load_fer_data:\n" + "\n".join(found)
+# The steps of a training run, each called from one place: training/run.py's run_training.
+RUN_STEPS = {
+    "fermask.training.run_files": {"prepare_out_dir", "epoch_recorder", "write_run_start", "write_run_end"},
+    "fermask.training.distill": {"make_distiller"},
+    "fermask.training.modeling": {"compile_model"},
+    "fermask.training.fitting": {"fit"},
+}
+
+
+def test_only_the_run_sequence_calls_the_run_steps() -> None:
+    """train(), adapt() and any new kind of run go through training.run.run_training, never a copy of its steps."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        module, is_pkg = _module_name(path)
+        if module == "fermask.training.run" or module in RUN_STEPS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                source = _targets(module, is_pkg, node)[0]
+                names = {alias.name for alias in node.names} & RUN_STEPS.get(source, set())
+                found += [f"{path.relative_to(SRC)}:{node.lineno} imports {source}.{n}" for n in sorted(names)]
+            elif isinstance(node, ast.Attribute) and node.attr in ("set_random_seed", "enable_op_determinism"):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno} seeds a run itself ({node.attr})")
+    assert not found, "a training run's steps belong to training/run.py's run_training; pass it a job:\n" + "\n".join(found)
+
+
+def test_training_targets_travel_in_one_pipeline() -> None:
+    """Per-image targets ride in the batch (make_tf_dataset's extra_targets); no second stream zipped beside it."""
+    zipped = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).as_posix() != "data/tfdata.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "zip"
+        and "Dataset" in ast.unparse(node.func.value)
+    ]
+    assert not zipped, "tf.data streams zipped outside data/tfdata.py; pass extra_targets instead:\n" + "\n".join(zipped)

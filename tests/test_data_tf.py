@@ -105,3 +105,33 @@ def test_repeat_and_keras_fit(ds: FERDataset) -> None:
     model.compile("adam", "categorical_crossentropy")
     hist = model.fit(d, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(hist.history["loss"][0])
+
+
+def test_extra_targets_travel_with_their_images_through_shuffling() -> None:
+    # image i is filled with the value i, and its extra target is i too: any misalignment shows
+    n = 90
+    images = np.repeat(np.arange(n, dtype=np.uint8), 48 * 48).reshape(n, 48, 48)
+    index_ds = FERDataset(images, np.arange(n) % 7)
+    targets = np.stack([np.arange(n), np.arange(n) % 7], axis=1).astype(np.float32)
+    d = index_ds.to_tf_dataset(16, shuffle=True, seed=5, label_mode="int", extra_targets={"teacher": targets})
+    orders = []
+    for _epoch in range(2):
+        seen = []
+        for x, y in d:
+            assert sorted(y) == ["label", "teacher"]
+            rows = x.numpy()[:, 0, 0, 0]
+            np.testing.assert_array_equal(rows, y["teacher"].numpy()[:, 0])
+            np.testing.assert_array_equal(y["label"].numpy(), y["teacher"].numpy()[:, 1])
+            seen.extend(rows.astype(int))
+        assert sorted(seen) == list(range(n))
+        orders.append(seen)
+    assert orders[0] != list(range(n)) and orders[0] != orders[1]  # shuffled, and anew each epoch
+
+
+def test_extra_targets_are_checked(ds: FERDataset) -> None:
+    with pytest.raises(DataFormatError, match="one row per image"):
+        ds.to_tf_dataset(8, extra_targets={"teacher": np.zeros((3, 7))})
+    with pytest.raises(DataFormatError, match="label_mode"):
+        ds.to_tf_dataset(8, label_mode=None, extra_targets={"teacher": np.zeros((70, 7))})
+    with pytest.raises(DataFormatError, match="'label'"):
+        ds.to_tf_dataset(8, extra_targets={"label": np.zeros((70, 7))})

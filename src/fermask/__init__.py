@@ -52,6 +52,7 @@ _LAZY = {
     "train": "training",
     "evaluate": "evaluation",
     "adapt": "adaptation",
+    "AdaptConfig": "adaptation",
     "AdaptResult": "adaptation",
     "load_bundle": "bundle",
     "save_bundle": "bundle",
@@ -94,7 +95,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._image import crop_face, load_image
-    from .adaptation import AdaptResult, adapt
+    from .adaptation import AdaptConfig, AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle
     from .convert import download_model, import_model
     from .data import FERDataset, make_synthetic_fer

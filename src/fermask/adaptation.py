@@ -23,7 +23,7 @@ Examples:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from ._image import IMAGE_SUFFIXES, crop_face, fit_image, load_image, to_gray
 from .bundle import BundleInfo, resolve_model, to_probabilities
 from .data.dataset import FERDataset
 from .errors import DataFormatError, FermaskError
+from .training.config import AdaptConfig, resolve_adapt_config
+from .training.run import Fitted, Measured, RunModel, run_training
 
-__all__ = ["adapt", "AdaptResult", "load_faces", "agreement"]
+__all__ = ["adapt", "AdaptConfig", "AdaptResult", "load_faces", "agreement"]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class AdaptResult:
         bundle_path: The student's bundle, or ``None``.
         interrupted: Ctrl-C stopped the run (the bundle holds the weights then).
         notes: Remarks about the run.
+        config: The :class:`AdaptConfig` the run followed.
     """
 
     model: Any
@@ -66,6 +69,7 @@ class AdaptResult:
     bundle_path: Path | None = None
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    config: AdaptConfig | None = None
 
 
 # ----------------------------------------------------------------------------- faces in
@@ -201,56 +205,65 @@ def _masked_once(masker: Any, images: np.ndarray, faces: Sequence[Any], offset: 
 # ----------------------------------------------------------------------------- the run
 @dataclass
 class _Prepared:
-    teacher: Any
-    info: BundleInfo
-    desc: str
     train: FERDataset
     val: FERDataset
     train_probs: np.ndarray
-    val_probs: np.ndarray
     train_faces: list[list[Any]]
     val_masked: np.ndarray
 
 
-def _prepare(
-    teacher: Any, faces: Any, masker: Any, validation_fraction: float, seed: int, progress: bool, labels: Sequence[str] | None
-) -> _Prepared:
-    from .evaluation import predict_scores
-
+def _teacher(teacher: Any, labels: Sequence[str] | None) -> tuple[Any, BundleInfo, str]:
+    """The teacher model, its bundle description (made up from ``labels`` for a bare Keras model) and its name."""
     tmodel, tinfo, desc = resolve_model(teacher, what="teacher")
     if tinfo is None:
         tinfo = BundleInfo.from_model(tmodel, labels)
     if tinfo.output != "softmax":
         raise FermaskError("adapt needs a teacher with one softmax output per class; this one is a sigmoid model")
-    size = tinfo.image_size
-    ds = load_faces(faces, image_size=size, color_mode=tinfo.color_mode, face_margin=tinfo.face_margin, progress=progress)
+    return tmodel, tinfo, desc
+
+
+def _prepare(tmodel: Any, tinfo: BundleInfo, faces: Any, masker: Any, cfg: AdaptConfig, progress: bool) -> _Prepared:
+    """The faces, the teacher's answers on them unmasked, the held-out share masked once, the training faces' landmarks."""
+    from .evaluation import predict_scores
+
+    ds = load_faces(faces, image_size=tinfo.image_size, color_mode=tinfo.color_mode, face_margin=tinfo.face_margin, progress=progress)
     if len(ds) < 4:
         raise DataFormatError(f"adapt needs at least 4 faces (some are held out), got {len(ds)}")
     probs = to_probabilities(predict_scores(tmodel, ds, batch_size=256), len(tinfo.labels), output="softmax")
     ds = ds._replace(labels=probs.argmax(axis=1).astype(np.int64), label_names=tuple(tinfo.labels), soft_labels=None)
-    order = np.random.default_rng(seed).permutation(len(ds))
-    n_val = max(1, int(round(validation_fraction * len(ds))))
+    order = np.random.default_rng(cfg.seed).permutation(len(ds))
+    n_val = max(1, int(round(cfg.validation_fraction * len(ds))))
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     train, val = ds.select(train_idx), ds.select(val_idx)
     val_faces = _face_landmarks(masker, val.images)
     return _Prepared(
-        tmodel, tinfo, desc, train, val, probs[train_idx].astype(np.float32), probs[val_idx].astype(np.float32),
-        _face_landmarks(masker, train.images), _masked_once(masker, val.images, val_faces, 0),
+        train, val, probs[train_idx].astype(np.float32), _face_landmarks(masker, train.images),
+        _masked_once(masker, val.images, val_faces, 0),
     )
 
 
-def _student(student: Any, teacher: Any, info: BundleInfo) -> tuple[Any, str]:
+def _student_name(student: Any, teacher: Any) -> str:
+    """The run's model name: ``<teacher>_adapted`` for a copy of the teacher, else the student's name."""
+    if student is None:
+        return f"{teacher.name}_adapted"
+    if isinstance(student, str):
+        return student
+    if not hasattr(student, "fit"):
+        raise FermaskError(f"student must be None (a copy of the teacher), a registered model name or a Keras model, got {type(student).__name__}")
+    return str(getattr(student, "name", "student"))
+
+
+def _student(student: Any, teacher: Any, info: BundleInfo) -> Any:
+    """The network to train: a trainable copy of the teacher, a new registered model, or the model given."""
     if student is None:
         from .models import trainable_copy
 
-        return trainable_copy(teacher), f"{teacher.name}_adapted"
+        return trainable_copy(teacher)
     if isinstance(student, str):
         from .models import create_model
 
-        return create_model(student, num_classes=len(info.labels), input_shape=info.input_shape), student
-    if not hasattr(student, "fit"):
-        raise FermaskError(f"student must be None (a copy of the teacher), a registered model name or a Keras model, got {type(student).__name__}")
-    return student, getattr(student, "name", "student")
+        return create_model(student, num_classes=len(info.labels), input_shape=info.input_shape)
+    return student
 
 
 def _pipeline(epoch_images: _EpochMasks, probs: np.ndarray, batch_size: int, seed: int, shape: tuple[int, int, int]) -> Any:
@@ -281,54 +294,102 @@ def _pipeline(epoch_images: _EpochMasks, probs: np.ndarray, batch_size: int, see
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
 
 
+@dataclass
+class _AdaptJob:
+    """:func:`adapt`'s steps in the shared run sequence (:func:`fermask.training.run.run_training`)."""
+
+    cfg: AdaptConfig
+    teacher: Any
+    info: BundleInfo
+    desc: str
+    faces: Any
+    student: Any
+    name: str
+    masker: Any
+    progress: bool
+    prep: _Prepared | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def _prepared(self) -> _Prepared:
+        assert self.prep is not None, "build() comes first"
+        return self.prep
+
+    def build(self, notes: list[str]) -> RunModel:
+        """Read the faces, let the teacher answer, hold some out masked, and make the student."""
+        self.prep = prep = _prepare(self.teacher, self.info, self.faces, self.masker, self.cfg, self.progress)
+        net = _student(self.student, self.teacher, self.info)
+        self.scores["masked_before"] = agreement(self.teacher, prep.val_masked, prep.val.labels)
+        return RunModel(net, self.name, "softmax", prep.train, prep.val, teacher=self.desc)
+
+    def inputs(self, model: RunModel) -> tuple[Any, Any]:
+        """Training batches of newly masked faces each epoch, with the teacher's targets; the held-out faces masked once."""
+        from ._tf import tf_module
+
+        prep, cfg, shape = self._prepared(), self.cfg, self.info.input_shape
+        epoch_images = _EpochMasks(prep.train.images, prep.train_faces, self.masker, cfg.seed, cfg.unmasked_share, cfg.flip)
+        train_tf = _pipeline(epoch_images, prep.train_probs, cfg.batch_size, cfg.seed, shape)
+        val_y = np.eye(len(self.info.labels), dtype=np.float32)[prep.val.labels]
+        val_x = prep.val_masked.astype(np.float32).reshape(-1, *shape)
+        return train_tf, tf_module().data.Dataset.from_tensor_slices((val_x, val_y)).batch(cfg.batch_size)
+
+    def measure(self, model: RunModel, fitted: Fitted) -> Measured:
+        """Agreement with the teacher on the held-out faces; the bundle keeps the teacher's face margin and the masking."""
+        prep, cfg = self._prepared(), self.cfg
+        self.scores["masked_after"] = agreement(model.net, prep.val_masked, prep.val.labels)
+        self.scores["unmasked_after"] = agreement(model.net, prep.val.images, prep.val.labels)
+        self.scores["n_heldout"] = float(len(prep.val))
+        metrics = {"epochs_run": fitted.epochs_done, "fit_seconds": round(fitted.seconds, 2), "interrupted": fitted.interrupted,
+                   **{f"agreement_{k}": v for k, v in self.scores.items()}}
+        settings = {"unmasked_share": cfg.unmasked_share, "temperature": cfg.temperature, "flip": cfg.flip, "faces": prep.train.source}
+        return Measured(
+            metrics, bundle={"masking": self.masker.config(), "face_margin": self.info.face_margin},
+            extra={"adapted_from": self.desc, "adapt": settings},
+        )
+
+
 def adapt(
     teacher: Any,
     faces: Any,
+    config: AdaptConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
     *,
     student: Any = None,
     out_dir: str | os.PathLike[str] | None = None,
-    epochs: int = 10,
-    batch_size: int = 64,
-    learning_rate: float = 3e-4,
-    temperature: float = 2.0,
-    unmasked_share: float = 0.5,
-    validation_fraction: float = 0.1,
     masker: Any = None,
-    seed: int = 0,
     labels: Sequence[str] | None = None,
-    flip: bool = True,
     overwrite: bool = False,
     progress: bool = True,
     callbacks: Sequence[Any] = (),
+    **overrides: Any,
 ) -> AdaptResult:
     """Teach a student to give a teacher's unmasked answers on masked faces.
+
+    Like :func:`fermask.train`, it follows a config (:class:`AdaptConfig`)
+    and takes any of its fields as a keyword override, so
+    ``adapt(t, faces, epochs=20)`` and
+    ``adapt(t, faces, AdaptConfig(epochs=20))`` are the same run.
 
     Args:
         teacher: A bundle folder, a pretrained model's name, a Predictor or a
             Keras model (softmax output); it sees the faces unmasked.
         faces: Face data, labels ignored (see :func:`load_faces`).
-        student: ``None`` (a copy of the teacher, weights included), a
-            registered model name, or a Keras model taking 0-255 pixels.
+        config: An :class:`AdaptConfig`, its dict, or the path of its JSON;
+            ``None`` uses the defaults.
+        student: A registered model name (same as the ``student`` config
+            field) or a Keras model taking 0-255 pixels; by default (and
+            with ``config.student`` unset) a copy of the teacher, weights included.
         out_dir: The run folder (``config.json``, ``run.json``,
             ``history.json``, ``curves.png``, ``checkpoints/``, ``bundle/``),
             as :func:`fermask.train` writes it; ``None`` writes nothing.
-        epochs: Passes over the faces; each pass draws new masks.
-        batch_size: Faces per step.
-        learning_rate: Adam's learning rate (small: the student starts from
-            the teacher's weights).
-        temperature: Softens the teacher's and the student's probabilities
-            in the loss (``T^2 * KL``).
-        unmasked_share: Share of training faces left unmasked in each epoch.
-        validation_fraction: Share of faces held out to measure agreement.
         masker: A :class:`~fermask.Masker`; default: random built-in style,
-            colour and pattern, seeded with ``seed``.
-        seed: Seeds the split, the masks, the order and Keras.
-        flip: Mirror a random half of the training faces in each epoch.
+            colour and pattern, seeded with the config's ``seed``.
         labels: Class names of a bare Keras teacher (a bundle knows its own;
             default: the seven FER2013 emotions for a 7-output model).
         overwrite: Replace a previous run's files in ``out_dir``.
         progress: Keras progress bars.
         callbacks: Extra Keras callbacks.
+        **overrides: Any :class:`AdaptConfig` field, overriding ``config``:
+            ``epochs``, ``batch_size``, ``learning_rate``, ``temperature``,
+            ``unmasked_share``, ``validation_fraction``, ``seed``, ``flip``.
 
     Returns:
         An :class:`AdaptResult`; its ``agreement`` compares the student with
@@ -336,59 +397,22 @@ def adapt(
 
     Raises:
         FermaskError: A bad argument, or face data with too few faces.
-    """
-    from ._tf import keras_module, tf_module
-    from .masker import Masker
-    from .training.config import TrainConfig
-    from .training.distill import make_distiller
-    from .training.fitting import fit
-    from .training.modeling import compile_model
-    from .training.run_files import data_info, epoch_recorder, prepare_out_dir, versions, write_run_end, write_run_start
 
-    if not 0.0 <= unmasked_share < 1.0:
-        raise FermaskError(f"unmasked_share must lie in [0, 1), got {unmasked_share}")
-    if not 0.0 < validation_fraction < 1.0:
-        raise FermaskError(f"validation_fraction must lie between 0 and 1, got {validation_fraction}")
-    if int(epochs) < 1 or int(batch_size) < 1:
-        raise FermaskError(f"epochs and batch_size must be 1 or more, got {epochs} and {batch_size}")
-    masker = masker if masker is not None else Masker("random", color="random", pattern="random", seed=seed)
-    keras, tf = keras_module(), tf_module()
-    keras.utils.set_random_seed(int(seed))
-    prep = _prepare(teacher, faces, masker, validation_fraction, seed, progress, labels)
-    net, name = _student(student, prep.teacher, prep.info)
-    cfg = TrainConfig(model=name, learning_rate=learning_rate, batch_size=batch_size, epochs=epochs, seed=seed,
-                      distill_alpha=0.0, distill_temperature=temperature, validation_fraction=validation_fraction)
-    out = prepare_out_dir(out_dir, overwrite) if out_dir is not None else None
-    fit_model = make_distiller(keras, net, "softmax", cfg)
-    compile_model(keras, fit_model, "softmax", cfg, len(prep.train), distilling=True)
-    shape = prep.info.input_shape
-    train_tf = _pipeline(_EpochMasks(prep.train.images, prep.train_faces, masker, seed, unmasked_share, flip),
-                         prep.train_probs, batch_size, seed, shape)
-    val_y = np.eye(len(prep.info.labels), dtype=np.float32)[prep.val.labels]
-    val_tf = tf.data.Dataset.from_tensor_slices((prep.val_masked.astype(np.float32).reshape(-1, *shape), val_y)).batch(batch_size)
-    before = agreement(prep.teacher, prep.val_masked, prep.val.labels)
-    recorder = epoch_recorder(out, net)
-    desc = data_info(prep.train, prep.val, prep.desc)
-    run_versions = versions(keras, tf)
-    if out is not None:
-        write_run_start(out, cfg, desc, run_versions, name)
-    notes: list[str] = []
-    interrupted, seconds = fit(fit_model, train_tf, val_tf, cfg, [recorder, *callbacks], recorder, progress, notes)
-    scores = {
-        "masked_before": before,
-        "masked_after": agreement(net, prep.val_masked, prep.val.labels),
-        "unmasked_after": agreement(net, prep.val.images, prep.val.labels),
-        "n_heldout": float(len(prep.val)),
-    }
-    metrics = {"epochs_run": recorder.epochs_done, "fit_seconds": round(seconds, 2), "interrupted": interrupted,
-               **{f"agreement_{k}": v for k, v in scores.items()}}
-    bundle = None
-    if out is not None:
-        extra = {"adapted_from": prep.desc, "adapt": {"unmasked_share": unmasked_share, "temperature": temperature, "flip": flip,
-                                                      "faces": prep.train.source}}
-        bundle = write_run_end(
-            out, net, model_name=name, cfg=cfg, train_ds=prep.train, masking=masker.config(), data=desc,
-            versions=run_versions, history=recorder.history, metrics=metrics, report=None, interrupted=interrupted,
-            notes=notes, info_fields={"labels": list(prep.info.labels), "face_margin": prep.info.face_margin}, extra=extra,
-        )
-    return AdaptResult(net, scores, recorder.history, metrics, out, bundle, interrupted, notes)
+    Examples:
+        >>> import fermask
+        >>> cfg = fermask.AdaptConfig(epochs=20, unmasked_share=0.25)
+        >>> result = fermask.adapt("fer-mini-xception", "frames/", cfg, out_dir="runs/adapted")  # doctest: +SKIP
+        >>> result = fermask.adapt("fer-mini-xception", "frames/", epochs=20, unmasked_share=0.25)  # doctest: +SKIP
+        >>> result.config == cfg  # doctest: +SKIP
+        True
+    """
+    from .masker import Masker
+
+    cfg, student = resolve_adapt_config(config, student=student, overrides=overrides)
+    masker = masker if masker is not None else Masker("random", color="random", pattern="random", seed=cfg.seed)
+    tmodel, tinfo, desc = _teacher(teacher, labels)
+    chosen = student if student is not None else cfg.student
+    job = _AdaptJob(cfg, tmodel, tinfo, desc, faces, chosen, _student_name(chosen, tmodel), masker, progress)
+    run = run_training(cfg.train_config(job.name), job, out_dir=out_dir, overwrite=overwrite, progress=progress, callbacks=callbacks)
+    r = run.record
+    return AdaptResult(r.net, job.scores, r.history, r.metrics, run.out_dir, run.bundle_path, r.interrupted, r.notes, cfg)

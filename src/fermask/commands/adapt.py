@@ -7,9 +7,11 @@ Examples::
 
 ``--faces`` is any face data fermask reads: a FER2013-format CSV (its labels
 are ignored), a saved dataset folder, or a folder of face crops or photos.
-The run folder is a training run's (``config.json``, ``run.json``,
-``history.json``, ``curves.png``, ``checkpoints/``, ``bundle/``); Ctrl-C
-stops it and keeps the weights. The last lines say how often the student
+``--config`` reads an :class:`~fermask.AdaptConfig` saved with its
+``to_json``; the other options override its fields. The run folder is a
+training run's (``config.json``, ``run.json``, ``history.json``,
+``curves.png``, ``checkpoints/``, ``bundle/``); Ctrl-C stops it and keeps
+the weights. The last lines say how often the student
 gives the teacher's unmasked answer on held-out masked faces, before and after.
 """
 
@@ -21,42 +23,42 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the options of ``fermask adapt``."""
+    """Declare the options of ``fermask adapt`` (the defaults are :class:`~fermask.AdaptConfig`'s)."""
     from fermask.pretrained import DEFAULT_PRETRAINED
+    from fermask.training.config import AdaptConfig
 
+    d = AdaptConfig()
     parser.add_argument("--teacher", default=DEFAULT_PRETRAINED, metavar="NAME_OR_BUNDLE",
                         help=f"a bundle folder or a pretrained model (default: {DEFAULT_PRETRAINED})")
     parser.add_argument("--faces", required=True, metavar="DATA",
                         help="face data: a FER2013-format CSV, a saved dataset, or a folder of face crops or photos")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the run folder")
+    parser.add_argument("--config", metavar="JSON", help="an AdaptConfig saved as JSON (other options override it)")
     parser.add_argument("--student", metavar="MODEL", help="a registered model to train instead of a copy of the teacher")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the faces, a new mask each (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=64, help="faces per step (default: 64)")
-    parser.add_argument("--lr", type=float, default=3e-4, help="learning rate (default: 3e-4)")
-    parser.add_argument("--temperature", type=float, default=2.0, help="softening of the probabilities (default: 2)")
-    parser.add_argument("--unmasked-share", type=float, default=0.5,
-                        help="share of faces left unmasked in each epoch (default: 0.5)")
-    parser.add_argument("--validation", type=float, default=0.1, help="share of faces held out (default: 0.1)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help=f"passes over the faces, a new mask each (default: {d.epochs})")
+    parser.add_argument("--batch-size", type=int, help=f"faces per step (default: {d.batch_size})")
+    parser.add_argument("--lr", dest="learning_rate", type=float, help=f"learning rate (default: {d.learning_rate:g})")
+    parser.add_argument("--temperature", type=float, help=f"softening of the probabilities (default: {d.temperature:g})")
+    parser.add_argument("--unmasked-share", type=float,
+                        help=f"share of faces left unmasked in each epoch (default: {d.unmasked_share:g})")
+    parser.add_argument("--validation", dest="validation_fraction", type=float,
+                        help=f"share of faces held out (default: {d.validation_fraction:g})")
+    parser.add_argument("--seed", type=int, help=f"(default: {d.seed})")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run's files in the folder")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``fermask adapt``."""
-    from fermask.adaptation import adapt
-    from fermask.errors import FermaskError
+_FIELDS = ("student", "epochs", "batch_size", "learning_rate", "temperature", "unmasked_share", "validation_fraction", "seed")
 
-    if args.epochs < 1:
-        raise FermaskError(f"--epochs must be 1 or more, got {args.epochs}")
-    if args.batch_size < 1:
-        raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
-    result = adapt(
-        args.teacher, args.faces, student=args.student, out_dir=args.output, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, temperature=args.temperature,
-        unmasked_share=args.unmasked_share, validation_fraction=args.validation, seed=args.seed,
-        overwrite=args.overwrite, progress=not args.quiet,
-    )
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask adapt``: the options make one :class:`~fermask.AdaptConfig`."""
+    from fermask.adaptation import adapt
+    from fermask.training.config import resolve_adapt_config
+
+    changes = {f: getattr(args, f) for f in _FIELDS if getattr(args, f, None) is not None}
+    config, _ = resolve_adapt_config(args.config or None, overrides=changes)
+    result = adapt(args.teacher, args.faces, config, out_dir=args.output, overwrite=args.overwrite, progress=not args.quiet)
     a = result.agreement
     n = int(a["n_heldout"])
     print(f"agreement with the teacher's unmasked answers on {n} held-out faces:")

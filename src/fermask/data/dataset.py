@@ -855,6 +855,7 @@ class FERDataset:
         seed: int = 0,
         repeat: bool = False,
         drop_remainder: bool = False,
+        extra_targets: Mapping[str, Any] | None = None,
     ) -> Any:
         """A ``tf.data.Dataset`` of ``(x, y)`` batches for Keras.
 
@@ -881,6 +882,7 @@ class FERDataset:
             seed=seed,
             repeat=repeat,
             drop_remainder=drop_remainder,
+            extra_targets=extra_targets,
         )
 
 

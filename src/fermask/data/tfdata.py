@@ -201,6 +201,28 @@ def _labeler(tf: Any, ds: DatasetArrays, label_mode: str | None) -> Fn | None:
     return lambda idx: tf.gather(labels, idx)
 
 
+def _extra_targets(tf: Any, ds: DatasetArrays, extra_targets: Mapping[str, Any] | None, label_mode: str | None) -> dict[str, Any]:
+    """``extra_targets`` as tensors to gather by row index, checked: one row per image, beside the labels."""
+    if not extra_targets:
+        return {}
+    if label_mode is None:
+        raise DataFormatError(
+            "extra_targets travel in y beside the labels, but label_mode=None gives images only; "
+            "pass a label_mode such as 'categorical'"
+        )
+    out: dict[str, Any] = {}
+    for name, values in extra_targets.items():
+        arr = np.asarray(values)
+        if name == "label":
+            raise DataFormatError("extra_targets cannot be named 'label' (y['label'] holds the labels); choose another name")
+        if arr.ndim == 0 or len(arr) != len(ds):
+            raise DataFormatError(
+                f"extra_targets[{name!r}] must have one row per image ({len(ds)}), got shape {arr.shape}"
+            )
+        out[str(name)] = tf.constant(arr)
+    return out
+
+
 def _index_batches(
     tf: Any, n: int, batch_size: int, *, shuffle: bool, repeat: bool, seed: int, drop_remainder: bool
 ) -> Any:
@@ -227,6 +249,7 @@ def make_tf_dataset(
     seed: int = 0,
     repeat: bool = False,
     drop_remainder: bool = False,
+    extra_targets: Mapping[str, Any] | None = None,
 ) -> Any:
     """Build a ``tf.data.Dataset`` of ``(x, y)`` batches.
 
@@ -248,9 +271,24 @@ def make_tf_dataset(
         seed: Seed of the shuffling and the augmentation.
         repeat: Repeat forever (use ``steps_per_epoch`` in ``fit``).
         drop_remainder: Drop the last, smaller batch.
+        extra_targets: More per-image targets to carry with the labels,
+            ``{name: array with one row per image}`` (e.g. a teacher's
+            probabilities for distillation). ``y`` then becomes
+            ``{"label": labels, name: rows, ...}``, each batch's rows gathered
+            with the same indices as its images, so any shuffling keeps
+            them aligned.
 
     Returns:
         A ``tf.data.Dataset``; ``x`` is float32 ``(B, h, w, c)`` with values 0-255.
+
+    Examples:
+        >>> import numpy as np
+        >>> from fermask.data import make_synthetic_fer
+        >>> ds = make_synthetic_fer(64)
+        >>> teacher = np.full((64, 7), 1 / 7, np.float32)
+        >>> tfds = make_tf_dataset(ds, batch_size=32, label_mode="categorical", extra_targets={"teacher": teacher})  # doctest: +SKIP
+        >>> sorted(next(iter(tfds))[1])  # doctest: +SKIP
+        ['label', 'teacher']
     """
     from .._tf import tf_module
 
@@ -267,6 +305,7 @@ def make_tf_dataset(
     resize = _resizer(tf, (src_h, src_w), (h, w))
     augmenter = _augmenter(tf, aug) if aug is not None else None
     label_of = _labeler(tf, ds, label_mode)
+    extras = _extra_targets(tf, ds, extra_targets, label_mode)
 
     def prepare(idx: Any, rnd: Any) -> Any:
         x = to_float(tf.gather(images, idx))
@@ -276,7 +315,11 @@ def make_tf_dataset(
         if augmenter is not None and not augment_first:
             x = augmenter(x, rnd)
         x = tf.ensure_shape(x, [None, h, w, out_c])
-        return x if label_of is None else (x, label_of(idx))
+        if label_of is None:
+            return x
+        if not extras:
+            return x, label_of(idx)
+        return x, {"label": label_of(idx), **{name: tf.gather(v, idx) for name, v in extras.items()}}
 
     batches = _index_batches(
         tf, len(ds), batch_size, shuffle=shuffle, repeat=repeat, seed=seed, drop_remainder=drop_remainder

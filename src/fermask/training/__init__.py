@@ -32,17 +32,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .._choices import OPTIMIZERS, SCHEDULES
-from .config import TrainConfig, TrainResult, resolve_config
+from ..data.dataset import FERDataset
 from ..plots import plot_history
-from .distill import check_teacher_arguments, make_distiller, teacher_probabilities
-from .fitting import config_callbacks, final_metrics, fit, monitored, validation_report
-from .modeling import build_model, compile_model
+from .config import TrainConfig, TrainResult, resolve_config
+from .distill import check_teacher_arguments, teacher_probabilities
+from .fitting import final_metrics, validation_report
+from .modeling import build_model
 from .pipeline import fit_pipelines, label_mode, prepare_data
-from .run_files import RUN_FILES, data_info, epoch_recorder, prepare_out_dir, versions, write_run_end, write_run_start
-from .strategy import is_chief, resolve_strategy, strategy_scope
+from .run import Fitted, Measured, RunModel, run_training
+from .run_files import RUN_FILES
 
 __all__ = ["TrainConfig", "TrainResult", "train", "plot_history", "RUN_FILES", "OPTIMIZERS", "SCHEDULES"]
 
@@ -118,47 +122,49 @@ def train(
     cfg, model, validation = resolve_config(config, model=model, validation=validation, overrides=overrides)
     train_ds, val_ds = prepare_data(data, validation, cfg, labels)
     check_teacher_arguments(teacher, teacher_data)
-    notes: list[str] = []
-
-    from .._tf import keras_module, tf_module
-
-    keras, tf = keras_module(), tf_module()
-    strategy = resolve_strategy(strategy)
-    # only the chief of a multi-worker run writes files
-    out = prepare_out_dir(out_dir, overwrite) if out_dir is not None and is_chief(strategy) else None
-    keras.utils.set_random_seed(int(cfg.seed))
-    if cfg.deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-    with strategy_scope(strategy):
-        net, model_name, shape, output = build_model(cfg, model, train_ds.num_classes, notes)
-        teacher_probs, teacher_desc = None, None
-        if teacher is not None:
-            teacher_probs, teacher_desc = teacher_probabilities(teacher, teacher_data, train_ds, cfg, progress)
-        fit_model = make_distiller(keras, net, output, cfg) if teacher is not None else net
-        compile_model(keras, fit_model, output, cfg, len(train_ds), distilling=teacher is not None)
-
-    train_tf, val_tf = fit_pipelines(train_ds, val_ds, cfg, shape, label_mode(output, train_ds), teacher_probs)
-    monitor = monitored(cfg, val_tf is not None)
-    recorder = epoch_recorder(out, net)
-    all_callbacks = [recorder, *config_callbacks(keras, cfg, monitor, progress), *callbacks]
-    data_desc = data_info(train_ds, val_ds, teacher_desc)
-    run_versions = versions(keras, tf)
-    if out is not None:
-        write_run_start(out, cfg, data_desc, run_versions, model_name)
-
-    interrupted, seconds = fit(fit_model, train_tf, val_tf, cfg, all_callbacks, recorder, progress, notes)
-    history = recorder.history
-    final = final_metrics(history, recorder.epochs_done, seconds, interrupted, cfg, monitor)
-    report = validation_report(net, val_ds, model_name, cfg, history, final) if val_ds is not None and not interrupted else None
-
-    bundle_path = None
-    if out is not None:
-        bundle_path = write_run_end(
-            out, net, model_name=model_name, cfg=cfg, train_ds=train_ds, masking=masking, data=data_desc,
-            versions=run_versions, history=history, metrics=final, report=report, interrupted=interrupted, notes=notes,
-        )
+    job = _TrainJob(cfg, model, train_ds, val_ds, teacher, teacher_data, masking, progress)
+    run = run_training(cfg, job, out_dir=out_dir, overwrite=overwrite, strategy=strategy, progress=progress, callbacks=callbacks)
+    r = run.record
     return TrainResult(
-        model=net, history=history, metrics=final, config=cfg, out_dir=out, bundle_path=bundle_path,
-        evaluation=report, interrupted=interrupted, notes=notes,
+        model=r.net, history=r.history, metrics=r.metrics, config=cfg, out_dir=run.out_dir, bundle_path=run.bundle_path,
+        evaluation=r.report, interrupted=r.interrupted, notes=r.notes,
     )
+
+
+@dataclass
+class _TrainJob:
+    """:func:`train`'s steps in the shared run sequence (:func:`~fermask.training.run.run_training`)."""
+
+    cfg: TrainConfig
+    model: Any
+    train_ds: FERDataset
+    val_ds: FERDataset | None
+    teacher: Any
+    teacher_data: Any
+    masking: dict[str, Any] | None
+    progress: bool
+    shape: tuple[int, int, int] = (0, 0, 0)
+    teacher_probs: np.ndarray | None = None
+
+    def build(self, notes: list[str]) -> RunModel:
+        """Build ``cfg.model`` (or adopt the given model); with a teacher, its probabilities on the unmasked faces."""
+        net, name, self.shape, output = build_model(self.cfg, self.model, self.train_ds.num_classes, notes)
+        teacher_desc = None
+        if self.teacher is not None:
+            self.teacher_probs, teacher_desc = teacher_probabilities(
+                self.teacher, self.teacher_data, self.train_ds, self.cfg, self.progress
+            )
+        return RunModel(net, name, output, self.train_ds, self.val_ds, teacher=teacher_desc)
+
+    def inputs(self, model: RunModel) -> tuple[Any, Any]:
+        """The training pipeline (class weights, teacher targets in each batch) and the validation one."""
+        mode = label_mode(model.output, self.train_ds)
+        return fit_pipelines(self.train_ds, self.val_ds, self.cfg, self.shape, mode, self.teacher_probs)
+
+    def measure(self, model: RunModel, fitted: Fitted) -> Measured:
+        """The final metrics and, unless interrupted, the evaluation on the validation data."""
+        final = final_metrics(fitted.history, fitted.epochs_done, fitted.seconds, fitted.interrupted, self.cfg, fitted.monitor)
+        report = None
+        if self.val_ds is not None and not fitted.interrupted:
+            report = validation_report(model.net, self.val_ds, model.name, self.cfg, fitted.history, final)
+        return Measured(final, report, bundle={"masking": self.masking})

@@ -1,9 +1,16 @@
-"""The configuration of a training run, its result, and how ``train()``'s arguments make one config.
+"""The configurations of training and adaptation runs, their result, and how a call's arguments make one config.
+
+:class:`TrainConfig` is what :func:`~fermask.train` follows, :class:`AdaptConfig`
+what :func:`~fermask.adapt` follows; both are saved and read as JSON, and both
+functions take a config plus keyword overrides of its fields.
 
 Examples:
     >>> cfg, model, validation = resolve_config({"epochs": 3}, model="happy_binary", validation=0.2)
     >>> cfg.model, cfg.epochs, cfg.validation_fraction, model, validation
     ('happy_binary', 3, 0.2, None, None)
+    >>> acfg, student = resolve_adapt_config(AdaptConfig(epochs=3), overrides={"seed": 1})
+    >>> acfg.epochs, acfg.seed, student
+    (3, 1, None)
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._choices import COLOR_MODES, OPTIMIZERS, SCHEDULES, check_choice, did_you_mean
 from .._files import lenient_json_default
@@ -22,11 +29,65 @@ from ..errors import DataFormatError, FermaskError
 if TYPE_CHECKING:  # pragma: no cover
     from ..evaluation import EvaluationReport
 
-__all__ = ["TrainConfig", "TrainResult", "resolve_config", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["TrainConfig", "TrainResult", "resolve_config", "AdaptConfig", "resolve_adapt_config", "OPTIMIZERS", "SCHEDULES"]
+
+_C = TypeVar("_C", bound="_JsonConfig")
+
+
+class _JsonConfig:
+    """Saving and reading a config dataclass as JSON (shared by :class:`TrainConfig` and :class:`AdaptConfig`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self), default=lenient_json_default))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[_C], data: Mapping[str, Any]) -> _C:
+        """Build a config from :meth:`to_dict`'s output.
+
+        Raises:
+            FermaskError: An unknown key (the message suggests the closest one).
+        """
+        known = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        for key in data:
+            if key not in known:
+                hint = did_you_mean(key, known)
+                raise FermaskError(f"{cls.__name__} has no field {key!r}.{hint} Its fields are: {', '.join(known)}")
+        return cls(**dict(data))
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The config as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls: type[_C], source: str | os.PathLike[str]) -> _C:
+        """Read a config from a JSON file (such as a run's ``config.json``) or JSON text.
+
+        Examples:
+            >>> cfg = TrainConfig(epochs=3, augment=True)
+            >>> TrainConfig.from_json(cfg.to_json()) == cfg
+            True
+        """
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            path = Path(source)
+            if not path.is_file():
+                raise FermaskError(f"no config file at '{path}' (expected a JSON file written by {cls.__name__}.to_json)")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"the {cls.__name__} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise DataFormatError(f"the {cls.__name__} must be a JSON object")
+        return cls.from_dict(data)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_JsonConfig):
     """Everything that determines a training run; saved with its results.
 
     Attributes:
@@ -131,58 +192,6 @@ class TrainConfig:
             raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
         self.model_options = dict(self.model_options or {})
 
-    # -- serialisation --------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists)."""
-        d = asdict(self)
-        if d["image_size"] is not None:
-            d["image_size"] = list(d["image_size"])
-        return json.loads(json.dumps(d, default=lenient_json_default))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Build a config from :meth:`to_dict`'s output.
-
-        Raises:
-            FermaskError: An unknown key (the message suggests the closest one).
-        """
-        known = [f.name for f in fields(cls)]
-        for key in data:
-            if key not in known:
-                hint = did_you_mean(key, known)
-                raise FermaskError(f"TrainConfig has no field {key!r}.{hint} Its fields are: {', '.join(known)}")
-        return cls(**dict(data))
-
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The config as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
-
-    @classmethod
-    def from_json(cls, source: str | os.PathLike[str]) -> TrainConfig:
-        """Read a config from a JSON file (such as a run's ``config.json``) or JSON text.
-
-        Examples:
-            >>> cfg = TrainConfig(epochs=3, augment=True)
-            >>> TrainConfig.from_json(cfg.to_json()) == cfg
-            True
-        """
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            path = Path(source)
-            if not path.is_file():
-                raise FermaskError(f"no config file at '{path}' (expected a JSON file written by TrainConfig.to_json)")
-            text = path.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"the training config is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise DataFormatError("the training config must be a JSON object")
-        return cls.from_dict(data)
-
 
 def _positive(value: Any, name: str, kind: type) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
@@ -230,6 +239,26 @@ class TrainResult:
         )
 
 
+def _load_config(cls: type[_C], config: Any, changes: Mapping[str, Any], caller: str) -> _C:
+    """``config`` (an instance, its dict, a JSON path or ``None``) as a ``cls``, with ``changes`` applied."""
+    if config is None:
+        cfg = cls()
+    elif isinstance(config, cls):
+        cfg = config
+    elif isinstance(config, Mapping):
+        cfg = cls.from_dict(config)
+    elif isinstance(config, (str, os.PathLike)):
+        cfg = cls.from_json(config)
+    else:
+        raise FermaskError(f"config must be a {cls.__name__}, a dict or a config.json path, got {type(config).__name__}")
+    if changes:
+        known = sorted(f.name for f in fields(cls))  # type: ignore[arg-type]
+        for key in changes:
+            if key not in known:
+                raise FermaskError(f"{caller}() got an unexpected argument {key!r}.{did_you_mean(key, known)}")
+        cfg = replace(cfg, **changes)  # type: ignore[type-var]
+    return cfg
+
 
 def resolve_config(
     config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -253,27 +282,105 @@ def resolve_config(
         FermaskError: A bad config, or an override that is no TrainConfig field
             (the message suggests the closest one).
     """
-    if config is None:
-        cfg = TrainConfig()
-    elif isinstance(config, TrainConfig):
-        cfg = config
-    elif isinstance(config, Mapping):
-        cfg = TrainConfig.from_dict(config)
-    elif isinstance(config, (str, os.PathLike)):
-        cfg = TrainConfig.from_json(config)
-    else:
-        raise FermaskError(f"config must be a TrainConfig, a dict or a config.json path, got {type(config).__name__}")
     changes = dict(overrides or {})
     if isinstance(model, str):  # a registry name: the config's model
         changes["model"] = model
         model = None
-    if changes:
-        known = sorted(f.name for f in fields(TrainConfig))
-        for key in changes:
-            if key not in known:
-                raise FermaskError(f"train() got an unexpected argument {key!r}.{did_you_mean(key, known)}")
-        cfg = replace(cfg, **changes)
+    cfg = _load_config(TrainConfig, config, changes, "train")
     if isinstance(validation, float):
         cfg = replace(cfg, validation_fraction=validation)
         validation = None
     return cfg, model, validation
+
+
+# =========================================================================== adaptation
+@dataclass
+class AdaptConfig(_JsonConfig):
+    """Everything that determines an adaptation run (:func:`~fermask.adapt`), besides the teacher and the faces.
+
+    Save and read it like a :class:`TrainConfig` (``to_json``, ``from_json``,
+    ``to_dict``, ``from_dict``).
+
+    Attributes:
+        student: A registered model name to train from scratch, or ``None``
+            for a copy of the teacher, weights included. (A ready Keras
+            model is passed to :func:`~fermask.adapt` as ``student=``.)
+        epochs: Passes over the faces; each pass draws new masks.
+        batch_size: Faces per step.
+        learning_rate: Adam's learning rate (small: the student starts from
+            the teacher's weights).
+        temperature: Softens the teacher's and the student's probabilities
+            in the loss (``T^2 * KL``).
+        unmasked_share: Share of training faces left unmasked in each epoch,
+            in ``[0, 1)``.
+        validation_fraction: Share of faces held out to measure agreement,
+            strictly between 0 and 1.
+        seed: Seeds the split, the masks, the order and Keras.
+        flip: Mirror a random half of the training faces in each epoch.
+
+    Examples:
+        >>> cfg = AdaptConfig(epochs=20, unmasked_share=0.25)
+        >>> AdaptConfig.from_json(cfg.to_json()) == cfg
+        True
+        >>> cfg.train_config("fer-mini-xception_adapted").distill_temperature
+        2.0
+    """
+
+    student: str | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    temperature: float = 2.0
+    unmasked_share: float = 0.5
+    validation_fraction: float = 0.1
+    seed: int = 0
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.student is not None and not isinstance(self.student, str):
+            raise FermaskError(
+                f"AdaptConfig.student must be a registered model name or None, got {type(self.student).__name__}; "
+                "pass a ready Keras model to adapt() as student=model"
+            )
+        if not 0.0 <= float(self.unmasked_share) < 1.0:
+            raise FermaskError(f"unmasked_share must lie in [0, 1), got {self.unmasked_share!r}")
+        if not 0.0 < float(self.validation_fraction) < 1.0:
+            raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
+        _positive(self.epochs, "epochs", int)
+        _positive(self.batch_size, "batch_size", int)
+        _positive(self.learning_rate, "learning_rate", float)
+        _positive(self.temperature, "temperature", float)
+
+    def train_config(self, model_name: str) -> TrainConfig:
+        """The :class:`TrainConfig` of the run (its ``config.json``): only the soft, teacher part of the distillation loss."""
+        return TrainConfig(
+            model=model_name, learning_rate=self.learning_rate, batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
+            distill_alpha=0.0, distill_temperature=self.temperature, validation_fraction=self.validation_fraction,
+        )
+
+
+def resolve_adapt_config(
+    config: AdaptConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    student: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[AdaptConfig, Any]:
+    """The one config of an adaptation run, from :func:`~fermask.adapt`'s arguments.
+
+    Merges ``config`` (an AdaptConfig, its dict, a JSON path or ``None`` for
+    the defaults) with the keyword ``overrides``; a student *name* becomes
+    the ``student`` field.
+
+    Returns:
+        ``(config, student)``: ``student`` is a ready Keras model (or what
+        the caller passed that is not a name), or ``None``.
+
+    Raises:
+        FermaskError: A bad config, or an override that is no AdaptConfig
+            field (the message suggests the closest one).
+    """
+    changes = dict(overrides or {})
+    if isinstance(student, str):
+        changes["student"] = student
+        student = None
+    return _load_config(AdaptConfig, config, changes, "adapt"), student

@@ -78,38 +78,25 @@ def input_pipeline(
     class_weights: np.ndarray | None = None,
     teacher_probs: np.ndarray | None = None,
 ) -> Any:
-    """A tf.data pipeline of ``(x, y[, w])``; ``y`` is ``{"label", "teacher"}`` for distillation."""
+    """A tf.data pipeline of ``(x, y[, w])``; ``y`` is ``{"label", "teacher"}`` for distillation.
+
+    The teacher's probabilities travel in each batch beside its labels,
+    gathered with the same row indices as its images, so shuffling cannot
+    separate a face from its teacher target.
+    """
     from .._tf import tf_module
 
     tf = tf_module()
-    color_mode = color_mode_of(shape[2])
     out = ds.to_tf_dataset(
         batch_size=cfg.batch_size,
         image_size=(shape[0], shape[1]),
-        color_mode=color_mode,
+        color_mode=color_mode_of(shape[2]),
         seed=cfg.seed,
         shuffle=training,
         augment=cfg.augment if training else False,
         label_mode=label_mode,
+        extra_targets=None if teacher_probs is None else {"teacher": teacher_probs},
     )
-    if teacher_probs is not None:
-        # Same length, seed and batch size: the same shuffled order, batch for batch.
-        carrier = FERDataset(
-            np.zeros((len(ds), 8, 8), np.uint8),
-            ds.labels,
-            soft_labels=teacher_probs,
-            label_names=ds.label_names,
-        )
-        targets = carrier.to_tf_dataset(
-            batch_size=cfg.batch_size,
-            image_size=(8, 8),
-            color_mode="grayscale",
-            seed=cfg.seed,
-            shuffle=training,
-            augment=False,
-            label_mode="soft",
-        )
-        out = tf.data.Dataset.zip((out, targets)).map(lambda a, b: (a[0], {"label": a[1], "teacher": b[1]}))
     if class_weights is not None:
         wv = tf.constant(class_weights, tf.float32)
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..evaluation import EvaluationReport
     from .config import TrainConfig
 
-__all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "write_run_end"]
+__all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "RunRecord", "write_run_end"]
 
 #: The files and folders a run writes in its ``out_dir`` (the only ones ``overwrite=True`` removes).
 RUN_FILES = (
@@ -126,66 +127,74 @@ def write_run_start(out: Path, cfg: TrainConfig, data: Mapping[str, Any], versio
     write_json_atomic(out / "run.json", {"status": "running", "started": _now(), "data": data, "versions": versions, "model": model_name})
 
 
-def write_run_end(
-    out: Path,
-    net: Any,
-    *,
-    model_name: str,
-    cfg: TrainConfig,
-    train_ds: FERDataset,
-    masking: dict[str, Any] | None,
-    data: Mapping[str, Any],
-    versions: Mapping[str, str],
-    history: Mapping[str, list[float]],
-    metrics: dict[str, Any],
-    report: EvaluationReport | None,
-    interrupted: bool,
-    notes: list[str],
-    info_fields: Mapping[str, Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> Path:
+@dataclass
+class RunRecord:
+    """What a finished run produced: everything :func:`write_run_end` writes.
+
+    Attributes:
+        net: The trained network (for distillation: the student), saved in the bundle.
+        model_name: Its name, for the bundle, ``run.json`` and the curves' title.
+        config: The run's :class:`~fermask.TrainConfig`.
+        data: What it trained and validated on (:func:`data_info`).
+        versions: fermask, Keras and TensorFlow versions (:func:`versions`).
+        history: ``{metric: [value per epoch]}``.
+        metrics: The final metrics.
+        interrupted: ``True`` when Ctrl-C stopped the fit.
+        notes: Remarks about the run (:func:`write_run_end` may add one).
+        report: The final model's evaluation on the validation data, or ``None``.
+        bundle: :class:`~fermask.BundleInfo` fields this run sets beyond those
+            the network and the data determine (``masking``, ``face_margin``).
+        extra: Metadata added to the bundle's ``extra`` (e.g. where an adapted
+            model came from).
+    """
+
+    net: Any
+    model_name: str
+    config: TrainConfig
+    data: Mapping[str, Any]
+    versions: Mapping[str, str]
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+    report: EvaluationReport | None = None
+    bundle: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def write_run_end(out: Path, record: RunRecord) -> Path:
     """The bundle, ``history.json``, the evaluation, ``curves.png`` and the final ``run.json``; returns the bundle folder.
 
-    ``info_fields`` override :class:`~fermask.BundleInfo` fields (a face
-    margin); ``extra`` is added to its ``extra``. A remark goes to ``notes``
-    when the curves cannot be drawn.
+    The bundle's labels come from ``record.data``, its ``extra`` holds the
+    data, versions, ``interrupted``, the teacher (``distilled_from``) and
+    ``record.extra``. A remark goes to ``record.notes`` when the curves cannot
+    be drawn.
     """
     from ..bundle import BundleInfo, save_bundle
     from ..models import bundle_fields
 
-    record: dict[str, Any] = {"interrupted": interrupted, "data": data, "versions": versions}
-    if data.get("teacher"):
-        record["distilled_from"] = data["teacher"]
-    record.update(extra or {})
-    fields: dict[str, Any] = {"labels": list(train_ds.label_names), **bundle_fields(net, name=model_name), **(info_fields or {})}
-    info = BundleInfo(
-        masking=masking if masking is not None else train_ds.masking,
-        train_config=cfg.to_dict(),
-        metrics=metrics,
-        extra=record,
-        **fields,
-    )
-    bundle_path = save_bundle(out / "bundle", net, info)
-    write_json_atomic(out / "history.json", history)
-    if report is not None:
-        report.save(out, stem="evaluation")
-    if history:
+    r = record
+    extra: dict[str, Any] = {"interrupted": r.interrupted, "data": r.data, "versions": r.versions}
+    if r.data.get("teacher"):
+        extra["distilled_from"] = r.data["teacher"]
+    extra.update(r.extra)
+    fields: dict[str, Any] = {"labels": list(r.data["labels"]), **bundle_fields(r.net, name=r.model_name), **r.bundle}
+    info = BundleInfo(train_config=r.config.to_dict(), metrics=r.metrics, extra=extra, **fields)
+    bundle_path = save_bundle(out / "bundle", r.net, info)
+    write_json_atomic(out / "history.json", r.history)
+    if r.report is not None:
+        r.report.save(out, stem="evaluation")
+    if r.history:
         try:
-            fig = plot_history(history, title=f"{model_name} ({train_ds.source[:60]})")
+            fig = plot_history(r.history, title=f"{r.model_name} ({str(r.data['train']['source'])[:60]})")
         except FermaskError:
-            notes.append("curves.png was not drawn: plotting needs matplotlib, pip install 'fermask[plot]'")
+            r.notes.append("curves.png was not drawn: plotting needs matplotlib, pip install 'fermask[plot]'")
         else:
             fig.savefig(out / "curves.png", dpi=100)
+    status = "interrupted" if r.interrupted else "finished"
     write_json_atomic(
         out / "run.json",
-        {
-            "status": "interrupted" if interrupted else "finished",
-            "finished": _now(),
-            "data": data,
-            "versions": versions,
-            "model": model_name,
-            "metrics": metrics,
-            "notes": notes,
-        },
+        {"status": status, "finished": _now(), "data": r.data, "versions": r.versions, "model": r.model_name,
+         "metrics": r.metrics, "notes": r.notes},
     )
     return bundle_path
