@@ -333,10 +333,14 @@ class Predictor:
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
         """Load a model bundle, or a downloaded pretrained model by name.
 
+        A thin layer over :func:`fermask.load_bundle` (which resolves the
+        name or path with :func:`fermask.pretrained.locate_bundle`).
+
         Args:
             bundle: A bundle folder (``model.keras`` + ``fermask.json``), or
                 the name of a pretrained model (``"fer-mini-xception"``; see
-                ``fermask pretrained``).
+                ``fermask pretrained``). ``"pretrained:NAME"`` always means
+                the pretrained model, ``"./NAME"`` always the folder.
             **kwargs: Any keyword argument of :class:`Predictor` (``detector``,
                 ``simulate_mask``, ...).
 
@@ -345,6 +349,8 @@ class Predictor:
             mode and face margin.
 
         Raises:
+            AmbiguousNameError: A plain pretrained name that is also an
+                existing folder; the message says how to choose.
             FermaskError: A pretrained name that is not downloaded yet (the
                 message is the command that downloads it).
             DataFormatError: Neither a bundle folder nor a pretrained name.
