@@ -344,7 +344,9 @@ class FaceAnalyzer:
             :class:`DeprecationWarning`.
 
     Attributes:
-        policy: The face policy in use (``config()["policy"]``).
+        face_policy: The face policy in use (``config()["policy"]``); the
+            former attribute name ``policy`` still reads and sets it, with a
+            :class:`DeprecationWarning`.
 
     Examples:
         >>> import numpy as np
@@ -381,7 +383,7 @@ class FaceAnalyzer:
         check_choice(detector, DETECTORS, "detector")
         if upsample is not None and not 0 <= int(upsample) <= 4:
             raise ValueError(f"upsample must be between 0 and 4, got {upsample!r}")
-        self.policy: Policy = face_policy
+        self.face_policy: Policy = face_policy
         self.detector: Detector = detector
         self.upsample = None if upsample is None else int(upsample)
         self.crop_max_side = int(crop_max_side)
@@ -389,10 +391,26 @@ class FaceAnalyzer:
         self.landmarks_path = str(find_landmarks_model(landmarks_path))
         self._cnn_path = None if cnn_model_path is None else str(cnn_model_path)
 
+    @property
+    def policy(self) -> Policy:
+        """Deprecated: use :attr:`face_policy` instead (the name the constructor takes)."""
+        warnings.warn(
+            "FaceAnalyzer.policy is deprecated; use FaceAnalyzer.face_policy instead", DeprecationWarning, stacklevel=2
+        )
+        return self.face_policy
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        warnings.warn(
+            "FaceAnalyzer.policy is deprecated; use FaceAnalyzer.face_policy instead", DeprecationWarning, stacklevel=2
+        )
+        check_choice(value, FACE_POLICIES, "face_policy")
+        self.face_policy = value
+
     def config(self) -> dict[str, Any]:
-        """The settings that change results (for cache keys and records)."""
+        """The settings that change results (for cache keys and records; the key stays ``"policy"``)."""
         return {
-            "policy": self.policy,
+            "policy": self.face_policy,
             "detector": self.detector,
             "upsample": self.upsample,
             "crop_max_side": self.crop_max_side,
@@ -414,10 +432,10 @@ class FaceAnalyzer:
         memory caches hold one copy.
         """
         _dlib_model("landmarks", self.landmarks_path)
-        if self.detector in ("hog", "auto") and self.policy != "full_frame":
+        if self.detector in ("hog", "auto") and self.face_policy != "full_frame":
             with _hog_detector():
                 pass
-        if self.detector == "cnn" and self.policy != "full_frame":
+        if self.detector == "cnn" and self.face_policy != "full_frame":
             _dlib_model("cnn", str(find_cnn_detector_model(self._cnn_path)))
 
     def detect(self, image: ImageInput) -> list[tuple[tuple[int, int, int, int], float | None]]:
@@ -477,13 +495,13 @@ class FaceAnalyzer:
     def find_in_gray(self, gray: np.ndarray) -> list[Face]:
         """:meth:`find` on an already-loaded ``uint8`` gray array."""
         h, w = gray.shape[:2]
-        if self.policy == "full_frame":
+        if self.face_policy == "full_frame":
             boxes: list[tuple[tuple[int, int, int, int], float | None]] = []
         else:
             boxes = self._detect(gray)
         faces = [Face(box, self._landmarks(gray, box), True, score) for box, score in boxes]
         if not faces and (
-            self.policy == "full_frame" or (self.policy == "auto" and max(h, w) <= self.crop_max_side)
+            self.face_policy == "full_frame" or (self.face_policy == "auto" and max(h, w) <= self.crop_max_side)
         ):
             box = (0, 0, w - 1, h - 1)
             faces = [Face(box, self._landmarks(gray, box), False, None)]
@@ -510,7 +528,7 @@ class FaceAnalyzer:
                 pass  # the error, with its advice, comes when the model is needed
 
     def __repr__(self) -> str:
-        return f"FaceAnalyzer(face_policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
+        return f"FaceAnalyzer(face_policy={self.face_policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
 
 
 def _copy_model(src: Path, dest: Path) -> Path:  # pragma: no cover - helper for docs
