@@ -201,3 +201,14 @@ def test_synthetic_drawn_fallback_sizes_and_fer_mix() -> None:
     assert counts["happy"] > counts["angry"] > counts["disgust"] > 0  # FER2013's mix by default
     with pytest.raises(DataFormatError):
         make_synthetic_fer(0)
+
+
+def test_the_function_forms_of_save_and_load_are_deprecated_and_still_work(tmp_path: Path) -> None:
+    from fermask.data import load_dataset, load_fer_data, save_dataset
+
+    ds = _ds({"angry": 3, "happy": 2})
+    with pytest.warns(DeprecationWarning, match="use FERDataset.save instead"):
+        out = save_dataset(ds, tmp_path / "saved")
+    with pytest.warns(DeprecationWarning, match="use FERDataset.load instead"):
+        again = load_dataset(out)
+    assert again.labels.tolist() == ds.labels.tolist() == load_fer_data(out).labels.tolist()

@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -926,10 +927,25 @@ class FERDataset:
 def save_dataset(
     ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False
 ) -> Path:
-    """``ds.save(path, ...)`` as a function: see :meth:`FERDataset.save`."""
+    """Deprecated: use ``ds.save(path, ...)`` instead (see :meth:`FERDataset.save`).
+
+    Warns:
+        DeprecationWarning: Always.
+    """
+    warnings.warn("fermask.data.save_dataset is deprecated; use FERDataset.save instead", DeprecationWarning, stacklevel=2)
     return ds.save(path, shard_size=shard_size, overwrite=overwrite)
 
 
 def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
-    """``FERDataset.load(path, ...)`` as a function: see :meth:`FERDataset.load`."""
+    """Deprecated: use :meth:`FERDataset.load` (a saved dataset) or :func:`fermask.data.load_fer_data` (any data path).
+
+    Warns:
+        DeprecationWarning: Always.
+    """
+    warnings.warn(
+        "fermask.data.load_dataset is deprecated; use FERDataset.load instead (or fermask.data.load_fer_data, "
+        "which reads any FER2013-format path)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return FERDataset.load(path, verify=verify)
