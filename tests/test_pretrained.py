@@ -337,6 +337,8 @@ def test_a_folder_named_like_a_pretrained_model_is_refused_not_guessed(
     # without the folder, the plain name is the pretrained model as before
     monkeypatch.chdir(tmp_path)
     assert Predictor.load(TOY).labels == list(LABELS)
+    monkeypatch.chdir(pretrained_dir(TOY).parent)  # the folder that is there is the pretrained bundle itself
+    assert Predictor.load(TOY).labels == list(LABELS)
 
 
 def test_commands_choose_the_default_model_by_name_and_refuse_an_ambiguous_one(

@@ -389,7 +389,7 @@ def locate_bundle(name_or_path: str | os.PathLike[str]) -> Path:
             return _cached_bundle(get_pretrained(text[len(PRETRAINED_PREFIX):]).name)
         if _is_plain_name(text) and text.lower() in _REGISTRY:
             name = get_pretrained(text).name
-            if Path(text).exists():
+            if Path(text).exists() and Path(text).resolve() != pretrained_dir(name).resolve():  # not the cache itself
                 raise AmbiguousNameError(
                     f"'{text}' is both the pretrained model {name!r} and a "
                     f"{'folder' if Path(text).is_dir() else 'file'} in the working directory ({Path(text).resolve()}); "
