@@ -548,3 +548,91 @@ def test_training_targets_travel_in_one_pipeline() -> None:
         and "Dataset" in ast.unparse(node.func.value)
     ]
     assert not zipped, "tf.data streams zipped outside data/tfdata.py; pass extra_targets instead:\n" + "\n".join(zipped)
+# -- one list of the public names (fermask/__init__.py) ----------------------------------------------
+
+
+def _init_tree() -> ast.Module:
+    return ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+
+
+def _lazy_table(tree: ast.Module) -> dict[str, str]:
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(target, ast.Name) and target.id == "_LAZY":
+            assert isinstance(node.value, ast.Dict), "_LAZY must be a dict literal: name -> module"
+            return {ast.literal_eval(k): ast.literal_eval(v) for k, v in zip(node.value.keys, node.value.values) if k}
+    raise AssertionError("fermask/__init__.py has no _LAZY table")
+
+
+def _type_checking_imports(tree: ast.Module) -> dict[str, str]:
+    """``name -> module`` of the relative imports under the module's ``if TYPE_CHECKING:``."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for imp in ast.walk(node):
+                if isinstance(imp, ast.ImportFrom) and imp.level == 1 and imp.module:
+                    found.update({a.asname or a.name: imp.module for a in imp.names})
+    return found
+
+
+def _defines(module: str, name: str) -> bool:
+    """Whether a fermask module defines ``name`` at its top level (def, class, assignment or import)."""
+    path = PACKAGE / f"{module}.py"
+    if not path.is_file():
+        path = PACKAGE / module / "__init__.py"
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
+            return True
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+    return False
+
+
+def test_the_public_names_are_listed_once_and_the_type_checking_block_follows_them() -> None:
+    tree = _init_tree()
+    lazy = _lazy_table(tree)
+    typed = _type_checking_imports(tree)
+    wrong = [f"{n}: _LAZY says {lazy.get(n)!r}, TYPE_CHECKING imports it from {typed.get(n)!r}"
+             for n in sorted(set(lazy) | set(typed)) if lazy.get(n) != typed.get(n)]
+    assert not wrong, "fermask/__init__.py: _LAZY and the TYPE_CHECKING block differ:\n" + "\n".join(wrong)
+    missing = [f"{n} (from {m})" for n, m in sorted(lazy.items()) if not _defines(m, n)]
+    assert not missing, "_LAZY names modules that do not define these names: " + ", ".join(missing)
+    all_value = next(
+        n.value for n in tree.body
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
+    )
+    assert ast.unparse(all_value) == "['__version__', *_LAZY]", "__all__ must be built from _LAZY, not listed again"
+
+
+def test_fermask_init_holds_no_second_hand_written_list_of_names() -> None:
+    lists = []
+    for node in _init_tree().body:
+        if not isinstance(node, ast.Assign) or any(isinstance(t, ast.Name) and t.id in ("_LAZY", "__all__") for t in node.targets):
+            continue
+        strings = [c for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+        if len(strings) >= 3:
+            lists.append(f"line {node.lineno}: {ast.unparse(node.targets[0])}")
+    assert not lists, (
+        "fermask/__init__.py lists names by hand besides _LAZY (derive them from _LAZY or find them on the "
+        "package path): " + ", ".join(lists)
+    )
+
+
+# -- names that differ by a letter -------------------------------------------------------------------
+
+
+def test_no_class_has_two_methods_whose_names_differ_only_by_a_past_tense() -> None:
+    """``_prepare`` beside ``_prepared`` says nothing about which does what; name each after its job."""
+    pairs = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(cls, ast.ClassDef):
+                names = {f.name for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+                pairs += [
+                    f"{path.relative_to(SRC)}: {cls.name}.{n} and .{n}{end}"
+                    for n in sorted(names) for end in ("d", "ed") if n + end in names
+                ]
+    assert not pairs, "methods whose names differ only by a past tense:\n" + "\n".join(pairs)

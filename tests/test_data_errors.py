@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fermask.data import FERDataset, load_dataset, load_fer_data, make_synthetic_fer, write_fer2013_csv
+from fermask.data import FERDataset, load_fer_data, make_synthetic_fer, write_fer2013_csv
 from fermask.data.readers import read_fer_csv, read_ferplus_votes
 from fermask.errors import DataFormatError
 
@@ -101,7 +101,7 @@ def test_largest_accepted_vote(tmp_path: Path) -> None:
 # -- 3. saved dataset descriptions -------------------------------------------------------
 
 
-LOADERS: list[Callable[[Path], Any]] = [FERDataset.load, load_dataset, load_fer_data]
+LOADERS: list[Callable[[Path], Any]] = [FERDataset.load, load_fer_data]
 
 
 def _saved(tmp_path: Path) -> tuple[Path, dict[str, Any]]:

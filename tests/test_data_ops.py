@@ -93,6 +93,20 @@ def test_split_by_usage() -> None:
         lopsided.split(by="usage")
 
 
+def test_split_returns_one_type_per_form() -> None:
+    from fermask.data import TrainDevSplit
+
+    ds = FERDataset.concat([_ds({"angry": 8, "happy": 6}, "Training"), _ds({"angry": 2, "happy": 2}, "PublicTest")])
+    pair = ds.split(fraction=0.25, seed=3)
+    assert type(pair) is TrainDevSplit and pair.train is pair[0] and pair.dev is pair[1]
+    assert (len(pair.train), len(pair.dev)) == (14, 4)
+    parts = ds.split(by="usage")
+    assert type(parts) is dict and all(isinstance(v, FERDataset) for v in parts.values())
+    for both in ({"by": "usage", "fraction": 0.1}, {}):
+        with pytest.raises(DataFormatError, match="exactly one of by='usage' or fraction"):
+            ds.split(**both)  # type: ignore[call-overload]
+
+
 def test_cap_per_class_and_global() -> None:
     ds = _ds({"angry": 10, "happy": 40, "sad": 5})
     capped = ds.cap({"happy": 12}, seed=1)
@@ -187,3 +201,14 @@ def test_synthetic_drawn_fallback_sizes_and_fer_mix() -> None:
     assert counts["happy"] > counts["angry"] > counts["disgust"] > 0  # FER2013's mix by default
     with pytest.raises(DataFormatError):
         make_synthetic_fer(0)
+
+
+def test_the_function_forms_of_save_and_load_are_deprecated_and_still_work(tmp_path: Path) -> None:
+    from fermask.data import load_dataset, load_fer_data, save_dataset
+
+    ds = _ds({"angry": 3, "happy": 2})
+    with pytest.warns(DeprecationWarning, match="use FERDataset.save instead"):
+        out = save_dataset(ds, tmp_path / "saved")
+    with pytest.warns(DeprecationWarning, match="use FERDataset.load instead"):
+        again = load_dataset(out)
+    assert again.labels.tolist() == ds.labels.tolist() == load_fer_data(out).labels.tolist()

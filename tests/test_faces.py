@@ -126,6 +126,16 @@ def test_the_old_policy_argument_still_works_with_a_deprecation_warning() -> Non
     assert analyzer.config()["policy"] == "detect"
 
 
+def test_the_face_policy_is_stored_under_the_name_the_constructor_takes() -> None:
+    analyzer = FaceAnalyzer(face_policy="full_frame")
+    assert analyzer.face_policy == "full_frame" and "policy" not in vars(analyzer)
+    with pytest.warns(DeprecationWarning, match="use FaceAnalyzer.face_policy instead"):
+        assert analyzer.policy == "full_frame"
+    with pytest.warns(DeprecationWarning, match="use FaceAnalyzer.face_policy instead"):
+        analyzer.policy = "detect"
+    assert analyzer.face_policy == "detect" and analyzer.config()["policy"] == "detect"
+
+
 def test_download_failure_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FermaskError, match="could not download.*fermask\\[landmarks\\]"):
         download_landmarks_model((tmp_path / "absent.dat.bz2").as_uri(), tmp_path / "m.dat", progress=False)

@@ -384,3 +384,18 @@ def test_trainable_copy_computes_the_same_and_trains(tmp_path: Path) -> None:
     copy.save(tmp_path / "copy.keras")
     again = keras.models.load_model(tmp_path / "copy.keras", compile=False)
     np.testing.assert_allclose(again.predict(x, verbose=0), copy.predict(x, verbose=0), atol=1e-6)
+
+
+def test_models_and_pretrained_models_share_one_namespace() -> None:
+    from fermask.pretrained import list_pretrained
+
+    assert list_models(pretrained=True) == list_pretrained() and "fer-mini-xception" in list_models(pretrained=True)
+    assert not set(list_models()) & set(list_models(pretrained=True))
+    with pytest.raises(UnknownNameError, match=r"'fer-mini-xception' is a pretrained model.*pretrained=True"):
+        create_model("fer-mini-xception")
+    with pytest.raises(UnknownNameError, match=r"architecture 'shallow_cnn' has no pretrained weights.*leave out"):
+        create_model("shallow_cnn", pretrained=True)
+    with pytest.raises(UnknownNameError, match=r"unknown pretrained model 'fer-mini-xeption'.*Did you mean"):
+        create_model("fer-mini-xeption", pretrained=True)
+    with pytest.raises(UnknownNameError, match=r"Pretrained models \(create_model\(name, pretrained=True\)\): .*fer-mini"):
+        create_model("no_such_model")

@@ -55,3 +55,14 @@ def test_train_and_evaluate_are_functions_even_after_their_modules_load() -> Non
         "import fermask; print(callable(train), callable(evaluate), callable(fermask.train), type(fermask.train).__name__)"
     )
     assert out == "True True True function"
+
+
+def test_every_public_name_and_submodule_resolves_without_a_hand_list() -> None:
+    out = _run(
+        "import sys, types, fermask;"
+        "missing = [n for n in fermask.__all__ if getattr(fermask, n, None) is None];"
+        "mods = [getattr(fermask, m) for m in ('cli', 'plots', 'human_baseline', 'commands', 'batch')];"
+        "print(missing, all(isinstance(m, types.ModuleType) for m in mods), hasattr(fermask, 'no_such_module'),"
+        " hasattr(fermask, '_private'), 'tensorflow' in sys.modules)"
+    )
+    assert out == "[] True False False False"

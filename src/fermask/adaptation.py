@@ -113,10 +113,10 @@ def load_faces(
 def _faces_from_path(path: Path, size: tuple[int, int], color_mode: str, margin: float, progress: bool) -> FERDataset:
     if not path.exists():
         raise DataFormatError(f"the face data '{path}' does not exist")
-    if path.is_file():
-        return FERDataset.from_csv(path, progress=progress)
-    if (path / "dataset.json").is_file():
-        return FERDataset.load(path)
+    if path.is_file() or (path / "dataset.json").is_file():  # a FER2013-format CSV or a saved dataset
+        from .data.load import load_fer_data
+
+        return load_fer_data(path, progress=progress)
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataFormatError(f"'{path}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}) and no saved dataset")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -299,14 +298,17 @@ class ResolvedModel(NamedTuple):
 
 
 def resolve_model(obj: Any, *, what: str = "model") -> ResolvedModel:
-    """A Keras model and its :class:`BundleInfo` from a model, a bundle folder or a Predictor.
+    """A Keras model and its :class:`BundleInfo` from a model, a bundle folder, a pretrained name or a Predictor.
 
     This is the one place where fermask accepts "a model, a bundle or a
-    Predictor" (evaluation, distillation and prediction call it).
+    Predictor" (evaluation, distillation and adaptation call it). A path or
+    a name goes to :func:`load_bundle` (so to
+    :func:`fermask.pretrained.locate_bundle`, which tells them apart).
 
     Args:
-        obj: A bundle folder (path), a Predictor (anything with ``.model`` and
-            a ``BundleInfo`` in ``.info``) or a Keras model.
+        obj: A bundle folder (path) or a pretrained model's name, a Predictor
+            (anything with ``.model`` and a ``BundleInfo`` in ``.info``) or a
+            Keras model.
         what: What the model is for (``"teacher"``), for messages.
 
     Returns:
@@ -323,7 +325,10 @@ def resolve_model(obj: Any, *, what: str = "model") -> ResolvedModel:
     if inner is not None and isinstance(attached, BundleInfo):  # a Predictor
         return ResolvedModel(inner, attached, f"{type(obj).__name__}({getattr(inner, 'name', 'model')})")
     if not hasattr(obj, "predict"):
-        raise FermaskError(f"{what} must be a Keras model, a bundle folder or a Predictor, got {type(obj).__name__}")
+        raise FermaskError(
+            f"{what} must be a Keras model, a bundle folder, a pretrained model's name or a Predictor, "
+            f"got {type(obj).__name__}"
+        )
     return ResolvedModel(obj, None, f"model '{getattr(obj, 'name', what)}'")
 
 
@@ -352,7 +357,8 @@ def read_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
 
     Args:
         path: The bundle folder (or its ``model.keras``), or the name of a
-            downloaded pretrained model (see :mod:`fermask.pretrained`).
+            downloaded pretrained model (see
+            :func:`fermask.pretrained.locate_bundle`).
     """
     p = locate_bundle(path)
     info_path = p / INFO_FILE if p.is_dir() else p.with_name(INFO_FILE)
@@ -373,31 +379,26 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
 
     Args:
         path: The bundle folder (or its ``model.keras``), or the name of a
-            downloaded pretrained model (``"fer-mini-xception"``).
+            downloaded pretrained model (``"fer-mini-xception"``, or
+            ``"pretrained:fer-mini-xception"`` to say so whatever folders
+            exist; see :func:`fermask.pretrained.locate_bundle`).
         compile: Whether to restore the training configuration too.
 
     Returns:
         ``(model, info)``.
+
+    Raises:
+        AmbiguousNameError: ``path`` is a plain pretrained name and also an
+            existing folder; the message says how to choose.
+        DataFormatError: Not a bundle, or a damaged one.
     """
-    from ._tf import keras_module
+    from .models import load_model_file
 
     p = locate_bundle(path)  # once: for a pretrained name this reads its fermask.json
     info = read_bundle_info(p)
     model_path = p / MODEL_FILE if p.is_dir() else p
     if not model_path.is_file():
         raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")
-    if model_path.suffix == ".keras" and not zipfile.is_zipfile(model_path):
-        raise DataFormatError(
-            f"'{model_path}' exists but is not a Keras model file (a .keras file is a zip archive; this one is "
-            "not, so it is truncated or damaged); copy the bundle again or save the model again"
-        )
-    keras = keras_module()
-    from .models import register_custom_objects
-
-    register_custom_objects()  # fermask's custom layers, for deserialisation
-    try:
-        model = keras.models.load_model(model_path, compile=compile)
-    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(f"Keras could not load '{model_path}': {exc}") from exc
+    model = load_model_file(model_path, compile=compile)
     info.check_model(model, f"the bundle '{p}'")
     return model, info

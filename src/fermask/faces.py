@@ -424,7 +424,9 @@ class FaceAnalyzer:
             :class:`DeprecationWarning`.
 
     Attributes:
-        policy: The face policy in use (``config()["policy"]``).
+        face_policy: The face policy in use (``config()["policy"]``); the
+            former attribute name ``policy`` still reads and sets it, with a
+            :class:`DeprecationWarning`.
 
     Examples:
         >>> import numpy as np
@@ -458,7 +460,7 @@ class FaceAnalyzer:
                 )
             face_policy = policy
         FaceOptions(face_policy, detector, upsample, min_score)  # checks them; the one place that does
-        self.policy: Policy = face_policy
+        self.face_policy: Policy = face_policy
         self.detector: Detector = detector
         self.upsample = None if upsample is None else int(upsample)
         self.crop_max_side = int(crop_max_side)
@@ -466,10 +468,26 @@ class FaceAnalyzer:
         self.landmarks_path = str(find_landmarks_model(landmarks_path))
         self._cnn_path = None if cnn_model_path is None else str(cnn_model_path)
 
+    @property
+    def policy(self) -> Policy:
+        """Deprecated: use :attr:`face_policy` instead (the name the constructor takes)."""
+        warnings.warn(
+            "FaceAnalyzer.policy is deprecated; use FaceAnalyzer.face_policy instead", DeprecationWarning, stacklevel=2
+        )
+        return self.face_policy
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        warnings.warn(
+            "FaceAnalyzer.policy is deprecated; use FaceAnalyzer.face_policy instead", DeprecationWarning, stacklevel=2
+        )
+        check_choice(value, FACE_POLICIES, "face_policy")
+        self.face_policy = value
+
     def config(self) -> dict[str, Any]:
-        """The settings that change results (for cache keys and records)."""
+        """The settings that change results (for cache keys and records; the key stays ``"policy"``)."""
         return {
-            "policy": self.policy,
+            "policy": self.face_policy,
             "detector": self.detector,
             "upsample": self.upsample,
             "crop_max_side": self.crop_max_side,
@@ -491,10 +509,10 @@ class FaceAnalyzer:
         memory caches hold one copy.
         """
         _dlib_model("landmarks", self.landmarks_path)
-        if self.detector in ("hog", "auto") and self.policy != "full_frame":
+        if self.detector in ("hog", "auto") and self.face_policy != "full_frame":
             with _hog_detector():
                 pass
-        if self.detector == "cnn" and self.policy != "full_frame":
+        if self.detector == "cnn" and self.face_policy != "full_frame":
             _dlib_model("cnn", str(find_cnn_detector_model(self._cnn_path)))
 
     def detect(self, image: ImageInput) -> list[tuple[tuple[int, int, int, int], float | None]]:
@@ -554,13 +572,13 @@ class FaceAnalyzer:
     def find_in_gray(self, gray: np.ndarray) -> list[Face]:
         """:meth:`find` on an already-loaded ``uint8`` gray array."""
         h, w = gray.shape[:2]
-        if self.policy == "full_frame":
+        if self.face_policy == "full_frame":
             boxes: list[tuple[tuple[int, int, int, int], float | None]] = []
         else:
             boxes = self._detect(gray)
         faces = [Face(box, self._landmarks(gray, box), True, score) for box, score in boxes]
         if not faces and (
-            self.policy == "full_frame" or (self.policy == "auto" and max(h, w) <= self.crop_max_side)
+            self.face_policy == "full_frame" or (self.face_policy == "auto" and max(h, w) <= self.crop_max_side)
         ):
             box = (0, 0, w - 1, h - 1)
             faces = [Face(box, self._landmarks(gray, box), False, None)]
@@ -587,7 +605,7 @@ class FaceAnalyzer:
                 pass  # the error, with its advice, comes when the model is needed
 
     def __repr__(self) -> str:
-        return f"FaceAnalyzer(face_policy={self.policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
+        return f"FaceAnalyzer(face_policy={self.face_policy!r}, detector={self.detector!r}, upsample={self.upsample!r})"
 
 
 def _copy_model(src: Path, dest: Path) -> Path:  # pragma: no cover - helper for docs

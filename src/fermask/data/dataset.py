@@ -13,10 +13,11 @@ Examples:
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -32,12 +33,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..masker import Masker
 
-__all__ = ["FERDataset", "save_dataset", "load_dataset"]
+__all__ = ["FERDataset", "TrainDevSplit", "save_dataset", "load_dataset"]
 
 Index = int | slice | Sequence[int] | np.ndarray
 
 # NO_FACE_POLICIES (what FERDataset.mask does with images where no face was masked) lives in
 # fermask._choices; the import above keeps ``fermask.data.dataset.NO_FACE_POLICIES`` working.
+
+#: The order of :meth:`FERDataset.split`'s ``by="usage"`` parts; other usages follow, sorted.
+USAGE_ORDER = ("Training", "PublicTest", "PrivateTest", "Test")
+
+
+class TrainDevSplit(NamedTuple):
+    """What ``FERDataset.split(fraction=...)`` returns: a pair that unpacks as ``train, dev``.
+
+    Attributes:
+        train: The larger part, ``N - round(fraction * N)`` images.
+        dev: The held-out part, ``round(fraction * N)`` images.
+    """
+
+    train: FERDataset
+    dev: FERDataset
 
 
 def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
@@ -544,6 +560,16 @@ class FERDataset:
                     "Use a larger fraction or more data, or pass allow_empty=True if this is intended"
                 )
 
+    @overload
+    def split(
+        self, by: Literal["usage"], *, seed: int = ..., stratify: bool = ..., allow_empty: bool = ...
+    ) -> dict[str, FERDataset]: ...
+
+    @overload
+    def split(
+        self, by: None = ..., *, fraction: float, seed: int = ..., stratify: bool = ..., allow_empty: bool = ...
+    ) -> TrainDevSplit: ...
+
     def split(
         self,
         by: Literal["usage"] | None = None,
@@ -552,49 +578,63 @@ class FERDataset:
         seed: int = 0,
         stratify: bool = True,
         allow_empty: bool = False,
-    ) -> Any:
+    ) -> dict[str, FERDataset] | TrainDevSplit:
         """Split by FER2013's Usage column, or into a seeded train/dev pair.
 
-        ``split(by="usage")`` returns a dict ``{usage: dataset}`` (keys in the
-        order Training, PublicTest, PrivateTest, Test). ``split(fraction=0.1)``
-        returns ``(train, dev)`` with ``round(fraction * N)`` dev images,
-        stratified by class unless ``stratify=False`` (the report's 90/10 split).
+        The two forms take different arguments and return different types,
+        each stated by an overload (so type checkers know which one a call gets):
+
+        * ``split(by="usage")`` returns a dict ``{usage: dataset}`` (keys in
+          the order Training, PublicTest, PrivateTest, Test, then any other
+          usage, sorted);
+        * ``split(fraction=0.1)`` returns a :class:`TrainDevSplit`, a pair
+          ``(train, dev)`` with ``round(fraction * N)`` dev images, stratified
+          by class unless ``stratify=False`` (the report's 90/10 split).
 
         Raises:
-            DataFormatError: No usage information, a bad fraction, or a split
-                that leaves a class empty (unless ``allow_empty=True``).
+            DataFormatError: Both or neither of ``by`` and ``fraction``, no
+                usage information, a bad fraction, or a split that leaves a
+                class empty (unless ``allow_empty=True``).
 
         Examples:
             >>> from fermask.data import make_synthetic_fer
             >>> train, dev = make_synthetic_fer(140, balanced=True).split(fraction=0.1, seed=1)
             >>> len(dev), dev.class_counts()["happy"]
             (14, 2)
+            >>> list(make_synthetic_fer(140, seed=0).split(by="usage", allow_empty=True))
+            ['Training', 'PublicTest', 'PrivateTest']
         """
         self._require_nonempty("split")
         if (by is None) == (fraction is None):
-            raise DataFormatError("split needs exactly one of by='usage' or fraction=...")
+            raise DataFormatError(
+                f"split needs exactly one of by='usage' or fraction=..., got by={by!r}, fraction={fraction!r}"
+            )
         if by is not None:
             if by != "usage":
                 raise DataFormatError(f"split(by={by!r}): only by='usage' is supported")
-            if (self.usage == "").all():
-                raise DataFormatError(
-                    f"split(by='usage'): this dataset ({self.source}) has no Usage column; "
-                    "use split(fraction=0.1) for a seeded train/dev split"
-                )
-            order = ["Training", "PublicTest", "PrivateTest", "Test"]
-            keys = [u for u in order if (self.usage == u).any()] + sorted(set(self.usage.tolist()) - set(order))
-            parts = {u: self.select(self.usage == u) for u in keys}
-            for u, part in parts.items():
-                part.source = f"{self.source} | {u or '(no usage)'}"
-            self._check_classes(parts, allow_empty)
-            return parts
-        f = float(fraction)  # type: ignore[arg-type]
+            return self._split_by_usage(allow_empty)
+        return self._split_fraction(float(fraction), seed, stratify, allow_empty)  # type: ignore[arg-type]
+
+    def _split_by_usage(self, allow_empty: bool) -> dict[str, FERDataset]:
+        if (self.usage == "").all():
+            raise DataFormatError(
+                f"split(by='usage'): this dataset ({self.source}) has no Usage column; "
+                "use split(fraction=0.1) for a seeded train/dev split"
+            )
+        keys = [u for u in USAGE_ORDER if (self.usage == u).any()] + sorted(set(self.usage.tolist()) - set(USAGE_ORDER))
+        parts = {u: self.select(self.usage == u) for u in keys}
+        for u, part in parts.items():
+            part.source = f"{self.source} | {u or '(no usage)'}"
+        self._check_classes(parts, allow_empty)
+        return parts
+
+    def _split_fraction(self, f: float, seed: int, stratify: bool, allow_empty: bool) -> TrainDevSplit:
         if not 0.0 < f < 1.0:
-            raise DataFormatError(f"split(fraction={fraction}): the fraction must lie strictly between 0 and 1")
+            raise DataFormatError(f"split(fraction={f}): the fraction must lie strictly between 0 and 1")
         n_dev = int(round(f * len(self)))
         if not 0 < n_dev < len(self):
             raise DataFormatError(
-                f"split(fraction={fraction}) of {len(self)} images leaves one side empty; use a different fraction"
+                f"split(fraction={f}) of {len(self)} images leaves one side empty; use a different fraction"
             )
         rng = np.random.default_rng(seed)
         dev_idx = self._stratified_pick(n_dev, rng) if stratify else rng.choice(len(self), size=n_dev, replace=False)
@@ -604,7 +644,7 @@ class FERDataset:
         train.source = f"{self.source} | train {1 - f:g} (seed={seed})"
         dev.source = f"{self.source} | dev {f:g} (seed={seed})"
         self._check_classes({"train": train, "dev": dev}, allow_empty)
-        return train, dev
+        return TrainDevSplit(train, dev)
 
     def usage_split(self) -> tuple[FERDataset, FERDataset, FERDataset]:
         """``(Training, PublicTest, PrivateTest)`` of a dataset read from ``fer2013.csv``."""
@@ -890,10 +930,25 @@ class FERDataset:
 def save_dataset(
     ds: FERDataset, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False
 ) -> Path:
-    """``ds.save(path, ...)`` as a function: see :meth:`FERDataset.save`."""
+    """Deprecated: use ``ds.save(path, ...)`` instead (see :meth:`FERDataset.save`).
+
+    Warns:
+        DeprecationWarning: Always.
+    """
+    warnings.warn("fermask.data.save_dataset is deprecated; use FERDataset.save instead", DeprecationWarning, stacklevel=2)
     return ds.save(path, shard_size=shard_size, overwrite=overwrite)
 
 
 def load_dataset(path: str | os.PathLike[str], *, verify: bool = True) -> FERDataset:
-    """``FERDataset.load(path, ...)`` as a function: see :meth:`FERDataset.load`."""
+    """Deprecated: use :meth:`FERDataset.load` (a saved dataset) or :func:`fermask.data.load_fer_data` (any data path).
+
+    Warns:
+        DeprecationWarning: Always.
+    """
+    warnings.warn(
+        "fermask.data.load_dataset is deprecated; use FERDataset.load instead (or fermask.data.load_fer_data, "
+        "which reads any FER2013-format path)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return FERDataset.load(path, verify=verify)

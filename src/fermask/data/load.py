@@ -45,7 +45,10 @@ def load_fer_data(path: str | os.PathLike[str] | None, *, progress: bool = False
     """Read FER2013 (or data in one of its formats) from a CSV file or a folder.
 
     Also reads a dataset folder written by ``FERDataset.save`` (it holds
-    ``dataset.json``).
+    ``dataset.json``). This is the one reader of a data path a user gives:
+    it picks :meth:`FERDataset.from_csv`, :meth:`~FERDataset.from_folder` or
+    :meth:`~FERDataset.load` (one format each); the commands, ``reproduce``,
+    ``adapt`` and the human baseline call it.
 
     Raises:
         DataNotFoundError: ``path`` is ``None`` or does not exist; the message

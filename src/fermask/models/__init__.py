@@ -5,6 +5,11 @@ by third-party packages through the ``fermask.models`` entry-point group, and
 built with :func:`create_model`. Registering and listing never import
 TensorFlow; only building a model does.
 
+Models and pretrained weights share one namespace: :func:`list_models` lists
+the architectures, ``list_models(pretrained=True)`` the pretrained models
+(:mod:`fermask.pretrained`), and ``create_model(name, pretrained=True)``
+loads a downloaded pretrained model, as timm's ``create_model`` does.
+
 Every fermask model follows one contract: it takes ``float32`` pixel values
 in ``0..255`` with shape ``input_shape`` and does its own scaling inside the
 model, so the code that feeds it never needs to know how it was trained.
@@ -19,6 +24,8 @@ Examples:
     >>> import fermask
     >>> fermask.list_models("resnet*")
     ['resnet50_head']
+    >>> fermask.list_models("fer-*", pretrained=True)
+    ['fer-mini-xception']
     >>> model_defaults("happy_binary")["output"]
     'sigmoid'
     >>> model = fermask.create_model("shallow_cnn", num_classes=7)  # doctest: +SKIP
@@ -30,7 +37,14 @@ from __future__ import annotations
 
 import sys
 
-from ._factory import bundle_fields, create_model, register_custom_objects, trainable_copy, unfreeze
+from ._factory import (
+    bundle_fields,
+    create_model,
+    load_model_file,
+    register_custom_objects,
+    trainable_copy,
+    unfreeze,
+)
 from ._registry import (
     ModelBuilder,
     ModelDefaults,
@@ -53,6 +67,7 @@ __all__ = [
     "model_defaults",
     "bundle_fields",
     "register_custom_objects",
+    "load_model_file",
     "unfreeze",
     "trainable_copy",
 ]

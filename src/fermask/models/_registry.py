@@ -17,7 +17,8 @@ from typing import Any, TypeVar, overload
 
 from .._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of
 from .._registry import Registry
-from ..errors import FermaskError, InvalidTypeError, InvalidValueError
+from ..errors import FermaskError, InvalidTypeError, InvalidValueError, UnknownNameError
+from ..pretrained import list_pretrained
 
 __all__ = [
     "ModelBuilder",
@@ -269,18 +270,39 @@ def model_entry(name: str | ModelBuilder) -> ModelEntry:
     callable gets those of its signature.
 
     Raises:
-        UnknownNameError: No such model; the message suggests close names.
+        UnknownNameError: No such model; the message suggests close names,
+            and for a pretrained model's name says to pass ``pretrained=True``.
     """
     if callable(name) and not isinstance(name, str):
         return _MODELS.entry_of(name)
-    return _MODELS.get(name)
+    try:
+        return _MODELS.get(name)
+    except UnknownNameError as exc:
+        key = str(name).strip().lower()
+        if key in list_pretrained():
+            raise UnknownNameError(
+                f"{key!r} is a pretrained model, not an architecture fermask builds: its network comes with its "
+                f"weights. Load it with create_model({key!r}, pretrained=True) (or Predictor.load({key!r}) to "
+                f"predict); list_models() names the architectures, list_models(pretrained=True) the pretrained models"
+            ) from None
+        raise UnknownNameError(
+            f"{exc} Pretrained models (create_model(name, pretrained=True)): {', '.join(list_pretrained()) or '(none)'}."
+        ) from None
 
 
-def list_models(pattern: str | None = None) -> list[str]:
+def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
     """Names of the registered models, sorted, optionally filtered.
+
+    One namespace, two kinds of names: architectures, which
+    :func:`~fermask.create_model` builds with fresh weights, and pretrained
+    models (:mod:`fermask.pretrained`), which ``create_model(name,
+    pretrained=True)`` loads with their weights.
 
     Args:
         pattern: A shell-style pattern such as ``"resnet*"``.
+        pretrained: List the pretrained models (the names
+            ``create_model(name, pretrained=True)`` takes) instead of the
+            architectures; the same as :func:`fermask.pretrained.list_pretrained`.
 
     Returns:
         The matching names (built-ins and installed plugins).
@@ -288,7 +310,11 @@ def list_models(pattern: str | None = None) -> list[str]:
     Examples:
         >>> list_models("happy*")
         ['happy_binary']
+        >>> list_models("fer-*", pretrained=True)
+        ['fer-mini-xception']
     """
+    if pretrained:
+        return list_pretrained(pattern)
     return _MODELS.names(pattern)
 
 
