@@ -636,3 +636,95 @@ def test_no_class_has_two_methods_whose_names_differ_only_by_a_past_tense() -> N
                     for n in sorted(names) for end in ("d", "ed") if n + end in names
                 ]
     assert not pairs, "methods whose names differ only by a past tense:\n" + "\n".join(pairs)
+
+
+ARCHITECTURE_PAGE = SRC.parent / "docs" / "architecture.md"
+# Names the architecture page quotes that are not fermask's: Python's, Keras', TensorFlow's, or words of a sentence.
+NOT_FERMASK_NAMES = {
+    "Protocol", "SystemExit", "AttributeError", "NotImplementedError", "MultiWorkerMirroredStrategy",
+    "TYPE_CHECKING", "__all__", "__init__", "__getattr__", "tf.distribute", "choices=", "run.json", "curves.png",
+    "./NAME",
+}
+
+
+def _definitions() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """``{module key: top-level names}`` (keys are every dotted suffix of a module's name) and ``{class: members}``.
+
+    The class ``""`` collects every function's parameter names.
+    """
+    modules: dict[str, set[str]] = {}
+    classes: dict[str, set[str]] = {"": set()}
+    for path in PACKAGE.rglob("*.py"):
+        name, _ = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                top.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                top |= {t.id for t in targets if isinstance(t, ast.Name)}
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                top |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        parts = name.split(".")
+        for i in range(len(parts)):
+            modules.setdefault(".".join(parts[i:]), set()).update(top)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                classes[""] |= {a.arg for a in node.args.args + node.args.kwonlyargs}
+            if isinstance(node, ast.ClassDef):
+                members = classes.setdefault(node.name, set())
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        members.add(item.name)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        members.add(item.target.id)
+    return modules, classes
+
+
+def _quoted_code(text: str) -> set[str]:
+    import re
+
+    found = set()
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # the layer drawing
+    for code in re.findall(r"`([^`\n]+)`", text):
+        code = code.split("(")[0].removesuffix("()")  # create_model(name, ...) -> create_model
+        if code and code not in NOT_FERMASK_NAMES and re.fullmatch(r"[\w./]+", code):
+            found.add(code)
+    return found
+
+
+def test_the_architecture_page_names_only_what_exists() -> None:
+    """Every module, file, class, function and attribute docs/architecture.md quotes is in the source."""
+    modules, classes = _definitions()
+    members = set().union(*classes.values())  # methods, fields and parameters
+    defined = set().union(*modules.values()) | set(classes) | members
+    files = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    folders = {p.relative_to(PACKAGE).as_posix() + "/" for p in PACKAGE.rglob("*") if p.is_dir()}
+    missing = []
+    for code in sorted(_quoted_code(ARCHITECTURE_PAGE.read_text(encoding="utf-8"))):
+        rel = code.removeprefix("fermask/")
+        if code.startswith("."):  # .method() of some class
+            ok = code[1:] in members
+        elif code.startswith("tests/"):
+            ok = (SRC.parent / code).is_file()
+        elif code.endswith("/"):
+            ok = rel in folders
+        elif code.endswith(".py"):
+            ok = rel in files or any(f.endswith("/" + rel) for f in files)
+        elif "." in code:
+            parts = code.removeprefix("fermask.").split(".")
+            ok = False
+            for cut in range(len(parts), 0, -1):
+                key, rest = ".".join(parts[:cut]), parts[cut:]
+                if key in modules:
+                    ok = not rest or (rest[0] in modules[key] and (len(rest) == 1 or rest[1] in classes.get(rest[0], ())))
+                    break
+                if key in classes:
+                    ok = len(rest) == 1 and (rest[0] in classes[key] or rest[0].endswith("*"))
+                    break
+        else:
+            ok = code in modules or code in defined or code == "fermask" or code.islower() and "_" not in code
+        if not ok:
+            missing.append(code)
+    assert not missing, "docs/architecture.md names what the source does not have (renamed or moved?):\n" + "\n".join(missing)
