@@ -1,33 +1,8 @@
-"""Evaluation: accuracy, top-2, per-class precision/recall/F1, confusion matrix, accuracy per mask style.
+"""The report of an evaluation: :class:`EvaluationReport` and :func:`report_from_predictions`.
 
-:func:`evaluate` runs a model (or a bundle) over a dataset and returns an
-:class:`EvaluationReport`; :func:`report_from_predictions` builds the same
-report from labels and scores you already have. Every metric is computed with
-numpy (no scikit-learn needed).
-
-Conventions:
-
-* The confusion matrix has one row per **true** class and one column per
-  **predicted** class.
-* Precision of a class that is never predicted is 0, and so is the F1 of a
-  class whose precision and recall are both 0 (scikit-learn's
-  ``zero_division=0``).
-* Macro-F1 averages the F1 of every class that occurs among the true *or* the
-  predicted labels (a class absent from both is left out).
-* Accuracy per mask style groups images by :attr:`FERDataset.styles`
-  (``""`` shows as ``"(unmasked)"``). Styles named in ``heldout_styles`` are
-  marked as not seen in training, and their pooled accuracy is reported
-  beside that of the seen styles: the check that a model has not merely
-  learnt one mask type.
-
-Examples:
-    >>> import numpy as np
-    >>> from fermask.evaluation import report_from_predictions
-    >>> r = report_from_predictions([0, 1, 1, 2], np.eye(3)[[0, 1, 2, 2]], labels=["a", "b", "c"])
-    >>> r.accuracy, round(r.macro_f1, 3)
-    (0.75, 0.778)
-    >>> r.confusion[1]
-    [0, 1, 1]
+A report holds the numbers (accuracy, top-2, per-class scores, macro-F1, the
+confusion matrix, accuracy per mask style) and writes them as JSON, Markdown
+and a confusion-matrix figure; the conventions are in :mod:`fermask.evaluation`.
 """
 
 from __future__ import annotations
@@ -42,103 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._choices import color_mode_of
-from .bundle import BundleInfo, resolve_model, to_probabilities
-from .errors import DataFormatError, FermaskError
-from .labels import EMOTIONS
-from .plots import plot_confusion_matrix as _draw_confusion
+from ..bundle import to_probabilities
+from ..errors import DataFormatError, FermaskError
+from ..plots import plot_confusion_matrix as _draw_confusion
+from .metrics import confusion_matrix, per_class_scores, top_k_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from .data import FERDataset
-
-__all__ = [
-    "EvaluationReport",
-    "evaluate",
-    "report_from_predictions",
-    "confusion_matrix",
-    "per_class_scores",
-    "top_k_accuracy",
-    "plot_confusion_matrix",
-    "UNMASKED",
-]
+__all__ = ["EvaluationReport", "report_from_predictions", "plot_confusion_matrix", "UNMASKED"]
 
 UNMASKED = "(unmasked)"
 """How images with no mask style (``styles == ""``) are named in per-style results."""
-
-
-# --------------------------------------------------------------------------- metrics (numpy)
-def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
-    """Count matrix with rows = true class and columns = predicted class.
-
-    Args:
-        y_true: True class indices.
-        y_pred: Predicted class indices.
-        num_classes: Number of classes ``K``.
-
-    Returns:
-        ``(K, K)`` int64 counts.
-
-    Examples:
-        >>> confusion_matrix([0, 0, 1], [0, 1, 1], 2).tolist()
-        [[1, 1], [0, 1]]
-    """
-    t = np.asarray(y_true, dtype=np.int64).ravel()
-    p = np.asarray(y_pred, dtype=np.int64).ravel()
-    if t.shape != p.shape:
-        raise DataFormatError(f"y_true and y_pred must have the same length, got {t.size} and {p.size}")
-    for name, arr in (("y_true", t), ("y_pred", p)):
-        if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
-            raise DataFormatError(f"{name} holds class indices outside 0-{num_classes - 1}")
-    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def per_class_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix.
-
-    Args:
-        cm: ``(K, K)`` counts, rows = true class.
-
-    Returns:
-        A dict of ``(K,)`` arrays: ``precision``, ``recall``, ``f1`` (floats,
-        0 where undefined) and ``support`` (true count per class).
-
-    Examples:
-        >>> s = per_class_scores(np.array([[1, 1], [0, 2]]))
-        >>> s["precision"].tolist(), s["recall"].tolist()
-        ([1.0, 0.6666666666666666], [0.5, 1.0])
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    predicted = cm.sum(axis=0)
-    support = cm.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
-
-
-def top_k_accuracy(y_true: Sequence[int] | np.ndarray, scores: np.ndarray, k: int = 2) -> float:
-    """Share of rows whose true class is among the ``k`` highest scores.
-
-    Ties are broken towards the lower class index (a stable sort).
-
-    Examples:
-        >>> top_k_accuracy([2, 0], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
-        0.0
-        >>> top_k_accuracy([1, 2], np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]), k=2)
-        1.0
-    """
-    t = np.asarray(y_true, dtype=np.int64).ravel()
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 2 or s.shape[0] != t.size:
-        raise DataFormatError(f"scores must have shape ({t.size}, K), got {s.shape}")
-    if t.size == 0:
-        return float("nan")
-    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    return float((top == t[:, None]).any(axis=1).mean())
 
 
 # --------------------------------------------------------------------------- the report
@@ -394,113 +284,7 @@ def report_from_predictions(
     )
 
 
-# --------------------------------------------------------------------------- running a model
-def _known_labels(model: Any, info: BundleInfo | None, labels: Sequence[str] | None) -> list[str] | None:
-    """The class names the model's outputs stand for, when something says so.
-
-    ``labels`` if given, else the bundle's, else the FER2013 emotions for a
-    model with seven outputs; ``None`` when nothing tells.
-    """
-    if labels is not None:
-        return [str(x) for x in labels]
-    if info is not None:
-        return list(info.labels)
-    try:
-        units = int(model.output_shape[-1])
-    except (AttributeError, TypeError, ValueError, IndexError):
-        return None
-    return list(EMOTIONS) if units == len(EMOTIONS) else None
-
-
-def _dataset(data: Any, known: list[str] | None) -> FERDataset:
-    """A FERDataset as it is, or (images, labels) arrays named after the model's classes."""
-    from .data import FERDataset
-
-    if isinstance(data, FERDataset):  # its own names are checked against the model's below
-        return data
-    return FERDataset.coerce(data, label_names=known, what="evaluation")
-
-
-def predict_scores(model: Any, ds: FERDataset, *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Run a model over a dataset, fed at the model's input size and colour mode.
-
-    Returns:
-        The model's raw outputs, ``(N, K)`` (or ``(N, 1)`` for a sigmoid model).
-    """
-    shape = model.input_shape
-    if isinstance(shape, list):
-        raise FermaskError("a fermask model has exactly one input")
-    h, w, c = shape[1], shape[2], shape[3]
-    tfds = ds.to_tf_dataset(
-        batch_size,
-        shuffle=False,
-        image_size=(h, w),
-        color_mode=color_mode_of(c),
-        label_mode=None,
-    )
-    return np.asarray(model.predict(tfds, verbose=1 if progress else 0))
-
-
-def evaluate(
-    model_or_bundle: Any,
-    dataset: Any,
-    *,
-    batch_size: int = 64,
-    heldout_styles: Sequence[str] | None = None,
-    labels: Sequence[str] | None = None,
-    progress: bool = False,
-) -> EvaluationReport:
-    """Evaluate a model on a labelled dataset.
-
-    Args:
-        model_or_bundle: A Keras model (taking pixel values 0-255), a bundle
-            folder written by :func:`fermask.train`, or a
-            :class:`~fermask.Predictor`.
-        dataset: A :class:`~fermask.FERDataset` (its ``styles`` give the
-            per-style accuracy) or an ``(images, labels)`` tuple of arrays.
-        batch_size: Images per batch.
-        heldout_styles: Mask styles the model did not see in training; their
-            accuracy is reported apart.
-        labels: Class names, when neither a bundle nor the dataset gives them.
-        progress: Show Keras' progress bar.
-
-    Returns:
-        An :class:`EvaluationReport`; save it with ``report.save(folder)`` or
-        ``report.to_json(path)`` / ``report.to_markdown()``.
-
-    Raises:
-        DataFormatError: The dataset's classes do not match the model's.
-
-    Examples:
-        >>> import fermask
-        >>> report = fermask.evaluate("runs/shallow/bundle", dev, heldout_styles=["cloth"])  # doctest: +SKIP
-        >>> print(report.to_markdown())  # doctest: +SKIP
-    """
-    model, info, desc = resolve_model(model_or_bundle, what="evaluate's model")
-    ds = _dataset(dataset, _known_labels(model, info, labels))
-    names = list(ds.label_names)
-    if info is not None:
-        if [s.lower() for s in info.labels] != [s.lower() for s in names]:
-            raise DataFormatError(
-                f"the model was trained on the classes {info.labels} but the data has {names}; "
-                "evaluate it on data with the same classes (e.g. ds.binary('happy') for a happy-vs-not model)"
-            )
-        names = list(info.labels)
-    if labels is not None:
-        names = [str(x) for x in labels]
-    scores = predict_scores(model, ds, batch_size=batch_size, progress=progress)
-    return report_from_predictions(
-        ds.labels,
-        scores,
-        names,
-        styles=ds.styles,
-        heldout_styles=heldout_styles,
-        model=desc,
-        data=f"{ds.source} (n={len(ds)})",
-    )
-
-
-# --------------------------------------------------------------------------- plot
+# --------------------------------------------------------------------------- deprecated: the figure lives in plots
 def plot_confusion_matrix(
     report: EvaluationReport | Mapping[str, Any], *, normalize: bool = True, title: str | None = None
 ) -> Figure:
