@@ -338,15 +338,15 @@ def test_threads_sharing_one_masker_give_the_same_bytes_as_one_process(lfw_crops
 
 
 def test_warm_loads_the_models_that_forked_workers_then_share(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fermask import faces
+    from fermask.faces import _dlib_models
     from fermask.masker import warm_quietly
 
     masker = Masker("surgical")
     key = ("landmarks", masker.analyzer.landmarks_path)
-    monkeypatch.setattr(faces, "_MODELS", {})
-    monkeypatch.setattr(faces, "_HOG_FREE", [])
+    monkeypatch.setattr(_dlib_models, "MODELS", {})
+    monkeypatch.setattr(_dlib_models, "HOG_FREE", [])
     masker.warm()
-    assert key in faces._MODELS and len(faces._HOG_FREE) == 1
+    assert key in _dlib_models.MODELS and len(_dlib_models.HOG_FREE) == 1
     broken = Masker("surgical")
     broken.analyzer.landmarks_path = "/nowhere/shape_predictor_68_face_landmarks.dat"
     warm_quietly(broken)  # a model that cannot load is left to the workers to report, image by image
