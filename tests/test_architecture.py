@@ -200,7 +200,6 @@ LONG_MODULES_TO_SPLIT = {
     "fermask/data/readers.py",
     "fermask/pretrained.py",
     "fermask/evaluation.py",
-    "fermask/masker.py",
 }
 
 
@@ -635,3 +634,4 @@ def test_no_class_has_two_methods_whose_names_differ_only_by_a_past_tense() -> N
                     for n in sorted(names) for end in ("d", "ed") if n + end in names
                 ]
     assert not pairs, "methods whose names differ only by a past tense:\n" + "\n".join(pairs)
+
