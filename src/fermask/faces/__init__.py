@@ -20,12 +20,12 @@ detects (upsampling small images) and falls back to the whole frame when the
 image is crop-sized (no side over ``crop_max_side`` pixels) and no face was
 found.
 
-The package is one job per module: ``_face`` (the :class:`Face` record and
+The package is one job per module: ``_face`` (the ``Face`` record and
 the index ranges of the 68-point scheme), ``_model_files`` (where the dlib
 model files are looked for, and the landmark model's download),
 ``_dlib_models`` (the dlib models loaded in this process, shared by every
 analyzer, and the pool of HOG detectors) and ``_analyzer`` (the face finder:
-:class:`FaceOptions` and :class:`FaceAnalyzer`). This module keeps the
+``FaceOptions`` and ``FaceAnalyzer``). This module keeps the
 description above and the public names.
 """
 

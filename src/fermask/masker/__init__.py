@@ -1,8 +1,8 @@
 """The Masker: puts masks on the faces in images.
 
-The package is one job per module: ``_result`` (:class:`MaskResult`, the
+The package is one job per module: ``_result`` (``MaskResult``, the
 outcome of one image), ``_stages`` (a batch read, searched for faces and
-masked a group at a time) and ``_masker`` (:class:`Masker`). This module
+masked a group at a time) and ``_masker`` (``Masker``). This module
 keeps the public names.
 
 Examples:
