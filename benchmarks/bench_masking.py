@@ -100,10 +100,10 @@ def _cpu_ms(fn: object, items: list, repeat: int = 1) -> float:
 
 def _forget_models() -> None:
     """Drop the dlib models this process loaded, so that the next use loads them again as a new process does."""
-    from fermask import faces
+    from fermask.faces import _dlib_models
 
-    faces._MODELS.clear()
-    faces._HOG_FREE.clear()
+    _dlib_models.MODELS.clear()
+    _dlib_models.HOG_FREE.clear()
 
 
 def bench_mask_many(images: list[np.ndarray], workers: int, repeat: int = 2) -> tuple[float, float, int]:

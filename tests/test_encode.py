@@ -75,7 +75,7 @@ class _CountingMasker:
 
 
 def test_a_chunk_is_read_masked_and_encoded_in_bounded_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fermask import masker as masker_module
+    from fermask.masker import _stages
     from fermask.batch import _encode
 
     tasks = []
@@ -85,7 +85,7 @@ def test_a_chunk_is_read_masked_and_encoded_in_bounded_groups(tmp_path: Path, mo
         tasks.append(_encode.Task(i, str(path), "PNG"))
     (tmp_path / "bad.png").write_text("not an image")
     tasks.insert(3, _encode.Task(99, str(tmp_path / "bad.png"), "PNG"))
-    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 3)
+    monkeypatch.setattr(_stages, "STAGE_IMAGES", 3)
     masker = _CountingMasker()
     done = _encode.Encoder(masker, 1)(tasks)
     assert masker.batches == [3, 2, 2]  # groups of 3 inputs; the unreadable one never reaches the masker
@@ -94,8 +94,8 @@ def test_a_chunk_is_read_masked_and_encoded_in_bounded_groups(tmp_path: Path, mo
     for task, d in zip([t for t in tasks if t.index != 99], [d for d in done if d.data is not None]):
         with Image.open(io.BytesIO(d.data)) as im:
             assert int(np.asarray(im)[0, 0]) == 255 - 10 * task.index
-    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 32)
-    monkeypatch.setattr(masker_module, "STAGE_BYTES", 2 * 20 * 30)  # two images' pixels
+    monkeypatch.setattr(_stages, "STAGE_IMAGES", 32)
+    monkeypatch.setattr(_stages, "STAGE_BYTES", 2 * 20 * 30)  # two images' pixels
     masker = _CountingMasker()
     _encode.Encoder(masker, 1)(tasks)
     assert masker.batches == [2, 2, 2, 1]  # a group ends once it holds two images' bytes

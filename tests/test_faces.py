@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fermask import faces
+from fermask.faces import _model_files
 from fermask.errors import FermaskError, InvalidChoiceError, InvalidValueError, LandmarkModelNotFound
 from fermask.faces import LANDMARKS_FILE, FaceAnalyzer, download_landmarks_model, find_landmarks_model
 
@@ -32,8 +33,8 @@ def test_environment_variable_comes_before_packages(tmp_path: Path, monkeypatch:
 def test_not_found_lists_every_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERMASK_LANDMARKS", str(tmp_path / "nope.dat"))
     monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(faces, "_package_model", lambda file_name: None)
-    monkeypatch.setattr(faces, "DEBIAN_DLIB_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(_model_files, "_package_model", lambda file_name: None)
+    monkeypatch.setattr(_model_files, "DEBIAN_DLIB_DIR", tmp_path / "no-debian")
     with pytest.raises(LandmarkModelNotFound) as err:
         find_landmarks_model()
     msg = str(err.value)
@@ -60,7 +61,7 @@ def test_download_keeps_a_verified_file(tmp_path: Path, monkeypatch: pytest.Monk
     payload = b"pretend model bytes"
     import hashlib
 
-    monkeypatch.setattr(faces, "LANDMARKS_SHA256", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(_model_files, "LANDMARKS_SHA256", hashlib.sha256(payload).hexdigest())
     src = tmp_path / "model.dat.bz2"
     src.write_bytes(bz2.compress(payload))
     out = download_landmarks_model(src.as_uri(), tmp_path / "m.dat", progress=False)

@@ -201,7 +201,7 @@ def _fields(r: fermask.MaskResult) -> tuple:
 def test_mask_batch_gives_what_masking_image_by_image_gives(
     tmp_path: Path, astronaut: np.ndarray, lfw_crops48: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fermask import masker as masker_module
+    from fermask.masker import _stages
 
     photo = tmp_path / "photo.png"
     Image.fromarray(astronaut).save(photo)
@@ -213,10 +213,10 @@ def test_mask_batch_gives_what_masking_image_by_image_gives(
     m = Masker("random", color="random", pattern="random", seed=11)
     one_by_one = [m._safe_one(i, img) for i, img in zip(indices, images)]
     assert {r.status for r in one_by_one} == {"masked", "no_face", "error"}
-    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 4)  # several groups, one cut inside the crops
+    monkeypatch.setattr(_stages, "STAGE_IMAGES", 4)  # several groups, one cut inside the crops
     assert [_fields(r) for r in m.mask_batch(images, indices=indices)] == [_fields(r) for r in one_by_one]
-    monkeypatch.setattr(masker_module, "STAGE_IMAGES", 32)
-    monkeypatch.setattr(masker_module, "STAGE_BYTES", astronaut.nbytes)  # a photo fills a group
+    monkeypatch.setattr(_stages, "STAGE_IMAGES", 32)
+    monkeypatch.setattr(_stages, "STAGE_BYTES", astronaut.nbytes)  # a photo fills a group
     assert [_fields(r) for r in m.mask_batch(images, indices=indices)] == [_fields(r) for r in one_by_one]
     assert [r.index for r in m.mask_batch(lfw_crops48[:3])] == [0, 1, 2]
     with pytest.raises(fermask.FermaskError, match="2 indices for 3 images"):
@@ -338,15 +338,15 @@ def test_threads_sharing_one_masker_give_the_same_bytes_as_one_process(lfw_crops
 
 
 def test_warm_loads_the_models_that_forked_workers_then_share(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fermask import faces
+    from fermask.faces import _dlib_models
     from fermask.masker import warm_quietly
 
     masker = Masker("surgical")
     key = ("landmarks", masker.analyzer.landmarks_path)
-    monkeypatch.setattr(faces, "_MODELS", {})
-    monkeypatch.setattr(faces, "_HOG_FREE", [])
+    monkeypatch.setattr(_dlib_models, "MODELS", {})
+    monkeypatch.setattr(_dlib_models, "HOG_FREE", [])
     masker.warm()
-    assert key in faces._MODELS and len(faces._HOG_FREE) == 1
+    assert key in _dlib_models.MODELS and len(_dlib_models.HOG_FREE) == 1
     broken = Masker("surgical")
     broken.analyzer.landmarks_path = "/nowhere/shape_predictor_68_face_landmarks.dat"
     warm_quietly(broken)  # a model that cannot load is left to the workers to report, image by image

@@ -154,11 +154,12 @@ def _read(task: Task) -> _Read:
 def _groups(tasks: Iterable[Task]) -> Iterator[list[_Read]]:
     """The inputs, read, in groups of the bounds a :class:`~fermask.Masker` stages its work in.
 
-    :data:`fermask.masker.STAGE_IMAGES` images, or :data:`fermask.masker.STAGE_BYTES` bytes of pixels.
+    :data:`fermask.masker.STAGE_IMAGES` images, or :data:`fermask.masker.STAGE_BYTES` bytes of pixels
+    (read from ``masker/_stages.py``, where they are defined).
     """
-    from .. import masker
+    from ..masker import _stages
 
-    return bounded_groups(map(_read, tasks), _Read.nbytes, count=masker.STAGE_IMAGES, size=masker.STAGE_BYTES)
+    return bounded_groups(map(_read, tasks), _Read.nbytes, count=_stages.STAGE_IMAGES, size=_stages.STAGE_BYTES)
 
 
 class Encoder:

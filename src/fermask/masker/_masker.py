@@ -1,12 +1,4 @@
-"""The Masker: puts masks on the faces in images.
-
-Examples:
-    >>> from fermask import Masker
-    >>> masker = Masker(style="surgical", color="white", seed=0)
-    >>> result = masker("photo.jpg")  # doctest: +SKIP
-    >>> result.masked, result.styles  # doctest: +SKIP
-    (True, ['surgical'])
-"""
+"""The Masker: puts masks on the faces in images, one image or many."""
 
 from __future__ import annotations
 
@@ -14,106 +6,23 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import closing
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 import numpy as np
 
-from ._version import __version__
-from ._image import ImageInput, load_image, to_gray, to_rgb
-from ._parallel import bounded_groups, ordered_map
-from ._choices import check_choice
-from .errors import FermaskError, InvalidValueError
-from .faces import DEFAULT_MIN_SCORE, Detector, Face, FaceAnalyzer, Policy
-from .masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
-from .masks.render import COLORS, ColorSpec, paint
-
-__all__ = ["Masker", "MaskResult"]
+from .._version import __version__
+from .._image import ImageInput, load_image, to_gray, to_rgb
+from .._parallel import ordered_map
+from .._choices import check_choice
+from ..errors import FermaskError, InvalidValueError
+from ..faces import DEFAULT_MIN_SCORE, Detector, Face, FaceAnalyzer, Policy
+from ..masks import PATTERNS, Appearance, FaceGeometry, MaskStyle, StyleLike, get_mask, list_masks, parse_color
+from ..masks.render import COLORS, ColorSpec, paint
+from ._result import MaskResult, failed_result, source_name
+from ._stages import mask_staged
 
 StyleChoice = Union[StyleLike, Sequence[StyleLike]]
-
-
-@dataclass
-class MaskResult:
-    """The outcome of masking one image.
-
-    Attributes:
-        image: The masked image (``uint8``; gray ``(H, W)`` or RGB ``(H, W, 3)``),
-            the unchanged image when no face was found, or ``None`` when the
-            input could not be read.
-        faces: The faces found, left to right.
-        styles: The style used on each face.
-        colors: The RGB colour used on each face.
-        patterns: The pattern used on each face (``None`` for plain).
-        masked: Whether at least one face was masked.
-        reason: Why the image was not masked (``"no face found"`` or the
-            error message), else ``None``.
-        index: Position of the image in a batch.
-        source: A description of the input (its path, when it was one).
-    """
-
-    image: np.ndarray | None
-    faces: list[Face] = field(default_factory=list)
-    styles: list[str] = field(default_factory=list)
-    colors: list[tuple[int, int, int]] = field(default_factory=list)
-    patterns: list[str | None] = field(default_factory=list)
-    masked: bool = False
-    reason: str | None = None
-    index: int = 0
-    source: str | None = None
-
-    @property
-    def style(self) -> str | None:
-        """The style of the first face, or ``None``."""
-        return self.styles[0] if self.styles else None
-
-    @property
-    def face_found(self) -> bool:
-        """Whether any face was found."""
-        return bool(self.faces)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the input could be read (masked or not)."""
-        return self.image is not None
-
-    @property
-    def status(self) -> Literal["masked", "no_face", "error"]:
-        """``"masked"``, ``"no_face"`` (read, but not masked) or ``"error"`` (unreadable)."""
-        if self.image is None:
-            return "error"
-        return "masked" if self.masked else "no_face"
-
-    @property
-    def why(self) -> str | None:
-        """Why the image was not masked (never empty when it was not), else ``None``."""
-        status = self.status
-        if status == "masked":
-            return None
-        return self.reason or ("no face found" if status == "no_face" else "unknown error")
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-ready summary (no pixels), as folder manifests and dataset caches record it.
-
-        Examples:
-            >>> import numpy as np
-            >>> rec = MaskResult(image=np.zeros((4, 4), np.uint8)).to_record()
-            >>> rec["status"], rec["reason"]
-            ('no_face', 'no face found')
-        """
-        return {
-            "index": self.index,
-            "source": self.source,
-            "status": self.status,
-            "masked": self.masked,
-            "faces": len(self.faces),
-            "styles": list(self.styles),
-            "colors": [list(c) for c in self.colors],
-            "patterns": list(self.patterns),
-            "full_frame": [not f.detected for f in self.faces],
-            "reason": self.why,
-        }
 
 
 def warm_quietly(masker: Any) -> None:
@@ -128,36 +37,6 @@ def warm_quietly(masker: Any) -> None:
             warm()
         except Exception:
             pass
-
-
-def _source_name(image: Any) -> str | None:
-    if isinstance(image, (str, os.PathLike)):
-        return os.fspath(image)
-    return None
-
-
-STAGE_IMAGES = 32
-"""Most images a batch reads before it searches them for faces (see :meth:`Masker.mask_batch`); a
-folder run's workers read their inputs in groups of the same bounds."""
-
-STAGE_BYTES = 64 << 20
-"""Most bytes of pixels a batch holds before it searches them for faces: 64 MiB, a few large photos."""
-
-
-@dataclass
-class _Staged:
-    """One image of a staged batch: read, then searched for faces, then masked (or failed on the way)."""
-
-    index: int
-    image: Any
-    pixels: np.ndarray | None = None
-    gray: np.ndarray | None = None
-    faces: list[Face] = field(default_factory=list)
-    failed: MaskResult | None = None
-
-    def nbytes(self) -> int:
-        """The bytes of pixels it holds."""
-        return self.pixels.nbytes if self.pixels is not None else 0
 
 
 class Masker:
@@ -356,62 +235,19 @@ class Masker:
         gray = to_gray(arr)
         faces = self.analyzer.find_in_gray(gray)
         result = self.mask_faces(arr, faces, index, gray=gray)
-        result.source = _source_name(image)
+        result.source = source_name(image)
         return result
 
     # -- many images ------------------------------------------------------
-    def _failed(self, index: int, image: ImageInput, exc: Exception) -> MaskResult:
-        """The result of an image that could not be masked (a per-image failure must not stop a batch)."""
-        reason = str(exc) if isinstance(exc, FermaskError) else f"{type(exc).__name__}: {exc}"
-        return MaskResult(image=None, index=index, reason=reason, source=_source_name(image))
-
     def _safe_one(self, index: int, image: ImageInput) -> MaskResult:
         try:
             return self(image, index=index)
         except Exception as exc:
-            return self._failed(index, image, exc)
+            return failed_result(index, image, exc)
 
     def _mask_staged(self, items: Iterable[tuple[int, ImageInput]]) -> Iterator[MaskResult]:
-        """What ``self(image, index=i)`` gives for each item, a group of images at a time, one stage after the other.
-
-        A group (:data:`STAGE_IMAGES` images or :data:`STAGE_BYTES` bytes of
-        pixels) is read, then searched for faces, then masked: doing each kind
-        of work in a run keeps dlib's models in the CPU's caches, so a 48x48
-        crop costs about 7 % less CPU than masked alone. Results are yielded as
-        each image is masked.
-        """
-        read = (self._read(index, image) for index, image in items)
-        for group in bounded_groups(read, _Staged.nbytes, count=STAGE_IMAGES, size=STAGE_BYTES):
-            yield from self._finish_stages(group)
-
-    def _read(self, index: int, image: ImageInput) -> _Staged:
-        """The first stage of :meth:`_mask_staged`: the image read, or why it could not be."""
-        try:
-            arr = load_image(image)
-            return _Staged(index, image, arr, to_gray(arr))
-        except Exception as exc:
-            return _Staged(index, image, failed=self._failed(index, image, exc))
-
-    def _finish_stages(self, group: list[_Staged]) -> Iterator[MaskResult]:
-        """Find the faces of a read group, then mask each image (see :meth:`_mask_staged`)."""
-        for item in group:
-            if item.failed is None and item.gray is not None:
-                try:
-                    item.faces = self.analyzer.find_in_gray(item.gray)
-                except Exception as exc:
-                    item.failed = self._failed(item.index, item.image, exc)
-        for item in group:
-            if item.failed is not None:
-                yield item.failed
-                continue
-            assert item.pixels is not None  # an image that did not fail was read
-            try:
-                result = self.mask_faces(item.pixels, item.faces, item.index, gray=item.gray)
-            except Exception as exc:
-                yield self._failed(item.index, item.image, exc)
-                continue
-            result.source = _source_name(item.image)
-            yield result
+        """What ``self(image, index=i)`` gives for each item, a group at a time (``_stages.mask_staged``)."""
+        return mask_staged(items, self.analyzer.find_in_gray, self.mask_faces)
 
     def _run_chunk(self, chunk: list[tuple[int, ImageInput]]) -> list[MaskResult]:
         if type(self).__call__ is not Masker.__call__:  # a subclass masks in its own way: image by image
