@@ -198,7 +198,6 @@ LONG_MODULES_ALLOWED = {"fermask/data/dataset.py"}
 LONG_MODULES_TO_SPLIT = {
     "fermask/predictor.py",
     "fermask/data/readers.py",
-    "fermask/pretrained.py",
     "fermask/faces.py",
     "fermask/evaluation.py",
     "fermask/masker.py",
