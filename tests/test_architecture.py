@@ -635,3 +635,25 @@ def test_no_class_has_two_methods_whose_names_differ_only_by_a_past_tense() -> N
                 ]
     assert not pairs, "methods whose names differ only by a past tense:\n" + "\n".join(pairs)
 
+
+# -- relative imports name modules that exist (a module moved into a package keeps its imports right) --------
+
+
+def test_every_relative_import_names_an_existing_module() -> None:
+    """``from .x import y`` (at any depth, in functions too) resolves to a fermask module or package.
+
+    A module moved into a package (``predictor.py`` -> ``predictor/_predictor.py``) must add a dot to
+    each relative import; one inside a function would otherwise fail only when that function runs.
+    """
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = {name for name, _ in files}
+    broken = []
+    for (name, is_pkg), path in sorted(files.items()):
+        visitor = _Imports(type_checking=True)
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+        for node in visitor.nodes:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                source = _targets(name, is_pkg, node)[0]
+                if source not in modules:
+                    broken.append(f"{path.relative_to(SRC)}:{node.lineno} from {'.' * node.level}{node.module or ''} ({source})")
+    assert not broken, "relative imports of modules that do not exist:\n" + "\n".join(broken)
