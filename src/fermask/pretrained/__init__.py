@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_PRETRAINED",
     "PRETRAINED_PREFIX",
     "SCALES",
+    "scale_factors",
     "register_pretrained",
     "get_pretrained",
     "list_pretrained",
@@ -70,5 +71,6 @@ __all__ = [
     "is_downloaded",
     "locate_bundle",
     "fetch_weights",
+    "scratch_dir",
     "download_command",
 ]
