@@ -16,6 +16,7 @@ keras = pytest.importorskip("keras")
 
 import fermask  # noqa: E402
 from fermask import pretrained  # noqa: E402
+from fermask.pretrained._registry import _REGISTRY  # noqa: E402
 from fermask.bundle import BundleInfo, save_bundle  # noqa: E402
 from fermask.cli import main  # noqa: E402
 from fermask.convert import download_model, import_model  # noqa: E402
@@ -73,7 +74,7 @@ def toy_entry(toy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  #
     )
     register_pretrained(entry)
     yield entry
-    pretrained._REGISTRY.unregister(TOY)
+    _REGISTRY.unregister(TOY)
 
 
 def scaled(x: np.ndarray, factor: float, offset: float) -> np.ndarray:
@@ -120,15 +121,15 @@ def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fak
         "[fermask.pretrained]\nplugin-net = fermask_toy_pretrained:ENTRY\nplugin-bad = fermask_toy_pretrained:NOT_AN_ENTRY\n",
     )
     try:
-        pretrained._REGISTRY.reload_plugins()
+        _REGISTRY.reload_plugins()
         assert {"plugin-net", "plugin-bad"} <= set(list_pretrained())
         assert get_pretrained("plugin-net").licence == "CC-BY-4.0"
-        assert pretrained._REGISTRY.source("plugin-net").startswith("plugin")
+        assert _REGISTRY.source("plugin-net").startswith("plugin")
         with pytest.raises(UnknownNameError, match="not a fermask.pretrained.PretrainedModel"):
             get_pretrained("plugin-bad")
     finally:
-        pretrained._REGISTRY.unregister("plugin-net")
-        pretrained._REGISTRY.unregister("plugin-bad")
+        _REGISTRY.unregister("plugin-net")
+        _REGISTRY.unregister("plugin-bad")
 
 
 # ----------------------------------------------------------------------------- downloads from local files

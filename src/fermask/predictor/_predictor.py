@@ -1,90 +1,30 @@
-"""Predict emotions on the faces in photos with a trained model bundle.
-
-A :class:`Predictor` joins a face finder (:class:`~fermask.FaceAnalyzer`) and a
-Keras model. It reads everything it needs (labels, input size, colour mode,
-face margin, output kind) from a bundle written by :func:`fermask.save_bundle`
-or ``fermask train``, so loading one folder is enough; a downloaded
-pretrained model loads by its name (see :mod:`fermask.pretrained`)::
-
-    predictor = Predictor.load("fer-mini-xception")  # after: fermask download-model
-    for p in predictor.predict("group_photo.jpg"):
-        print(p.index, p.box, p.label, round(p.score, 2))
-
-Faces are cropped from their box (grown by the bundle's ``face_margin``;
-edge pixels are repeated where the grown box leaves the image), converted
-to the model's colour mode, resized with PIL's antialiased bilinear filter
-and given to the model as float32 values in 0-255 (fermask models scale
-inside themselves). Model calls are batched: :meth:`Predictor.predict_many`
-gathers the faces of many images into few calls.
-
-An image with no face gives an empty :class:`PredictionList`. Asking it for
-its :meth:`~PredictionList.top_emotion` raises :class:`~fermask.NoFaceError`
-with a clear message (never an ``IndexError``), unless a ``default`` is given.
-
-Examples:
-    >>> from fermask import Predictor
-    >>> from fermask.assets import example_photo
-    >>> predictor = Predictor.load("fer-mini-xception")  # doctest: +SKIP
-    >>> label, score = predictor.predict(example_photo()).top_emotion()  # doctest: +SKIP
-    >>> label, round(score, 3)  # doctest: +SKIP
-    ('happy', 0.999)
-"""
+"""The :class:`Predictor`: a face finder and a Keras model, read from a bundle; its setup, its model calls and one image."""
 
 from __future__ import annotations
 
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from . import _image
-from ._choices import ON_ERROR_POLICIES, check_choice
-from ._image import ImageInput, fit_image, load_image, to_gray
-from ._parallel import check_workers, cpu_count, ordered_map
-from .bundle import BundleInfo, load_bundle
-from .errors import DataFormatError, FermaskError
-from .faces import DEFAULT_MIN_SCORE, FaceOptions
-from .results import Prediction, PredictionList, top_emotion
+from .. import _image
+from .._choices import ON_ERROR_POLICIES, check_choice
+from .._image import ImageInput, fit_image, load_image, to_gray
+from .._parallel import check_workers, cpu_count
+from ..bundle import BundleInfo, load_bundle
+from ..errors import DataFormatError
+from ..faces import DEFAULT_MIN_SCORE, FaceOptions
+from ..results import PredictionList
+from ._pending import Pending, describe, to_prediction_list
+from ._stream import find_and_crop_each, score_in_batches
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .faces import Detector, Face, FaceAnalyzer, Policy
+    from ..faces import Detector, Face, FaceAnalyzer, Policy
 
-__all__ = [
-    "Prediction",
-    "PredictionList",
-    "Predictor",
-    "top_emotion",
-    "crop_face",  # deprecated alias of fermask.crop_face
-]
-
-
-
-
-def _describe(src: Any) -> str:
-    if isinstance(src, (str, os.PathLike)):
-        return os.fspath(src)
-    if isinstance(src, np.ndarray):
-        return f"<array {src.shape} {src.dtype}>"
-    if isinstance(src, (bytes, bytearray)):
-        return f"<{len(src)} bytes>"
-    return f"<{type(src).__name__}>"
-
-
-@dataclass
-class _Pending:
-    """Faces of one image waiting for the model."""
-
-    faces: list[Face]
-    crops: list[np.ndarray]
-    styles: list[str | None]
-    source: str
-    size: tuple[int, int] | None
-    error: str | None = None
-    masked: np.ndarray | None = None
+__all__ = ["Predictor"]
 
 
 class Predictor:
@@ -237,7 +177,7 @@ class Predictor:
         if self.simulate_mask is None:
             return None
         if self._masker is None:
-            from .masker import Masker
+            from ..masker import Masker
 
             if isinstance(self.simulate_mask, Masker):
                 self._masker = self.simulate_mask
@@ -261,7 +201,7 @@ class Predictor:
     # --------------------------------------------------------------- the model
     def _model_fn(self) -> Any:
         if self._fn is None:
-            from ._tf import tf_module
+            from .._tf import tf_module
 
             tf = tf_module()
             model = self.model
@@ -320,9 +260,9 @@ class Predictor:
         return raw / sums
 
     # ------------------------------------------------------------- prediction
-    def _find_and_crop(self, image: ImageInput, faces: Sequence[Face] | None = None) -> _Pending:
+    def _find_and_crop(self, image: ImageInput, faces: Sequence[Face] | None = None) -> Pending:
         """One image's faces found (unless given), masked (``simulate_mask``) and cropped for the model."""
-        source = _describe(image)
+        source = describe(image)
         arr = load_image(image)
         gray = None
         if faces is None:
@@ -339,27 +279,7 @@ class Predictor:
             styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
         margin = float(self.info.face_margin)
         crops = [self.preprocess(_image.crop_face(arr, f.box, margin)) for f in faces]
-        return _Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
-
-    def _finish(self, pending: _Pending, probs: np.ndarray) -> PredictionList:
-        labels = self.info.labels
-        preds = []
-        for i, (face, row, style) in enumerate(zip(pending.faces, probs, pending.styles)):
-            scores = {lab: float(v) for lab, v in zip(labels, row)}
-            preds.append(
-                Prediction(
-                    index=i,
-                    box=tuple(int(v) for v in face.box),  # type: ignore[arg-type]
-                    label=labels[int(np.argmax(row))],
-                    scores=scores,
-                    landmarks=face.landmarks,
-                    detected=bool(face.detected),
-                    masked_style=style,
-                )
-            )
-        return PredictionList(
-            preds, source=pending.source, error=pending.error, image_size=pending.size, masked_image=pending.masked
-        )
+        return Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
 
     def predict(self, image: ImageInput, faces: Sequence[Face] | None = None) -> PredictionList:
         """Find every face in an image and score its emotions.
@@ -384,7 +304,7 @@ class Predictor:
         """
         pending = self._find_and_crop(image, faces)
         probs = self.scores(np.stack(pending.crops)) if pending.crops else np.zeros((0, len(self.labels)))
-        return self._finish(pending, probs)
+        return to_prediction_list(pending, probs, self.info.labels)
 
     def predict_crops(self, crops: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
         """Score images that already are face crops (no detection, no masking).
@@ -412,54 +332,18 @@ class Predictor:
         """Like :meth:`predict_many`, but yields results as they are ready (bounded memory)."""
         check_choice(on_error, ON_ERROR_POLICIES, "on_error")
         batch_size = max(1, int(batch_size))
-        queue: list[_Pending] = []
-        n_faces = 0
-
-        def flush() -> Iterator[PredictionList]:
-            crops = [c for p in queue for c in p.crops]
-            probs = self.scores(np.stack(crops), batch_size) if crops else np.zeros((0, len(self.labels)))
-            start = 0
-            for p in queue:
-                yield self._finish(p, probs[start : start + len(p.crops)])
-                start += len(p.crops)
-            queue.clear()
-
-        for pending in self._find_and_crop_each(images, on_error, self._threads(workers)):
-            queue.append(pending)
-            n_faces += len(pending.crops)
-            if n_faces >= batch_size:
-                yield from flush()
-                n_faces = 0
-        if queue:
-            yield from flush()
+        threads = self._threads(workers)
+        if threads != 1:
+            self.analyzer  # noqa: B018 - created once here, not by racing threads
+        pendings = find_and_crop_each(self._find_and_crop, images, on_error, threads)
+        for pending, probs in score_in_batches(pendings, self.scores, len(self.labels), batch_size):
+            yield to_prediction_list(pending, probs, self.info.labels)
 
     def _threads(self, workers: int | None) -> int:
         workers = check_workers(workers)
         if self.masker is not None:  # the masker's random choices follow the order of its calls
             return 1
         return min(4, cpu_count()) if workers is None else int(workers)
-
-    def _find_and_crop_each(self, images: Iterable[ImageInput], on_error: str, threads: int) -> Iterator[_Pending]:
-        """:meth:`_find_and_crop` for every image, in input order; ``threads`` images at once."""
-
-        def find_and_crop(chunk: list[ImageInput]) -> list[_Pending]:
-            out = []
-            for image in chunk:
-                try:
-                    out.append(self._find_and_crop(image))
-                except FermaskError as exc:
-                    if on_error == "raise":
-                        raise
-                    out.append(_Pending([], [], [], _describe(image), None, error=str(exc)))
-            return out
-
-        if threads == 1:
-            for image in images:
-                yield from find_and_crop([image])
-            return
-        self.analyzer  # noqa: B018 - created once here, not by racing threads
-        with ThreadPoolExecutor(threads, thread_name_prefix="fermask-predict") as pool:
-            yield from ordered_map(find_and_crop, images, executor=pool, chunksize=1)
 
     def predict_many(
         self,
@@ -500,17 +384,3 @@ class Predictor:
         seq = list(images) if not isinstance(images, Sequence) else images
         it = self.iter_predict(seq, batch_size, on_error=on_error, workers=workers)
         return list(tqdm(it, total=len(seq), desc="predict", unit="img", disable=not progress))
-
-
-def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
-    """Deprecated: use :func:`fermask.crop_face` instead (the one crop rule, in ``fermask._image``).
-
-    Kept so that ``from fermask.predictor import crop_face`` still works; it
-    warns and returns what ``fermask.crop_face`` returns.
-    """
-    warnings.warn(
-        "fermask.predictor.crop_face is deprecated; use fermask.crop_face instead",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return _image.crop_face(image, box, margin)
