@@ -9,7 +9,6 @@ from __future__ import annotations
 import bz2
 import importlib.util
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -180,9 +179,3 @@ def download_landmarks_model(
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def _copy_model(src: Path, dest: Path) -> Path:  # pragma: no cover - helper for docs
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    return dest
