@@ -139,7 +139,7 @@ def test_mask_folder_writes_mirrored_outputs_and_manifest(tmp_path: Path) -> Non
     out = tmp_path / "out"
     s = mask_folder([src], out, FakeMasker(), progress=False)
     assert (s.masked, s.no_face, s.errors, s.skipped) == (2, 1, 1, 0)
-    assert s.line() == f"2 masked, 1 no face, 1 errors -> {out}"
+    assert s.line() == f"2 masked, 1 no face, 1 error -> {out}"  # one error, not "1 errors"
     got = np.asarray(Image.open(out / "sub" / "b.png"))
     assert got.shape == (16, 20) and int(got[0, 0]) == 255 - 60
     assert not (out / "bright.png").exists() and not (out / "empty.png").exists()

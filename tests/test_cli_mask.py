@@ -60,7 +60,7 @@ def test_mask_folder_with_bad_files(mixed_folder: Path, tmp_path: Path, capsys: 
     cap = capsys.readouterr()
     assert rc == 0
     assert f"3 masked, 1 no face, 5 errors -> {out}" in cap.out
-    assert "1 non-image files ignored" in cap.out
+    assert "1 non-image file ignored" in cap.out  # singular
     items = _items(out)
     assert set(items) == {"astro.JPG", "crop.png", "crop16.png", "noise.png", "truncated.jpg", "text.png",
                           "zero.png", "one.png", "huge.png"}

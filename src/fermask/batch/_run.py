@@ -67,12 +67,13 @@ class BatchSummary:
 
     def line(self) -> str:
         """The one-line summary ``fermask mask`` prints."""
-        text = f"{self.masked} masked, {self.no_face} no face, {self.errors} errors -> {self.outdir}"
+        errors = f"{self.errors} error" + ("" if self.errors == 1 else "s")
+        text = f"{self.masked} masked, {self.no_face} no face, {errors} -> {self.outdir}"
         extra = []
         if self.skipped:
             extra.append(f"{self.skipped} already done, skipped")
         if self.ignored:
-            extra.append(f"{self.ignored} non-image files ignored")
+            extra.append(f"{self.ignored} non-image file{'' if self.ignored == 1 else 's'} ignored")
         if self.interrupted:
             extra.append("interrupted: rerun the same command to resume")
         return text + (f" ({'; '.join(extra)})" if extra else "")
