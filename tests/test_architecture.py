@@ -20,6 +20,8 @@ MAX_BODY_LINES = 100
 LAYERS: list[tuple[str, int]] = [
     ("fermask._version", 0), ("fermask.errors", 0), ("fermask._choices", 0), ("fermask._files", 0),
     ("fermask._parallel", 0), ("fermask._registry", 0), ("fermask._image", 0), ("fermask._tf", 0),
+    # the one module that runs TFLite models (LiteRT, else TensorFlow's interpreter)
+    ("fermask._runtime", 0),
     ("fermask.labels", 0), ("fermask.assets", 0), ("fermask._dask", 0), ("fermask._hog", 0),
     # the result records (Prediction, PredictionList): plain data that plots and the predictor share
     ("fermask.results", 0),
