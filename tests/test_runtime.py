@@ -182,3 +182,70 @@ def test_pixel_range_is_applied_by_the_predictor(tmp_path: Path, batch: np.ndarr
     got = Predictor.load(path).scores(batch)
     want = inner.predict(batch / 127.5 - 1.0, verbose=0)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- the same model, Keras and TFLite
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """One 48x48 emotion model saved twice: a Keras bundle and a TFLite bundle."""
+    from fermask.labels import EMOTIONS
+
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([
+        keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(4, 5, strides=2, activation="relu"), keras.layers.Flatten(),
+        keras.layers.Dense(7, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=7)),
+    ])
+    root = tmp_path_factory.mktemp("pair")
+    info = BundleInfo(labels=list(EMOTIONS), input_shape=(48, 48, 1), face_margin=0.05)
+    return str(save_bundle(root / "keras", model, info)), str(save_tflite_bundle(root / "lite", _convert(model), info))
+
+
+def _scores(lists: list) -> np.ndarray:  # type: ignore[type-arg]
+    return np.array([[p.scores[k] for k in p.scores] for preds in lists for p in preds])
+
+
+def test_predictor_on_tflite_equals_keras(pair: tuple[str, str], astronaut: np.ndarray,
+                                          lfw_crops48: np.ndarray) -> None:
+    from fermask.predictor import Predictor
+
+    keras_p, lite_p = (Predictor.load(b) for b in pair)
+    assert isinstance(lite_p.model, TFLiteModel) and lite_p.info.model_format == "tflite"
+    one_k, one_l = keras_p.predict(astronaut), lite_p.predict(astronaut)
+    assert len(one_l) == 1 and one_l[0].box == one_k[0].box and one_l[0].label == one_k[0].label
+    np.testing.assert_allclose(_scores([one_l]), _scores([one_k]), atol=1e-4)
+    images = [astronaut, *lfw_crops48[:6], np.zeros((30, 30), np.uint8)]
+    want = keras_p.predict_many(images, batch_size=4, workers=1)
+    for workers in (1, 2):  # worker threads find faces; the one interpreter scores them
+        got = lite_p.predict_many(images, batch_size=4, workers=workers)
+        assert [len(r) for r in got] == [len(r) for r in want]
+        np.testing.assert_allclose(_scores(got), _scores(want), atol=1e-4)
+    np.testing.assert_allclose(lite_p.predict_crops(list(lfw_crops48[:9]), batch_size=4),
+                               keras_p.predict_crops(list(lfw_crops48[:9])), atol=1e-4)
+    masked = Predictor.load(pair[1], simulate_mask="surgical").predict(astronaut)
+    assert masked[0].masked_style == "surgical"
+
+
+def test_video_cli_and_plots_on_a_tflite_bundle(pair: tuple[str, str], astronaut: np.ndarray, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v3 as iio
+    from PIL import Image
+
+    from fermask.cli import main
+    from fermask.predictor import Predictor
+    from fermask.video import predict_video
+
+    small = np.asarray(Image.fromarray(astronaut).resize((256, 256)))
+    clip = tmp_path / "clip.mp4"
+    iio.imwrite(clip, np.stack([small, small, np.full_like(small, 100)]), plugin="FFMPEG", fps=5)
+    result = predict_video(Predictor.load(pair[1]), clip)
+    want = predict_video(Predictor.load(pair[0]), clip)
+    assert [len(p) for _, _, p in result.frames] == [1, 1, 0]
+    np.testing.assert_allclose(result.timeline()[1][:2], want.timeline()[1][:2], atol=1e-4)
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    assert main(["predict", str(photo), "-m", pair[1], "--json", "--plot", str(tmp_path / "plots"), "-q"]) == 0
+    face = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["faces"][0]
+    assert face["label"] == Predictor.load(pair[0]).predict(astronaut)[0].label
+    assert list((tmp_path / "plots").glob("*.png"))
