@@ -101,6 +101,7 @@ def test_tflite_model_properties(tflite_bytes: bytes) -> None:
         model(np.zeros((2, 8, 8, 1), np.float32))
 
 
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
 def test_int8_input_and_output_are_quantized_and_dequantized(tiny: keras.Model, batch: np.ndarray) -> None:
     model = TFLiteModel(_convert(tiny, int8=True))
     assert model.quantized and model.input_dtype == np.int8
