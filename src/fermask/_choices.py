@@ -49,6 +49,8 @@ __all__ = [
     "FERPLUS_MODES",
     "LABEL_MODES",
     "ON_ERROR_POLICIES",
+    "MODEL_FORMATS",
+    "QUANTIZATIONS",
 ]
 
 ColorMode = Literal["grayscale", "rgb"]
@@ -82,6 +84,10 @@ FERPLUS_MODES = ("majority", "soft")
 LABEL_MODES = ("int", "categorical", "soft", "binary")
 #: What :meth:`fermask.Predictor.predict_many` does with an input it cannot read: raise, or record the error.
 ON_ERROR_POLICIES = ("raise", "record")
+#: The model files a bundle can hold: a Keras model (``model.keras``) or a TFLite model (``model.tflite``).
+MODEL_FORMATS = ("keras", "tflite")
+#: How a TFLite bundle's model was quantized (``"none"``, float32, is stored as ``None`` in ``fermask.json``).
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 V = TypeVar("V")
 

@@ -6,12 +6,18 @@ reading never do, so ``import fermask`` stays free of TensorFlow.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from types import ModuleType
 
 from .errors import MissingDependencyError
 
-__all__ = ["keras_module", "tf_module"]
+__all__ = ["keras_module", "tf_module", "require_tensorflow", "INSTALL_TENSORFLOW"]
+
+#: How to install TensorFlow, for the one-line errors of the features that need it.
+INSTALL_TENSORFLOW = (
+    "pip install 'fermask[cpu]' (CPU build) or pip install 'fermask[tensorflow]' (full build, GPU support on Linux)"
+)
 
 
 def _quiet_env() -> None:
@@ -27,10 +33,32 @@ def tf_module() -> ModuleType:
     except ImportError as exc:
         raise MissingDependencyError(
             "this feature needs TensorFlow (the Keras backend fermask uses), which could not be "
-            f"imported ({exc}). Install it with: pip install 'fermask[cpu]' (CPU build) or "
-            "pip install 'fermask[tensorflow]' (full build, GPU support on Linux)"
+            f"imported ({exc}). Install it with: {INSTALL_TENSORFLOW}"
         ) from None
     return tf
+
+
+def require_tensorflow(feature: str) -> None:
+    """Fail in one line when TensorFlow is not installed, before ``feature`` starts (nothing is imported).
+
+    A light install (``fermask[lite]``) runs TFLite bundles on LiteRT; training,
+    adapting and exporting build Keras models and need TensorFlow.
+
+    Args:
+        feature: What the user asked for (``"fermask train"``), for the message.
+
+    Raises:
+        MissingDependencyError: TensorFlow cannot be found; the message says what to install.
+    """
+    try:
+        found = importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingDependencyError(
+            f"{feature} needs TensorFlow, which is not installed (a light install, fermask[lite], only runs "
+            f"TFLite models). Install it with: {INSTALL_TENSORFLOW}"
+        )
 
 
 def keras_module() -> ModuleType:

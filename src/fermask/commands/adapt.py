@@ -53,6 +53,10 @@ _FIELDS = ("student", "epochs", "batch_size", "learning_rate", "temperature", "u
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask adapt``: the options make one :class:`~fermask.AdaptConfig`."""
+    from fermask._tf import require_tensorflow
+
+    require_tensorflow("fermask adapt")
+
     from fermask.adaptation import adapt
     from fermask.training.config import resolve_adapt_config
 

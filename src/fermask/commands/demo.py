@@ -20,6 +20,7 @@ HOG detector often misses masked faces.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
     from fermask.predictor import Predictor
 
     ref = model if args.model is not None else PRETRAINED_PREFIX + model  # the default: the registered model
+    if sys.stderr.isatty():
+        print(f"loading model {model} ...", file=sys.stderr, flush=True)
     preds = Predictor.load(ref).predict(result.image, faces=result.faces)
     for p in preds:
         ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]

@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=".",
                         help="video: folder for the per-frame CSV tables (default: current folder)")
     parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no 'loading model' note")
 
 
 def _collect(inputs: list[str]) -> list[Path]:
@@ -138,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
     model = args.model or _default_model()
+    if not args.quiet and sys.stderr.isatty():
+        print(f"loading model {model.removeprefix('pretrained:')} ...", file=sys.stderr, flush=True)
     try:
         predictor = Predictor.load(
             model,

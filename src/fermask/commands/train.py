@@ -59,6 +59,10 @@ _FIELDS = ("model", "epochs", "batch_size", "learning_rate", "optimizer", "sched
 
 def run(args: argparse.Namespace) -> int:
     """Train; print where the bundle is and the final metrics."""
+    from fermask._tf import require_tensorflow
+
+    require_tensorflow("fermask train")
+
     from fermask.errors import FermaskError
     from fermask.training import train
     from fermask.training.config import resolve_config

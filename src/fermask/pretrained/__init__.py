@@ -12,7 +12,13 @@ the name. A name and a path are told apart in one place,
 :func:`locate_bundle`: ``"pretrained:NAME"`` is always the registered model,
 and a plain name that is also an existing folder is refused, never guessed.
 
-fermask registers one entry, ``fer-mini-xception``. Third-party packages add
+An entry may also name its publisher's own TFLite file
+(:class:`TFLiteWeights`, pinned by its own sha256): where TensorFlow is not
+installed, :func:`fermask.download_model` makes the bundle of that file,
+which runs on LiteRT.
+
+fermask registers one entry, ``fer-mini-xception`` (with ``fer``'s quantized
+TFLite model as its TFLite file). Third-party packages add
 entries through the ``fermask.pretrained`` entry-point group, whose objects
 are :class:`PretrainedModel` instances::
 
@@ -39,7 +45,7 @@ Examples:
 from __future__ import annotations
 
 from ._builtin import DEFAULT_PRETRAINED  # registers fer-mini-xception
-from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, URLFile, WeightsSource, scale_factors
+from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, TFLiteWeights, URLFile, WeightsSource, scale_factors
 from ._fetch import ChecksumError, FetchedWeights, fetch_weights, scratch_dir
 from ._locate import PRETRAINED_PREFIX, AmbiguousNameError, locate_bundle
 from ._registry import (
@@ -57,6 +63,7 @@ __all__ = [
     "URLFile",
     "PackageFile",
     "WeightsSource",
+    "TFLiteWeights",
     "FetchedWeights",
     "ChecksumError",
     "AmbiguousNameError",

@@ -1,49 +1,29 @@
-"""Model bundles: a trained Keras model plus everything needed to use it.
-
-A bundle is a folder::
-
-    my_run/bundle/
-        model.keras     the Keras model (its input takes pixel values 0-255)
-        fermask.json    labels, input shape, colour mode, face crop,
-                        masking configuration, training config, metrics
-
-:class:`~fermask.Predictor` loads a bundle with no other arguments.
-``fermask.json`` is plain JSON so that other tools can read it.
-
-Examples:
-    >>> from fermask.bundle import BundleInfo
-    >>> info = BundleInfo(labels=["angry", "happy"], input_shape=(48, 48, 1))
-    >>> info.color_mode
-    'grayscale'
-"""
+"""What a bundle says about its model: :class:`BundleInfo`, and model outputs as probabilities."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from ._choices import COLOR_MODES, OUTPUTS, check_choice, color_mode_of, output_kind
-from ._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, json_default, write_json_atomic
-from .errors import DataFormatError, FermaskError
-from .labels import EMOTIONS
-from .pretrained import locate_bundle
+from .._choices import COLOR_MODES, MODEL_FORMATS, OUTPUTS, QUANTIZATIONS, check_choice, color_mode_of, output_kind
+from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE
+from .._runtime import TFLiteModel
+from ..errors import DataFormatError, FermaskError
+from ..labels import EMOTIONS
 
 __all__ = [
     "BundleInfo",
-    "ResolvedModel",
-    "save_bundle",
-    "load_bundle",
-    "read_bundle_info",
-    "resolve_model",
     "output_kind",
     "to_probabilities",
     "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "MODEL_FILE",
+    "INFO_FILE",
+    "TFLITE_MODEL_FILE",
+    "MAX_FACE_MARGIN",
 ]
 
 BUNDLE_FORMAT = "fermask-bundle"
@@ -74,6 +54,12 @@ class BundleInfo:
         train_config: The training configuration, as a dict.
         metrics: Final metrics of the run.
         extra: Anything else worth keeping.
+        model_format: ``"keras"`` (``model.keras``) or ``"tflite"``
+            (``model.tflite``); files written before TFLite bundles existed
+            have no such key and are Keras bundles.
+        quantization: How a TFLite model was quantized: ``None`` (float32),
+            ``"float16"``, ``"dynamic"`` or ``"int8"`` (``"none"`` is stored
+            as ``None``); always ``None`` for Keras bundles.
     """
 
     labels: list[str] = field(default_factory=lambda: list(EMOTIONS))
@@ -87,6 +73,8 @@ class BundleInfo:
     train_config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    model_format: str = "keras"
+    quantization: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -119,16 +107,27 @@ class BundleInfo:
                 "(grayscale models take 1 channel, rgb models 3)"
             )
         check_choice(self.output, OUTPUTS, "output")
+        check_choice(self.model_format, MODEL_FORMATS, "model_format")
+        if self.quantization is not None:
+            check_choice(self.quantization, QUANTIZATIONS, "quantization")
+            self.quantization = None if self.quantization == "none" else self.quantization
+        if self.quantization is not None and self.model_format != "tflite":
+            raise DataFormatError(
+                f"quantization {self.quantization!r} is for TFLite bundles, but model_format is "
+                f"{self.model_format!r}; set model_format='tflite' or quantization=None"
+            )
+        if len(self.pixel_range) != 2 or not self.pixel_range[0] < self.pixel_range[1]:
+            raise DataFormatError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
         if self.output == "sigmoid" and len(self.labels) != 2:
             raise DataFormatError(
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"
             )
 
     def check_model(self, model: Any, where: str = "the model", fix: str | None = None) -> None:
-        """Check that a Keras model takes :attr:`input_shape` and gives one output per label.
+        """Check that a model takes :attr:`input_shape` and gives one output per label.
 
         Args:
-            model: The Keras model this description is for.
+            model: The Keras model or :class:`~fermask.bundle.TFLiteModel` this description is for.
             where: Where the pair came from (a bundle path), for the message.
             fix: How to mend a mismatch, for the message; by default, to
                 correct the bundle's ``fermask.json``.
@@ -137,8 +136,11 @@ class BundleInfo:
             DataFormatError: They contradict each other; the message says how.
         """
         try:
-            in_shape = tuple(model.input_shape)
-            units = int(tuple(model.output_shape)[-1])
+            if isinstance(model, TFLiteModel):
+                in_shape, units = (None, *model.input_shape), model.num_outputs
+            else:
+                in_shape = tuple(model.input_shape)
+                units = int(tuple(model.output_shape)[-1])
         except Exception:  # no static shapes (a subclassed model): checked on the first prediction
             return
         fix = fix or f"correct {INFO_FILE} or save the bundle again with fermask.save_bundle"
@@ -156,10 +158,10 @@ class BundleInfo:
 
     @classmethod
     def from_model(cls, model: Any, labels: Sequence[str] | None = None, **fields: Any) -> BundleInfo:
-        """Describe a built Keras model from its input and output shapes.
+        """Describe a built Keras model (or a :class:`~fermask.bundle.TFLiteModel`) from its input and output shapes.
 
         Args:
-            model: A built Keras model with one fixed-size image input.
+            model: A built Keras model with one fixed-size image input, or a TFLite model.
             labels: Class names in output order; without them a model with
                 seven outputs gets the FER2013 emotions.
             **fields: Any other :class:`BundleInfo` field.
@@ -168,9 +170,14 @@ class BundleInfo:
             DataFormatError: The shapes are not those of a fermask model, or
                 the labels cannot be inferred.
         """
+        if isinstance(model, TFLiteModel):
+            fields.setdefault("model_format", "tflite")
         try:
-            in_shape = tuple(model.input_shape)
-            out_shape = tuple(model.output_shape)
+            if isinstance(model, TFLiteModel):
+                in_shape, out_shape = (None, *model.input_shape), (None, model.num_outputs)
+            else:
+                in_shape = tuple(model.input_shape)
+                out_shape = tuple(model.output_shape)
         except (AttributeError, ValueError) as exc:
             raise FermaskError(
                 f"cannot read the input/output shape of {type(model).__name__} ({exc}); pass a built "
@@ -214,6 +221,17 @@ class BundleInfo:
     def synthetic(self) -> bool:
         """Whether the model was trained on fermask's synthetic data (its answers on real faces mean nothing)."""
         return "SYNTHETIC" in self.data_source
+
+    @property
+    def pixel_scale(self) -> tuple[float, float]:
+        """``(factor, offset)`` taking 0-255 pixels to :attr:`pixel_range` (``(1.0, 0.0)`` for fermask models).
+
+        Examples:
+            >>> BundleInfo(pixel_range=(-1.0, 1.0)).pixel_scale
+            (0.00784313725490196, -1.0)
+        """
+        lo, hi = self.pixel_range
+        return (hi - lo) / 255.0, lo
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -289,116 +307,3 @@ def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) ->
     return s
 
 
-class ResolvedModel(NamedTuple):
-    """A Keras model with its description, from :func:`resolve_model`."""
-
-    model: Any
-    info: BundleInfo | None
-    description: str
-
-
-def resolve_model(obj: Any, *, what: str = "model") -> ResolvedModel:
-    """A Keras model and its :class:`BundleInfo` from a model, a bundle folder, a pretrained name or a Predictor.
-
-    This is the one place where fermask accepts "a model, a bundle or a
-    Predictor" (evaluation, distillation and adaptation call it). A path or
-    a name goes to :func:`load_bundle` (so to
-    :func:`fermask.pretrained.locate_bundle`, which tells them apart).
-
-    Args:
-        obj: A bundle folder (path) or a pretrained model's name, a Predictor
-            (anything with ``.model`` and a ``BundleInfo`` in ``.info``) or a
-            Keras model.
-        what: What the model is for (``"teacher"``), for messages.
-
-    Returns:
-        ``(model, info, description)``; ``info`` is ``None`` for a bare model.
-
-    Raises:
-        FermaskError: ``obj`` is none of these.
-    """
-    if isinstance(obj, (str, os.PathLike)):
-        model, info = load_bundle(obj)
-        return ResolvedModel(model, info, f"bundle '{obj}'")
-    inner = getattr(obj, "model", None)
-    attached = getattr(obj, "info", None)
-    if inner is not None and isinstance(attached, BundleInfo):  # a Predictor
-        return ResolvedModel(inner, attached, f"{type(obj).__name__}({getattr(inner, 'name', 'model')})")
-    if not hasattr(obj, "predict"):
-        raise FermaskError(
-            f"{what} must be a Keras model, a bundle folder, a pretrained model's name or a Predictor, "
-            f"got {type(obj).__name__}"
-        )
-    return ResolvedModel(obj, None, f"model '{getattr(obj, 'name', what)}'")
-
-
-def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> Path:
-    """Write a model and its :class:`BundleInfo` to a bundle folder.
-
-    Args:
-        path: The bundle folder; created if missing.
-        model: A Keras model.
-        info: Its description.
-
-    Returns:
-        The bundle folder.
-    """
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (MODEL_FILE + ".partial.keras")
-    model.save(tmp)
-    os.replace(tmp, out / MODEL_FILE)
-    write_json_atomic(out / INFO_FILE, info.to_dict(), default=json_default)
-    return out
-
-
-def read_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
-    """Read a bundle's :class:`BundleInfo` without loading the model (no TensorFlow).
-
-    Args:
-        path: The bundle folder (or its ``model.keras``), or the name of a
-            downloaded pretrained model (see
-            :func:`fermask.pretrained.locate_bundle`).
-    """
-    p = locate_bundle(path)
-    info_path = p / INFO_FILE if p.is_dir() else p.with_name(INFO_FILE)
-    if not info_path.is_file():
-        raise DataFormatError(
-            f"'{p}' is not a fermask bundle: expected a folder holding {MODEL_FILE} and {INFO_FILE} "
-            "(as written by fermask.train or fermask.save_bundle)"
-        )
-    try:
-        data = json.loads(info_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"'{info_path}' is not valid JSON: {exc}") from None
-    return BundleInfo.from_dict(data)
-
-
-def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple[Any, BundleInfo]:
-    """Load a bundle's Keras model and description.
-
-    Args:
-        path: The bundle folder (or its ``model.keras``), or the name of a
-            downloaded pretrained model (``"fer-mini-xception"``, or
-            ``"pretrained:fer-mini-xception"`` to say so whatever folders
-            exist; see :func:`fermask.pretrained.locate_bundle`).
-        compile: Whether to restore the training configuration too.
-
-    Returns:
-        ``(model, info)``.
-
-    Raises:
-        AmbiguousNameError: ``path`` is a plain pretrained name and also an
-            existing folder; the message says how to choose.
-        DataFormatError: Not a bundle, or a damaged one.
-    """
-    from .models import load_model_file
-
-    p = locate_bundle(path)  # once: for a pretrained name this reads its fermask.json
-    info = read_bundle_info(p)
-    model_path = p / MODEL_FILE if p.is_dir() else p
-    if not model_path.is_file():
-        raise DataFormatError(f"the bundle '{p}' has no {MODEL_FILE}")
-    model = load_model_file(model_path, compile=compile)
-    info.check_model(model, f"the bundle '{p}'")
-    return model, info
