@@ -770,6 +770,58 @@ def test_every_relative_import_names_an_existing_module() -> None:
     assert not broken, "relative imports of modules that do not exist:\n" + "\n".join(broken)
 
 
+# -- the light path (TFLite on LiteRT) never imports TensorFlow or Keras when its modules load ----------------
+LIGHT_PATH_ROOTS = ("fermask.predictor", "fermask.bundle", "fermask._runtime", "fermask.cli",
+                    "fermask.commands.predict", "fermask.commands.demo", "fermask.commands.download_model")
+HEAVY = ("tensorflow", "keras", "tf_keras")
+
+
+def _module_level_imports() -> dict[str, tuple[set[str], set[str]]]:
+    """Each module's imports made when it loads (not in functions, not under TYPE_CHECKING): (fermask, others)."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = {name for name, _ in files}
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    for (name, is_pkg), path in files.items():
+        nodes: list[ast.stmt] = list(ast.parse(path.read_text(encoding="utf-8")).body)
+        found: list[ast.Import | ast.ImportFrom] = []
+        while nodes:
+            node = nodes.pop()
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append(node)
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                nodes += node.body + node.orelse
+            elif isinstance(node, ast.Try):
+                nodes += node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
+        targets = {t for node in found for t in _targets(name, is_pkg, node)}
+        out[name] = ({t for t in targets if t in modules and t != name}, {t.split(".")[0] for t in targets})
+    return out
+
+
+def test_the_light_path_loads_no_tensorflow_or_keras() -> None:
+    """Loading the modules a TFLite prediction needs imports no TensorFlow or Keras (tests/test_light.py runs it)."""
+    imports = _module_level_imports()
+    seen, todo, heavy = set(), list(LIGHT_PATH_ROOTS), []
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in imports:
+            continue
+        seen.add(module)
+        inner, outer = imports[module]
+        heavy += [f"{module} imports {h} when it loads" for h in sorted(outer & set(HEAVY))]
+        parents = [".".join(module.split(".")[:i]) for i in range(2, module.count(".") + 1)]
+        todo += sorted(inner) + parents
+    assert {"fermask._runtime", "fermask.bundle._io", "fermask.predictor._predictor"} <= seen
+    assert not heavy, "the light path must import TensorFlow and Keras only inside functions:\n" + "\n".join(heavy)
+
+
+def test_the_runtime_seam_imports_only_numpy_and_errors() -> None:
+    """``fermask._runtime`` is the one place that knows interpreters; it stays at the bottom with no fermask deps."""
+    inner, outer = _module_level_imports()["fermask._runtime"]
+    assert inner <= {"fermask.errors"}, inner
+    stdlib = {"__future__", "contextlib", "importlib", "os", "threading", "warnings", "collections", "pathlib", "typing"}
+    assert outer - stdlib <= {"numpy", "fermask"}, outer - stdlib
+
+
 # -- export reaches TensorFlow only through fermask._tf (one "needs fermask[cpu]" message) ---------------------
 
 

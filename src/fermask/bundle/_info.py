@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._choices import COLOR_MODES, MODEL_FORMATS, OUTPUTS, QUANTIZATIONS, check_choice, color_mode_of, output_kind
-from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE
+from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE
 from .._runtime import TFLiteModel
 from ..errors import DataFormatError, FermaskError
 from ..labels import EMOTIONS
@@ -30,8 +30,6 @@ BUNDLE_FORMAT = "fermask-bundle"
 BUNDLE_VERSION = 1
 MODEL_FILE = BUNDLE_MODEL_FILE
 INFO_FILE = BUNDLE_INFO_FILE
-#: The model file of a TFLite bundle (``model_format="tflite"``).
-TFLITE_MODEL_FILE = "model.tflite"
 #: The largest face margin a bundle may ask for (a fraction of the box on each side).
 MAX_FACE_MARGIN = 1.0
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .._files import json_default, write_json_atomic
 from .._runtime import TFLITE_MAGIC, TFLiteModel, runtime_name, tensorflow_installed
-from ..errors import DataFormatError, FermaskError
+from ..errors import DataFormatError, FermaskError, MissingDependencyError
 from ..pretrained import locate_bundle
 from ._info import INFO_FILE, MODEL_FILE, TFLITE_MODEL_FILE, BundleInfo
 
@@ -212,6 +212,12 @@ def load_bundle(path: str | os.PathLike[str], *, compile: bool = False) -> tuple
     if info.model_format == "tflite":
         model: Any = TFLiteModel(model_path, name=f"the bundle's model '{model_path}'")
     else:
+        if not tensorflow_installed():
+            raise MissingDependencyError(
+                f"the bundle '{p}' holds a Keras model, which needs TensorFlow, and TensorFlow is not installed. "
+                "Install it (pip install 'fermask[cpu]'), or export the bundle to TFLite where TensorFlow is "
+                "(fermask export BUNDLE -o OUT --format tflite); a pretrained model: fermask download-model NAME --force"
+            )
         from ..models import load_model_file
 
         model = load_model_file(model_path, compile=compile)

