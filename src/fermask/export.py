@@ -182,9 +182,9 @@ def _source_dir(source: Any) -> Path | None:
 
 def _keras_source(source: Any, info: BundleInfo | None) -> tuple[Any, BundleInfo, str]:
     """The Keras model to export, its description and where it came from."""
-    from ._tf import tf_module
+    from ._tf import require_tensorflow
 
-    tf_module()  # without TensorFlow, say so (a pretrained name would otherwise load its TFLite companion)
+    require_tensorflow("exporting a model")  # in one line (a pretrained name would otherwise load its TFLite copy)
     if isinstance(source, (str, os.PathLike)):
         found = read_bundle_info(source)
         fmt = getattr(found, "model_format", "keras")

@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask export``."""
+    from fermask._tf import require_tensorflow
     from fermask.errors import InvalidValueError
     from fermask.export import export_model
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.max_faces < 1:
         raise InvalidValueError(f"--max-faces must be 1 or more, got {args.max_faces}")
+    require_tensorflow("fermask export")
     out = export_model(args.bundle, args.output, format=args.format, quantize=args.quantize,
                        calibration=args.calibration, max_faces=args.max_faces, overwrite=args.force,
                        progress=True)
