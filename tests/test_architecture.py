@@ -36,6 +36,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fermask.evaluation", 7), ("fermask.training", 7), ("fermask.convert", 7),
     ("fermask.predictor", 8),
     ("fermask.reproduce", 9), ("fermask.human_baseline", 9), ("fermask.video", 9), ("fermask.adaptation", 9),
+    # export reads calibration faces with adaptation.load_faces
+    ("fermask.export", 9),
     ("fermask.batch", 10),
     ("fermask.commands", 11), ("fermask.cli", 11), ("fermask.__main__", 11),
 ]
@@ -818,3 +820,24 @@ def test_the_runtime_seam_imports_only_numpy_and_errors() -> None:
     assert inner <= {"fermask.errors"}, inner
     stdlib = {"__future__", "contextlib", "importlib", "os", "threading", "warnings", "collections", "pathlib", "typing"}
     assert outer - stdlib <= {"numpy", "fermask"}, outer - stdlib
+
+
+# -- export reaches TensorFlow only through fermask._tf (one "needs fermask[cpu]" message) ---------------------
+
+
+def test_export_imports_tensorflow_only_through_the_tf_module() -> None:
+    """``fermask.export`` and ``fermask export`` never import tensorflow, keras or tf2onnx themselves, at any depth.
+
+    They call ``fermask._tf`` (so a light install, without TensorFlow, gets the one-line
+    "install fermask[cpu]" error, and importing them stays free of TensorFlow); ONNX's
+    converter is reached through Keras' ``model.export`` after a check that it is installed.
+    """
+    found = []
+    for rel in ("fermask/export.py", "fermask/commands/export.py"):
+        visitor = _Imports(type_checking=True)
+        visitor.visit(ast.parse((SRC / rel).read_text(encoding="utf-8")))
+        for node in visitor.nodes:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"{rel}:{node.lineno} imports {n}" for n in names
+                      if not getattr(node, "level", 0) and n.split(".")[0] in ("tensorflow", "keras", "tf2onnx")]
+    assert not found, "import TensorFlow through fermask._tf (tf_module, keras_module):\n" + "\n".join(found)

@@ -51,6 +51,7 @@ __all__ = [
     "ON_ERROR_POLICIES",
     "MODEL_FORMATS",
     "QUANTIZATIONS",
+    "EXPORT_FORMATS",
 ]
 
 ColorMode = Literal["grayscale", "rgb"]
@@ -88,6 +89,8 @@ ON_ERROR_POLICIES = ("raise", "record")
 MODEL_FORMATS = ("keras", "tflite")
 #: How a TFLite bundle's model was quantized (``"none"``, float32, is stored as ``None`` in ``fermask.json``).
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+#: What :func:`fermask.export.export_model` writes: a TFLite bundle, a SavedModel or an ONNX model (each with fermask.json).
+EXPORT_FORMATS = ("tflite", "savedmodel", "onnx")
 
 V = TypeVar("V")
 

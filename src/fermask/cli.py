@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download-model": ("download_model", "download a pretrained emotion model and make it a bundle"),
     "pretrained": ("pretrained", "list the pretrained models and which are downloaded"),
     "import-model": ("import_model", "make a model bundle from your own Keras FER model file"),
+    "export": ("export", "export a Keras bundle as a TFLite bundle (runs without TensorFlow), SavedModel or ONNX"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
     "train": ("train", "train a model on FER2013-format data and write a model bundle"),
     "adapt": ("adapt", "adapt an emotion model to masked faces without labels (teacher -> student)"),
