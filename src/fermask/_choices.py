@@ -52,6 +52,7 @@ __all__ = [
     "MODEL_FORMATS",
     "QUANTIZATIONS",
     "EXPORT_FORMATS",
+    "SERVING_FORMATS",
 ]
 
 ColorMode = Literal["grayscale", "rgb"]
@@ -91,6 +92,8 @@ MODEL_FORMATS = ("keras", "tflite")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 #: What :func:`fermask.export.export_model` writes: a TFLite bundle, a SavedModel or an ONNX model (each with fermask.json).
 EXPORT_FORMATS = ("tflite", "savedmodel", "onnx")
+#: Exports for other runtimes (TensorFlow Serving, onnxruntime): fermask writes them but does not load them.
+SERVING_FORMATS = tuple(f for f in EXPORT_FORMATS if f not in MODEL_FORMATS)
 
 V = TypeVar("V")
 

@@ -8,7 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from .._choices import COLOR_MODES, MODEL_FORMATS, OUTPUTS, QUANTIZATIONS, check_choice, color_mode_of, output_kind
+from .._choices import (
+    COLOR_MODES,
+    MODEL_FORMATS,
+    OUTPUTS,
+    QUANTIZATIONS,
+    SERVING_FORMATS,
+    check_choice,
+    color_mode_of,
+    output_kind,
+)
 from .._files import BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE
 from .._runtime import TFLiteModel
 from ..errors import DataFormatError, FermaskError
@@ -259,6 +268,12 @@ class BundleInfo:
             raise DataFormatError(
                 f"this bundle has format version {version}, newer than this fermask understands "
                 f"({BUNDLE_VERSION}); upgrade fermask"
+            )
+        if data.get("model_format") in SERVING_FORMATS:
+            raise DataFormatError(
+                f"this folder holds a {data['model_format']} export (for TensorFlow Serving or onnxruntime), "
+                "which fermask does not run; export with `fermask export --format tflite` for a bundle "
+                "fermask runs without TensorFlow, or use the Keras bundle it was made from"
             )
         known = set(cls.__dataclass_fields__)
         extra = dict(data.pop("extra", {}) or {})
