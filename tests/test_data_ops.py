@@ -143,6 +143,13 @@ def test_summary_and_plot(tmp_path: Path) -> None:
     ax = ds.plot_class_counts()
     heights = [p.get_height() for p in ax.patches]
     assert heights == list(ds.class_counts().values())
+    # the long default title (the data's source) and the rotated labels stay inside the figure
+    fig = ax.figure
+    fig.canvas.draw()
+    inside = fig.bbox.padded(1)
+    for artist in [ax.title, *ax.get_xticklabels()]:
+        box = artist.get_window_extent()
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1, artist
     plt.close("all")
 
 

@@ -25,6 +25,7 @@ Examples:
 from __future__ import annotations
 
 import os
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -453,12 +454,13 @@ def plot_class_counts(
         import matplotlib.pyplot as plt
     except ImportError:
         raise missing_dependency("matplotlib", "plot", "plotting class counts") from None
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1 + 0.9 * len(counts), 3.5))
+    if ax is None:  # constrained: the rotated labels and a wrapped title stay inside the figure
+        _, ax = plt.subplots(figsize=(1 + 0.9 * len(counts), 3.5), layout="constrained")
     bars = ax.bar([str(k) for k in counts], [int(v) for v in counts.values()], color="#4C72B0")
     ax.bar_label(bars, fmt="%d", fontsize=8)
     ax.set_ylabel("images")
-    ax.set_title(title if title is not None else "class counts", fontsize=9)
+    width = ax.get_window_extent().width / ax.figure.dpi  # inches the title may use
+    ax.set_title(textwrap.fill(title if title is not None else "class counts", max(20, int(width * 13))), fontsize=9)
     ax.tick_params(axis="x", rotation=30)
     return ax
 
