@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
@@ -22,9 +21,11 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 import numpy as np
 
 from .._choices import FERPLUS_MODES, NO_FACE_POLICIES, check_choice
-from ..errors import DataFormatError, InvalidIndexError
-from ..labels import EMOTIONS, label_index
-from ._sampling import allocate
+from ..errors import DataFormatError
+from ..labels import EMOTIONS
+from ._sampling import binary_labels, cap_keep, dev_mask, missing_classes, subset_indices, usage_keys
+from ._validate import check_concat, check_same_names, checked_fields, class_caps, class_index, index_array, pair_as_arrays
+from ._masking import check_some_kept, masked_changes
 from .ferplus import ferplus_labels, read_votes_for
 from .store import read_dataset, write_dataset
 
@@ -54,32 +55,6 @@ class TrainDevSplit(NamedTuple):
 
     train: FERDataset
     dev: FERDataset
-
-
-def _as_str_array(values: Iterable[str] | np.ndarray | None, n: int, what: str) -> np.ndarray:
-    if values is None:
-        return np.full(n, "", dtype="<U1")
-    arr = np.asarray(values)
-    if arr.dtype.kind not in ("U", "S", "O"):
-        raise DataFormatError(f"{what} must be strings, got dtype {arr.dtype}")
-    arr = arr.astype(str)
-    if arr.shape != (n,):
-        raise DataFormatError(f"{what} must have one entry per image ({n}), got shape {arr.shape}")
-    return arr
-
-
-def _pixels_as_uint8(x: np.ndarray, what: str) -> np.ndarray:
-    """Pixel values 0-255 of any numeric dtype as uint8; images scaled to 0-1 are refused."""
-    if x.dtype == np.uint8:
-        return x
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataFormatError(f"{what} images must be numbers, got dtype {x.dtype}")
-    if x.size and float(np.nanmax(x)) <= 1.0:
-        raise DataFormatError(
-            f"the {what} images look scaled to 0-1, but fermask models take pixel values 0-255 and "
-            "scale inside the model; pass the original uint8 images (or x * 255)"
-        )
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
 class FERDataset:
@@ -119,48 +94,14 @@ class FERDataset:
         masking: dict[str, Any] | None = None,
         notes: dict[str, Any] | None = None,
     ) -> None:
-        images = np.asarray(images)
-        if images.dtype != np.uint8:
-            raise DataFormatError(
-                f"images must be uint8 (pixel values 0-255), got dtype {images.dtype}; "
-                "convert with np.clip(x, 0, 255).astype(np.uint8)"
-            )
-        if images.ndim == 4 and images.shape[3] == 1:
-            images = images[..., 0]
-        if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
-            raise DataFormatError(
-                f"images must have shape (N, H, W) or (N, H, W, 3), got {images.shape}"
-            )
-        n = images.shape[0]
-        labels = np.asarray(labels)
-        if labels.shape != (n,):
-            raise DataFormatError(f"labels must have shape ({n},) to match the images, got {labels.shape}")
-        if labels.size and not np.issubdtype(labels.dtype, np.integer):
-            raise DataFormatError(f"labels must be integers, got dtype {labels.dtype}")
-        labels = labels.astype(np.int64, copy=False)
-        names = tuple(str(x) for x in label_names)
-        if len(names) < 2:
-            raise DataFormatError(f"label_names needs at least two classes, got {names}")
-        if labels.size and (labels.min() < -1 or labels.max() >= len(names)):
-            bad = int(labels.min() if labels.min() < -1 else labels.max())
-            raise DataFormatError(
-                f"label {bad} is out of range for {len(names)} classes {names}; use 0-{len(names) - 1}, or -1 for unlabelled"
-            )
-        self.images: np.ndarray = images
-        self.labels: np.ndarray = labels
-        self.usage: np.ndarray = _as_str_array(usage, n, "usage")
-        self.styles: np.ndarray | None = None if styles is None else _as_str_array(styles, n, "styles")
-        if soft_labels is not None:
-            soft_labels = np.asarray(soft_labels, dtype=np.float32)
-            if soft_labels.shape != (n, len(names)):
-                raise DataFormatError(
-                    f"soft_labels must have shape ({n}, {len(names)}), got {soft_labels.shape}"
-                )
-        self.soft_labels: np.ndarray | None = soft_labels
-        self.label_names: tuple[str, ...] = names
-        self.ids: np.ndarray = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-        if self.ids.shape != (n,):
-            raise DataFormatError(f"ids must have shape ({n},), got {self.ids.shape}")
+        f = checked_fields(images, labels, usage, styles, soft_labels, label_names, ids)
+        self.images: np.ndarray = f.images
+        self.labels: np.ndarray = f.labels
+        self.usage: np.ndarray = f.usage
+        self.styles: np.ndarray | None = f.styles
+        self.soft_labels: np.ndarray | None = f.soft_labels
+        self.label_names: tuple[str, ...] = f.label_names
+        self.ids: np.ndarray = f.ids
         self.source: str = source
         self.masking: dict[str, Any] | None = masking
         self.notes: dict[str, Any] = dict(notes or {})
@@ -214,26 +155,10 @@ class FERDataset:
             (np.uint8(10), [3, 6], 'happy')
         """
         if isinstance(data, FERDataset):
-            if label_names is not None and [str(x) for x in label_names] != list(data.label_names):
-                raise DataFormatError(
-                    f"labels={list(label_names)} differ from the {what} dataset's classes {list(data.label_names)}"
-                )
+            check_same_names(label_names, data.label_names, what)
             return data
-        if not (isinstance(data, (tuple, list)) and len(data) == 2):
-            raise DataFormatError(
-                f"{what} data must be a FERDataset or an (images, labels) pair of arrays, got {type(data).__name__}"
-            )
-        x = _pixels_as_uint8(np.asarray(data[0]), what)
-        y = np.asarray(data[1])
-        if y.ndim == 2 and y.shape[1] > 1:  # one-hot labels
-            y = y.argmax(axis=1)
-        y = y.reshape(-1).astype(np.int64)
-        if label_names is None:
-            k = int(y.max()) + 1 if y.size else 0
-            if k > len(EMOTIONS):
-                raise DataFormatError(f"the {what} labels go up to {k - 1}; pass labels=[...] naming the {k} classes")
-            label_names = EMOTIONS if k > 2 else ("negative", "positive")
-        return cls.from_arrays(x, y, label_names=tuple(label_names), source=f"{what} arrays")
+        x, y, names = pair_as_arrays(data, label_names, what)
+        return cls.from_arrays(x, y, label_names=names, source=f"{what} arrays")
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str], *, progress: bool = False) -> FERDataset:
@@ -330,16 +255,8 @@ class FERDataset:
     @classmethod
     def concat(cls, datasets: Sequence[FERDataset]) -> FERDataset:
         """Join datasets with the same label names and image shape."""
-        if not datasets:
-            raise DataFormatError("concat needs at least one dataset")
+        check_concat([d.label_names for d in datasets], [d.images.shape[1:] for d in datasets])
         first = datasets[0]
-        for d in datasets[1:]:
-            if d.label_names != first.label_names:
-                raise DataFormatError(f"cannot concat datasets with labels {first.label_names} and {d.label_names}")
-            if d.images.shape[1:] != first.images.shape[1:]:
-                raise DataFormatError(
-                    f"cannot concat images of shape {first.images.shape[1:]} and {d.images.shape[1:]}"
-                )
         styles = None
         if any(d.styles is not None for d in datasets):
             styles = np.concatenate([d.styles if d.styles is not None else np.full(len(d), "") for d in datasets])
@@ -406,22 +323,7 @@ class FERDataset:
 
     def select(self, indices: Index) -> FERDataset:
         """The rows at ``indices`` (an int, a slice, integer indices or a bool mask)."""
-        if isinstance(indices, (int, np.integer)):
-            i = int(indices)
-            if not -len(self) <= i < len(self):
-                raise InvalidIndexError(f"index {i} is out of range for a dataset of {len(self)} images")
-            idx: Any = np.array([i % len(self)])
-        elif isinstance(indices, slice):
-            idx = indices
-        else:
-            idx = np.asarray(indices)
-            if idx.dtype == bool:
-                if idx.shape != (len(self),):
-                    raise InvalidIndexError(f"a boolean mask must have shape ({len(self)},), got {idx.shape}")
-            elif idx.size and not np.issubdtype(idx.dtype, np.integer):
-                raise InvalidIndexError(f"indices must be integers or booleans, got dtype {idx.dtype}")
-            else:
-                idx = idx.astype(np.int64)
+        idx = index_array(indices, len(self))
         return self._replace(
             images=self.images[idx],
             labels=self.labels[idx],
@@ -433,17 +335,7 @@ class FERDataset:
 
     # ------------------------------------------------------------------ counts
     def _class_of(self, name: str | int) -> int:
-        if isinstance(name, (int, np.integer)):
-            if not 0 <= int(name) < self.num_classes:
-                raise DataFormatError(f"class {name} is out of range; expected 0-{self.num_classes - 1}")
-            return int(name)
-        low = [n.lower() for n in self.label_names]
-        key = str(name).strip().lower()
-        if key in low:
-            return low.index(key)
-        if self.label_names == EMOTIONS:
-            return label_index(key)
-        raise DataFormatError(f"unknown class {name!r}; this dataset's classes are {list(self.label_names)}")
+        return class_index(name, self.label_names)
 
     def _counts(self) -> np.ndarray:
         lab = self.labels[self.labels >= 0]
@@ -511,17 +403,6 @@ class FERDataset:
         if len(self) == 0:
             raise DataFormatError(f"{what}: the dataset is empty")
 
-    def _groups(self) -> tuple[np.ndarray, np.ndarray]:
-        keys, inverse = np.unique(self.labels, return_inverse=True)
-        return keys, inverse
-
-    def _stratified_pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        keys, inv = self._groups()
-        counts = np.bincount(inv, minlength=len(keys))
-        take = allocate(counts, n)
-        picked = [rng.choice(np.flatnonzero(inv == g), size=int(t), replace=False) for g, t in enumerate(take) if t]
-        return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
-
     def subset(self, n: int, *, stratify: bool = True, seed: int = 0) -> FERDataset:
         """A random subset of exactly ``n`` images, in their original order.
 
@@ -539,20 +420,17 @@ class FERDataset:
         n = int(n)
         if not 0 < n <= len(self):
             raise DataFormatError(f"subset(n={n}): n must be between 1 and the dataset size {len(self)}")
-        rng = np.random.default_rng(seed)
-        idx = self._stratified_pick(n, rng) if stratify else np.sort(rng.choice(len(self), size=n, replace=False))
-        out = self.select(idx)
+        out = self.select(subset_indices(self.labels, n, stratify=stratify, seed=seed))
         out.source = f"{self.source} | subset({n}, stratify={stratify}, seed={seed})"
         return out
 
     def _check_classes(self, parts: Mapping[str, FERDataset], allow_empty: bool) -> None:
         if allow_empty:
             return
-        present = self._counts() > 0
         for name, part in parts.items():
             if len(part) == 0:
                 raise DataFormatError(f"the split leaves '{name}' with no images")
-            missing = [self.label_names[k] for k in np.flatnonzero(present & (part._counts() == 0))]
+            missing = [self.label_names[k] for k in missing_classes(self._counts(), part._counts())]
             if missing:
                 raise DataFormatError(
                     f"the split leaves class(es) {', '.join(missing)} empty in '{name}' "
@@ -621,8 +499,7 @@ class FERDataset:
                 f"split(by='usage'): this dataset ({self.source}) has no Usage column; "
                 "use split(fraction=0.1) for a seeded train/dev split"
             )
-        keys = [u for u in USAGE_ORDER if (self.usage == u).any()] + sorted(set(self.usage.tolist()) - set(USAGE_ORDER))
-        parts = {u: self.select(self.usage == u) for u in keys}
+        parts = {u: self.select(self.usage == u) for u in usage_keys(self.usage, USAGE_ORDER)}
         for u, part in parts.items():
             part.source = f"{self.source} | {u or '(no usage)'}"
         self._check_classes(parts, allow_empty)
@@ -636,10 +513,7 @@ class FERDataset:
             raise DataFormatError(
                 f"split(fraction={f}) of {len(self)} images leaves one side empty; use a different fraction"
             )
-        rng = np.random.default_rng(seed)
-        dev_idx = self._stratified_pick(n_dev, rng) if stratify else rng.choice(len(self), size=n_dev, replace=False)
-        mask = np.zeros(len(self), dtype=bool)
-        mask[dev_idx] = True
+        mask = dev_mask(self.labels, n_dev, stratify=stratify, seed=seed)
         train, dev = self.select(~mask), self.select(mask)
         train.source = f"{self.source} | train {1 - f:g} (seed={seed})"
         dev.source = f"{self.source} | dev {f:g} (seed={seed})"
@@ -676,21 +550,8 @@ class FERDataset:
             5
         """
         self._require_nonempty("cap")
-        caps: dict[int, int] = {}
-        if isinstance(per_class, Mapping):
-            for k, v in per_class.items():
-                caps[self._class_of(k)] = int(v)
-        else:
-            caps = {k: int(per_class) for k in range(self.num_classes)}
-        if any(v < 1 for v in caps.values()):
-            raise DataFormatError(f"cap: every cap must be at least 1, got {per_class}")
-        rng = np.random.default_rng(seed)
-        keep = np.ones(len(self), dtype=bool)
-        for k, limit in caps.items():
-            idx = np.flatnonzero(self.labels == k)
-            if idx.size > limit:
-                drop = rng.choice(idx, size=idx.size - limit, replace=False)
-                keep[drop] = False
+        caps = class_caps(per_class, self.label_names)
+        keep = cap_keep(self.labels, caps, seed)
         out = self.select(keep)
         out.source = f"{self.source} | cap({per_class})"
         return out
@@ -711,12 +572,7 @@ class FERDataset:
         ks = sorted({self._class_of(p) for p in pos})
         pos_name = " or ".join(self.label_names[k] for k in ks)
         names = (negative_name or f"not {pos_name}", pos_name)
-        is_pos = np.isin(self.labels, ks)
-        labels = np.where(self.labels < 0, -1, is_pos.astype(np.int64))
-        soft = None
-        if self.soft_labels is not None:
-            p = self.soft_labels[:, ks].sum(axis=1)
-            soft = np.stack([1.0 - p, p], axis=1).astype(np.float32)
+        labels, soft = binary_labels(self.labels, self.soft_labels, ks)
         return self._replace(labels=labels, label_names=names, soft_labels=soft, source=f"{self.source} | binary({pos_name})")
 
     # ------------------------------------------------------------------ FER+
@@ -826,30 +682,10 @@ class FERDataset:
 
     def _with_masked(self, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any], on_no_face: str) -> FERDataset:
         """This dataset with the images :func:`~fermask.data.cache.mask_arrays` returned, and their counts in notes."""
-        masked = arrays["masked"]
-        not_masked = int((~masked).sum())
-        summary = {
-            "masked": int(masked.sum()),
-            "not_masked": not_masked,
-            "dropped": not_masked if on_no_face == "drop" else 0,
-            "on_no_face": on_no_face,
-            "reasons": dict(Counter(arrays["reasons"][~masked].tolist()).most_common(5)),
-            "cache": info["cache"],
-        }
-        out = self._replace(
-            images=arrays["images"],
-            styles=arrays["styles"],
-            masking=info["masking"],
-            notes={**self.notes, "masking": summary},
-            source=f"{self.source} | masked",
-        )
+        out = self._replace(**masked_changes(arrays, info, on_no_face, notes=self.notes, source=self.source))
         if on_no_face == "drop":
-            out = out.select(masked)
-            if len(out) == 0:
-                raise DataFormatError(
-                    f"mask(on_no_face='drop') dropped every image: no face was masked in {len(self)} images "
-                    f"(reasons: {summary['reasons']}). For face crops use face_policy='full_frame' or 'auto'"
-                )
+            out = out.select(arrays["masked"])
+            check_some_kept(len(out), len(self), out.notes["masking"])
         return out
 
     def save(self, path: str | os.PathLike[str], *, shard_size: int = 10000, overwrite: bool = False) -> Path:
