@@ -6,10 +6,10 @@ reading never do, so ``import fermask`` stays free of TensorFlow.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from types import ModuleType
 
+from ._runtime import tensorflow_installed
 from .errors import MissingDependencyError
 
 __all__ = ["keras_module", "tf_module", "require_tensorflow", "INSTALL_TENSORFLOW"]
@@ -50,11 +50,7 @@ def require_tensorflow(feature: str) -> None:
     Raises:
         MissingDependencyError: TensorFlow cannot be found; the message says what to install.
     """
-    try:
-        found = importlib.util.find_spec("tensorflow") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
+    if not tensorflow_installed():
         raise MissingDependencyError(
             f"{feature} needs TensorFlow, which is not installed (a light install, fermask[lite], only runs "
             f"TFLite models). Install it with: {INSTALL_TENSORFLOW}"
