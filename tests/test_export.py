@@ -247,23 +247,3 @@ def test_importing_export_loads_no_tensorflow() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_without_tensorflow_export_says_so_in_one_line(keras_bundle: Path, tmp_path: Path) -> None:
-    blocker = (
-        "import importlib.abc, sys\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
-        "            raise ImportError(name + ' is blocked')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "from fermask.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", blocker, "export", str(keras_bundle), "-o", str(tmp_path / "o")],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip() == done.stderr.strip().splitlines()[0]
-    assert "fermask export needs TensorFlow" in done.stderr and "fermask[cpu]" in done.stderr
-    assert not (tmp_path / "o").exists()

@@ -91,8 +91,9 @@ def test_fermask_predict_runs_without_tensorflow(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["train", "--data", "nowhere", "--out", "out"],
-                                     ["adapt", "--faces", "faces", "-o", "out"]])
-def test_training_and_adapting_say_in_one_line_what_to_install(tmp_path: Path, command: list[str]) -> None:
+                                     ["adapt", "--faces", "faces", "-o", "out"],
+                                     ["export", str(TINY), "-o", "out"]])
+def test_training_adapting_and_exporting_say_in_one_line_what_to_install(tmp_path: Path, command: list[str]) -> None:
     proc = run_without_tensorflow(f'''
         import sys
         from fermask.cli import main
@@ -102,6 +103,8 @@ def test_training_and_adapting_say_in_one_line_what_to_install(tmp_path: Path, c
     assert proc.stdout.strip().splitlines()[-1] == "EXIT 2 HEAVY []", proc.stdout + proc.stderr
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "needs TensorFlow" in err[0] and "pip install 'fermask[cpu]'" in err[0], err
+    assert f"fermask {command[0]} needs TensorFlow" in err[0]
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_the_python_api_says_what_to_install(tmp_path: Path) -> None:
