@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,6 +74,18 @@ def model_file_name(info: BundleInfo) -> str:
     return TFLITE_MODEL_FILE if info.model_format == "tflite" else MODEL_FILE
 
 
+def _write_bundle(path: str | os.PathLike[str], info: BundleInfo, model_file: str, partial: str,
+                  write: Callable[[Path], object]) -> Path:
+    """The folder, the model written under ``partial`` and renamed to ``model_file``, then ``fermask.json``."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / partial
+    write(tmp)
+    os.replace(tmp, out / model_file)
+    write_json_atomic(out / INFO_FILE, info.to_dict(), default=json_default)
+    return out
+
+
 def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> Path:
     """Write a Keras model and its :class:`BundleInfo` to a bundle folder.
 
@@ -86,13 +99,7 @@ def save_bundle(path: str | os.PathLike[str], model: Any, info: BundleInfo) -> P
     """
     if info.model_format != "keras" or info.quantization is not None:
         info = replace(info, model_format="keras", quantization=None)
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (MODEL_FILE + ".partial.keras")
-    model.save(tmp)
-    os.replace(tmp, out / MODEL_FILE)
-    write_json_atomic(out / INFO_FILE, info.to_dict(), default=json_default)
-    return out
+    return _write_bundle(path, info, MODEL_FILE, MODEL_FILE + ".partial.keras", model.save)  # Keras wants .keras
 
 
 def save_tflite_bundle(path: str | os.PathLike[str], tflite: bytes, info: BundleInfo) -> Path:
@@ -136,13 +143,8 @@ def save_tflite_bundle(path: str | os.PathLike[str], tflite: bytes, info: Bundle
     else:
         info.check_model(TFLiteModel(content, name="the TFLite model"), "save_tflite_bundle",
                          fix="give the BundleInfo that describes this model")
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (TFLITE_MODEL_FILE + ".partial")
-    tmp.write_bytes(content)
-    os.replace(tmp, out / TFLITE_MODEL_FILE)
-    write_json_atomic(out / INFO_FILE, info.to_dict(), default=json_default)
-    return out
+    return _write_bundle(path, info, TFLITE_MODEL_FILE, TFLITE_MODEL_FILE + ".partial",
+                         lambda tmp: tmp.write_bytes(content))
 
 
 def read_bundle_info(path: str | os.PathLike[str]) -> BundleInfo:
