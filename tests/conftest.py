@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +36,22 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type:
         return dist
 
     return make
+
+
+@pytest.fixture()
+def copied_bundle(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``copy(src, **changes)``: a copy of the bundle folder ``src`` in ``tmp_path/bundle``,
+    its ``fermask.json`` updated with ``changes`` (to make a bundle that contradicts itself)."""
+
+    def copy(src: Path, **changes: object) -> Path:
+        dest = tmp_path / "bundle"
+        shutil.copytree(src, dest)
+        if changes:
+            info = dest / "fermask.json"
+            info.write_text(json.dumps({**json.loads(info.read_text()), **changes}))
+        return dest
+
+    return copy
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

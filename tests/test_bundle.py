@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,32 +21,22 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_bundle(tmp_path_factory.mktemp("b") / "good", model, BundleInfo(labels=list(EMOTIONS), input_shape=(48, 48, 1)))
 
 
-def _copy(good: Path, tmp_path: Path, **changes: object) -> Path:
-    dest = tmp_path / "bundle"
-    shutil.copytree(good, dest)
-    if changes:
-        data = json.loads((dest / INFO_FILE).read_text())
-        data.update(changes)
-        (dest / INFO_FILE).write_text(json.dumps(data))
-    return dest
-
-
 def test_the_good_bundle_loads(good: Path) -> None:
     model, info = load_bundle(good)
     assert info.labels == list(EMOTIONS) and model.output_shape == (None, 7)
     assert not list(good.glob("*.partial*")), "save_bundle leaves no temporary files"
 
 
-def test_random_bytes_as_model_keras_say_the_file_is_damaged(good: Path, tmp_path: Path) -> None:
-    bad = _copy(good, tmp_path)
+def test_random_bytes_as_model_keras_say_the_file_is_damaged(good: Path, copied_bundle: Callable[..., Path]) -> None:
+    bad = copied_bundle(good)
     (bad / MODEL_FILE).write_bytes(bytes(range(256)) * 20)
     with pytest.raises(DataFormatError, match="exists but is not a Keras model file") as err:
         load_bundle(bad)
     assert str(bad / MODEL_FILE) in str(err.value) and "not found" not in str(err.value).lower()
 
 
-def test_a_truncated_model_keras_is_a_clear_error(good: Path, tmp_path: Path) -> None:
-    bad = _copy(good, tmp_path)
+def test_a_truncated_model_keras_is_a_clear_error(good: Path, copied_bundle: Callable[..., Path]) -> None:
+    bad = copied_bundle(good)
     data = (bad / MODEL_FILE).read_bytes()
     (bad / MODEL_FILE).write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFormatError, match=str(MODEL_FILE)):
@@ -63,9 +52,9 @@ def test_a_truncated_model_keras_is_a_clear_error(good: Path, tmp_path: Path) ->
     ],
 )
 def test_a_description_that_contradicts_the_model_fails_at_load(
-    good: Path, tmp_path: Path, changes: dict[str, object], message: str
+    good: Path, copied_bundle: Callable[..., Path], changes: dict[str, object], message: str
 ) -> None:
-    bad = _copy(good, tmp_path, **changes)
+    bad = copied_bundle(good, **changes)
     with pytest.raises(DataFormatError, match=message) as err:
         load_bundle(bad)
     assert "correct fermask.json" in str(err.value)
@@ -85,16 +74,16 @@ def test_a_description_that_contradicts_the_model_fails_at_load(
     ],
 )
 def test_bad_descriptions_are_refused_without_loading_the_model(
-    good: Path, tmp_path: Path, changes: dict[str, object], message: str
+    good: Path, copied_bundle: Callable[..., Path], changes: dict[str, object], message: str
 ) -> None:
-    bad = _copy(good, tmp_path, **changes)
+    bad = copied_bundle(good, **changes)
     with pytest.raises(DataFormatError, match=message):
         read_bundle_info(bad)
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '"bundle"', "{not json"])
-def test_a_description_that_is_not_a_json_object(good: Path, tmp_path: Path, text: str) -> None:
-    bad = _copy(good, tmp_path)
+def test_a_description_that_is_not_a_json_object(good: Path, copied_bundle: Callable[..., Path], text: str) -> None:
+    bad = copied_bundle(good)
     (bad / INFO_FILE).write_text(text)
     with pytest.raises(DataFormatError, match="JSON"):
         read_bundle_info(bad)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,16 +67,6 @@ def batch() -> np.ndarray:
     return np.random.default_rng(1).uniform(0, 255, (5, 16, 16, 1)).astype(np.float32)
 
 
-def _copy(src: Path, tmp_path: Path, **changes: object) -> Path:
-    dest = tmp_path / "bundle"
-    shutil.copytree(src, dest)
-    if changes:
-        data = json.loads((dest / INFO_FILE).read_text())
-        data.update(changes)
-        (dest / INFO_FILE).write_text(json.dumps(data))
-    return dest
-
-
 def test_a_tflite_bundle_round_trips_within_1e4(bundle: Path, tiny: keras.Model, batch: np.ndarray) -> None:
     model, info = load_bundle(bundle)
     assert isinstance(model, TFLiteModel)
@@ -115,7 +105,9 @@ def test_model_file_name_follows_the_format() -> None:
     assert model_file_name(BundleInfo(model_format="tflite")) == "model.tflite"
 
 
-def test_old_descriptions_load_as_keras_and_quantization_is_checked(bundle: Path, tmp_path: Path) -> None:
+def test_old_descriptions_load_as_keras_and_quantization_is_checked(
+    bundle: Path, copied_bundle: Callable[..., Path]
+) -> None:
     data = BundleInfo().to_dict()
     del data["model_format"], data["quantization"]
     info = BundleInfo.from_dict(data)
@@ -127,7 +119,7 @@ def test_old_descriptions_load_as_keras_and_quantization_is_checked(bundle: Path
         BundleInfo(model_format="onnx")
     with pytest.raises(DataFormatError, match="quantization 'int8' is for TFLite bundles"):
         BundleInfo(quantization="int8")
-    assert read_bundle_info(_copy(bundle, tmp_path, quantization="dynamic")).quantization == "dynamic"
+    assert read_bundle_info(copied_bundle(bundle, quantization="dynamic")).quantization == "dynamic"
 
 
 @pytest.mark.parametrize(
@@ -138,15 +130,17 @@ def test_old_descriptions_load_as_keras_and_quantization_is_checked(bundle: Path
         ({"model_format": "keras"}, r"has no model.keras .*model_format='keras'"),
     ],
 )
-def test_a_description_that_contradicts_the_model_is_refused(bundle: Path, tmp_path: Path,
+def test_a_description_that_contradicts_the_model_is_refused(bundle: Path, copied_bundle: Callable[..., Path],
                                                              changes: dict[str, object], match: str) -> None:
     with pytest.raises(DataFormatError, match=match):
-        load_bundle(_copy(bundle, tmp_path, **changes))
+        load_bundle(copied_bundle(bundle, **changes))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "tamper", "empty", "text"])
-def test_a_damaged_tflite_file_gives_one_clear_line(bundle: Path, tmp_path: Path, damage: str) -> None:
-    dest = _copy(bundle, tmp_path)
+def test_a_damaged_tflite_file_gives_one_clear_line(
+    bundle: Path, copied_bundle: Callable[..., Path], damage: str
+) -> None:
+    dest = copied_bundle(bundle)
     f = dest / TFLITE_MODEL_FILE
     raw = f.read_bytes()
     f.write_bytes({"truncate": raw[: len(raw) // 3], "tamper": raw[:8] + b"\xff" * 64 + raw[72:], "empty": b"",
