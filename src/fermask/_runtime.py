@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import DataFormatError, MissingDependencyError
 
-__all__ = ["TFLiteModel", "runtime_name", "tensorflow_installed", "TFLITE_MAGIC"]
+__all__ = ["TFLiteModel", "TFLiteGraph", "runtime_name", "tensorflow_installed", "TFLITE_MAGIC"]
 
 #: The flatbuffer file identifier every ``.tflite`` model carries at bytes 4-8.
 TFLITE_MAGIC = b"TFL3"
@@ -99,6 +99,85 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _load_interpreter(content: bytes, name: str, num_threads: int | None, fix: str) -> Any:
+    """An allocated interpreter for a model's bytes, with fermask's errors for files that are not TFLite models."""
+    if len(content) < 8 or content[4:8] != TFLITE_MAGIC:
+        raise DataFormatError(
+            f"{name} is not a TFLite model (a .tflite file has 'TFL3' at bytes 4-8; got "
+            f"{content[4:8]!r} in {len(content)} bytes); {fix}"
+        )
+    interpreter_class = _interpreter_class()
+    try:
+        with warnings.catch_warnings(), _quiet_stderr():
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+            interp = interpreter_class(model_content=content, num_threads=num_threads)
+            interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataFormatError(f"{name} is a damaged or truncated TFLite model ({first}); {fix}") from None
+    return interp
+
+
+def _read_model(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None) -> tuple[bytes, str]:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(path_or_bytes), name or "<tflite bytes>"
+    path = Path(path_or_bytes)
+    shown = name or f"'{path}'"
+    try:
+        return path.read_bytes(), shown
+    except OSError as exc:
+        raise DataFormatError(f"cannot read the TFLite model {shown}: {exc}") from None
+
+
+class TFLiteGraph:
+    """A TFLite model with one float32 input and any number of outputs, run one input at a time.
+
+    :class:`TFLiteModel` is the classifier-shaped case; this is for models
+    such as a face detector, whose outputs are raw tensors the caller decodes.
+
+    Args:
+        path_or_bytes: A ``.tflite`` file or the model's bytes.
+        num_threads: Threads the interpreter may use (``None``: its default).
+        name: What to call the model in messages (default: the file name).
+        fix: What to tell the user when the file is not a usable model.
+
+    Raises:
+        MissingDependencyError: Neither LiteRT nor TensorFlow is installed.
+        DataFormatError: The file is not a TFLite model, or its input is not one float32 tensor.
+    """
+
+    def __init__(self, path_or_bytes: str | os.PathLike[str] | bytes, *, num_threads: int | None = None,
+                 name: str | None = None, fix: str = "fetch the file again") -> None:
+        content, self.name = _read_model(path_or_bytes, name)
+        self._interp = _load_interpreter(content, self.name, num_threads, fix)
+        ins = self._interp.get_input_details()
+        if len(ins) != 1 or np.dtype(ins[0]["dtype"]) != np.float32:
+            raise DataFormatError(f"{self.name} does not take one float32 input; {fix}")
+        self._in = ins[0]
+        self._outs = sorted(self._interp.get_output_details(), key=lambda d: int(d["index"]))
+        self.size_bytes = len(content)
+        self._lock = threading.Lock()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The input tensor's shape, batch dimension included."""
+        return tuple(int(v) for v in self._in["shape"])
+
+    def __call__(self, x: Any) -> list[np.ndarray]:
+        """Run one input of :attr:`input_shape`; the outputs, in the model's output order, as float32 arrays.
+
+        Raises:
+            DataFormatError: ``x`` does not have the input's shape.
+        """
+        arr = np.ascontiguousarray(x, dtype=np.float32)
+        if tuple(arr.shape) != self.input_shape:
+            raise DataFormatError(f"{self.name} takes an input of shape {self.input_shape}, got {arr.shape}")
+        with self._lock:
+            self._interp.set_tensor(self._in["index"], arr)
+            self._interp.invoke()
+            return [np.array(self._interp.get_tensor(d["index"]), dtype=np.float32) for d in self._outs]
+
+
 class TFLiteModel:
     """A TFLite image model, callable on float32 batches.
 
@@ -121,31 +200,9 @@ class TFLiteModel:
 
     def __init__(self, path_or_bytes: str | os.PathLike[str] | bytes, *, num_threads: int | None = None,
                  name: str | None = None) -> None:
-        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            content = bytes(path_or_bytes)
-            self.name = name or "<tflite bytes>"
-        else:
-            path = Path(path_or_bytes)
-            self.name = name or f"'{path}'"
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                raise DataFormatError(f"cannot read the TFLite model {self.name}: {exc}") from None
+        content, self.name = _read_model(path_or_bytes, name)
         fix = "export or download the model again (fermask export, fermask download-model --force)"
-        if len(content) < 8 or content[4:8] != TFLITE_MAGIC:
-            raise DataFormatError(
-                f"{self.name} is not a TFLite model (a .tflite file has 'TFL3' at bytes 4-8; got "
-                f"{content[4:8]!r} in {len(content)} bytes); {fix}"
-            )
-        interpreter_class = _interpreter_class()
-        try:
-            with warnings.catch_warnings(), _quiet_stderr():
-                warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-                self._interp = interpreter_class(model_content=content, num_threads=num_threads)
-                self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DataFormatError(f"{self.name} is a damaged or truncated TFLite model ({first}); {fix}") from None
+        self._interp = _load_interpreter(content, self.name, num_threads, fix)
         self.size_bytes = len(content)
         self._lock = threading.Lock()
         self._in, self._out = self._single_io()
