@@ -18,6 +18,32 @@ import pytest
 from PIL import Image
 
 
+@pytest.fixture(scope="session", autouse=True)
+def blazeface_files() -> Path | None:
+    """BlazeFace's files in the tests' cache, so the default ``hybrid`` detector runs as users get it.
+
+    Fetched once per session with the real ``pip download`` of the pinned
+    mediapipe wheel; where the package index cannot be reached, the suite
+    runs with HOG alone (the documented fallback) and the tests that need
+    BlazeFace skip.
+    """
+    from fermask.errors import FermaskError
+    from fermask.faces._detector_files import download_detector
+
+    try:
+        return download_detector(progress=False)
+    except FermaskError:
+        return None
+
+
+@pytest.fixture()
+def needs_blazeface(blazeface_files: Path | None) -> Path:
+    """Skip a test when BlazeFace's files could not be fetched."""
+    if blazeface_files is None:
+        pytest.skip("the package index is unreachable, so BlazeFace's files (mediapipe wheel) cannot be fetched")
+    return blazeface_files
+
+
 @pytest.fixture()
 def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Make a distribution look installed: ``make(name, version, entry_points)``.

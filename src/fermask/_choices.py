@@ -58,7 +58,7 @@ __all__ = [
 ColorMode = Literal["grayscale", "rgb"]
 #: Colour of a model's or dataset's images: 1 channel or 3.
 COLOR_MODES: tuple[ColorMode, ...] = get_args(ColorMode)
-Detector = Literal["hog", "cnn", "auto"]
+Detector = Literal["hybrid", "hog", "blazeface", "cnn", "auto"]
 #: Face detectors: dlib's HOG (fast), dlib's CNN (finds turned faces), or HOG then CNN.
 DETECTORS: tuple[Detector, ...] = get_args(Detector)
 Policy = Literal["auto", "detect", "full_frame"]

@@ -282,7 +282,7 @@ def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: st
     return arr
 
 
-def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
+def crop_face(image: np.ndarray, box: Sequence[float], margin: float = 0.0) -> np.ndarray:
     """Cut a face box out of an image, grown by ``margin`` on every side.
 
     Where the grown box leaves the image, edge pixels are repeated, so the

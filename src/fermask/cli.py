@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mask": ("mask", "mask the faces in image files and folders"),
     "styles": ("styles", "list the registered mask styles"),
     "download-landmarks": ("download_landmarks", "download dlib's 68-point landmark model (needs internet)"),
+    "download-detector": ("download_detector", "fetch BlazeFace, the detector that finds masked faces (pip download)"),
     "download-model": ("download_model", "download a pretrained emotion model and make it a bundle"),
     "pretrained": ("pretrained", "list the pretrained models and which are downloaded"),
     "import-model": ("import_model", "make a model bundle from your own Keras FER model file"),

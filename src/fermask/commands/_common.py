@@ -27,8 +27,10 @@ def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
     parser.add_argument("--keep-color", action="store_true",
                         help="on gray images keep the mask in colour (writes 3-channel images)")
-    parser.add_argument("--detector", choices=DETECTORS, default="hog",
-                        help="face detector: hog (fast), cnn (finds more faces, slow), auto (hog, then cnn)")
+    parser.add_argument("--detector", choices=DETECTORS, default="hybrid",
+                        help="face detector: hybrid (default: dlib's HOG and BlazeFace combined, finds masked faces; "
+                             "needs fermask download-detector, else HOG alone with a warning), hog, blazeface, "
+                             "cnn (dlib's CNN, slow), auto (hog, then cnn)")
     parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="auto: small images without a detected face are treated as face crops; "
                              "full_frame: every image is one face crop (default: auto)")

@@ -45,8 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
     parser.add_argument("--simulate-mask", metavar="STYLE",
                         help="mask every face with this style before predicting ('random' picks per image)")
-    parser.add_argument("--detector", choices=DETECTORS, default="hog",
-                        help="face detector: hog (fast), cnn (finds more masked faces), auto (hog, then cnn)")
+    parser.add_argument("--detector", choices=DETECTORS, default="hybrid",
+                        help="face detector: hybrid (default: dlib's HOG and BlazeFace combined, finds masked faces; "
+                             "needs fermask download-detector, else HOG alone with a warning), hog, blazeface, "
+                             "cnn (dlib's CNN, slow), auto (hog, then cnn)")
     parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="full_frame treats every image as one face crop (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")

@@ -20,6 +20,7 @@ from .._choices import DETECTORS, FACE_POLICIES, Detector, Policy, check_choice
 from .._image import ImageInput, load_image, to_gray
 from ..errors import InvalidTypeError, InvalidValueError, LandmarkModelNotFound
 from ._dlib_models import DETECTOR_LOCK, dlib_model, hog_detector
+from ._detector_files import DetectorFilesError
 from ._face import Face
 from ._model_files import LANDMARKS_FILE, find_cnn_detector_model, find_landmarks_model
 
@@ -41,7 +42,7 @@ class FaceOptions:
 
     Attributes:
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see :mod:`fermask.faces`).
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (see :class:`FaceAnalyzer`).
+        detector: ``"hybrid"``, ``"hog"``, ``"blazeface"``, ``"cnn"`` or ``"auto"`` (see :class:`FaceAnalyzer`).
         upsample: Times the image is doubled before detection, 0 to 4;
             ``None`` chooses by image size.
         min_score: Detections scoring below this are dropped
@@ -62,7 +63,7 @@ class FaceOptions:
     """
 
     face_policy: Policy = "auto"
-    detector: Detector = "hog"
+    detector: Detector = "hybrid"
     upsample: int | None = None
     min_score: float = DEFAULT_MIN_SCORE
     landmarks_path: str | os.PathLike[str] | None = None
@@ -106,9 +107,14 @@ class FaceAnalyzer:
 
     Args:
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"`` (see :mod:`fermask.faces`).
-        detector: ``"hog"`` (fast), ``"cnn"`` (dlib's CNN detector: slower,
-            finds masked and turned faces more often) or ``"auto"`` (HOG, then
-            CNN where HOG finds nothing).
+        detector: ``"hybrid"`` (the default: dlib's HOG detector and Google's
+            BlazeFace combined, see :mod:`fermask.faces._hybrid`; finds masked
+            faces HOG misses, and is faster on large photos), ``"hog"`` (dlib's
+            HOG alone), ``"blazeface"`` (BlazeFace alone), ``"cnn"`` (dlib's CNN
+            detector: slow) or ``"auto"`` (HOG, then CNN where HOG finds
+            nothing). BlazeFace's files are fetched by ``fermask
+            download-detector``; without them ``"hybrid"`` warns once and runs
+            HOG alone, and ``"blazeface"`` raises :class:`DetectorFilesError`.
         upsample: Times the image is doubled before detection; ``None`` picks
             1 for images under 400 px on their longer side, else 0.
         crop_max_side: Under ``face_policy="auto"``, images whose sides are all at
@@ -137,7 +143,7 @@ class FaceAnalyzer:
     def __init__(
         self,
         face_policy: Policy = "auto",
-        detector: Detector = "hog",
+        detector: Detector = "hybrid",
         upsample: int | None = None,
         crop_max_side: int = 160,
         min_score: float = DEFAULT_MIN_SCORE,
@@ -165,6 +171,7 @@ class FaceAnalyzer:
         self.min_score = float(min_score)
         self.landmarks_path = str(find_landmarks_model(landmarks_path))
         self._cnn_path = None if cnn_model_path is None else str(cnn_model_path)
+        self._blaze: Any = None  # the BlazeDetector, False once "hybrid" fell back to HOG
 
     @property
     def policy(self) -> Policy:
@@ -186,12 +193,18 @@ class FaceAnalyzer:
         """The settings that change results (for cache keys and records; the key stays ``"policy"``)."""
         return {
             "policy": self.face_policy,
-            "detector": self.detector,
+            "detector": self._effective_detector(),
             "upsample": self.upsample,
             "crop_max_side": self.crop_max_side,
             "min_score": self.min_score,
             "landmarks_model": Path(self.landmarks_path).name,
         }
+
+    def _effective_detector(self) -> str:
+        """The detector that runs: ``"hog"`` where ``"hybrid"`` fell back for want of BlazeFace's files."""
+        if self.detector == "hybrid" and self.face_policy != "full_frame" and self.blaze_detector() is None:
+            return "hog"
+        return self.detector
 
     def _upsample_for(self, gray: np.ndarray) -> int:
         if self.upsample is not None:
@@ -207,9 +220,11 @@ class FaceAnalyzer:
         memory caches hold one copy.
         """
         dlib_model("landmarks", self.landmarks_path)
-        if self.detector in ("hog", "auto") and self.face_policy != "full_frame":
+        if self.detector in ("hog", "auto", "hybrid") and self.face_policy != "full_frame":
             with hog_detector():
                 pass
+        if self.detector in ("hybrid", "blazeface") and self.face_policy != "full_frame":
+            self.blaze_detector()
         if self.detector == "cnn" and self.face_policy != "full_frame":
             dlib_model("cnn", str(find_cnn_detector_model(self._cnn_path)))
 
@@ -219,16 +234,45 @@ class FaceAnalyzer:
         Returns:
             ``(box, score)`` pairs, box as ``(left, top, right, bottom)``.
         """
-        gray = to_gray(load_image(image))
-        return self._detect(gray)
+        arr = load_image(image)
+        return self._detect(to_gray(arr), arr)
 
-    def _detect(self, gray: np.ndarray) -> list[tuple[tuple[int, int, int, int], float | None]]:
+    def blaze_detector(self) -> Any:
+        """The BlazeFace detector this analyzer uses, or ``None`` where ``"hybrid"`` fell back to HOG.
+
+        Raises:
+            DetectorFilesError: ``detector="blazeface"`` and BlazeFace's files are missing or altered.
+        """
+        if self._blaze is None:
+            from ._hybrid import blaze_detector
+
+            try:
+                self._blaze = blaze_detector()
+            except DetectorFilesError as exc:
+                if self.detector == "blazeface":
+                    raise
+                warnings.warn(f"{exc}; finding faces with dlib's HOG detector alone, which misses many "
+                              "masked faces", stacklevel=3)
+                self._blaze = False
+        return self._blaze or None
+
+    def _hog(self, gray: np.ndarray, up: int, threshold: float) -> list[tuple[tuple[int, int, int, int], float]]:
+        with hog_detector() as hog:
+            rects, scores, _ = hog.run(gray, up, threshold)
+        return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
+
+    def _detect(self, gray: np.ndarray, image: np.ndarray | None = None
+                ) -> list[tuple[tuple[int, int, int, int], float | None]]:
         up = self._upsample_for(gray)
         found: list[tuple[tuple[int, int, int, int], float | None]] = []
-        if self.detector in ("hog", "auto"):
-            with hog_detector() as hog:
-                rects, scores, _ = hog.run(gray, up, self.min_score)
-            found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
+        blaze = self.blaze_detector() if self.detector in ("hybrid", "blazeface") else None
+        picture = gray if image is None else image
+        if blaze is not None and self.detector == "hybrid":
+            return blaze.hybrid(picture, self._hog, up, self.min_score)
+        if blaze is not None:
+            return blaze.detect(picture)
+        if self.detector in ("hog", "auto", "hybrid"):
+            found = list(self._hog(gray, up, self.min_score))
         if self.detector == "cnn" or (self.detector == "auto" and not found):
             cnn_path = str(find_cnn_detector_model(self._cnn_path))
             cnn = dlib_model("cnn", cnn_path)
@@ -264,16 +308,22 @@ class FaceAnalyzer:
             The faces; an empty list when there is none (under ``"auto"``,
             only for images larger than a crop).
         """
-        gray = to_gray(load_image(image))
-        return self.find_in_gray(gray)
+        arr = load_image(image)
+        return self.find_in_gray(to_gray(arr), arr)
 
-    def find_in_gray(self, gray: np.ndarray) -> list[Face]:
-        """:meth:`find` on an already-loaded ``uint8`` gray array."""
+    def find_in_gray(self, gray: np.ndarray, image: np.ndarray | None = None) -> list[Face]:
+        """:meth:`find` on an already-loaded ``uint8`` gray array.
+
+        Args:
+            gray: The picture in gray.
+            image: The same picture in colour, when the caller has it
+                (BlazeFace finds faces better in colour; landmarks use ``gray``).
+        """
         h, w = gray.shape[:2]
         if self.face_policy == "full_frame":
             boxes: list[tuple[tuple[int, int, int, int], float | None]] = []
         else:
-            boxes = self._detect(gray)
+            boxes = self._detect(gray, image)
         faces = [Face(box, self._landmarks(gray, box), True, score) for box, score in boxes]
         if not faces and (
             self.face_policy == "full_frame" or (self.face_policy == "auto" and max(h, w) <= self.crop_max_side)
@@ -284,7 +334,9 @@ class FaceAnalyzer:
         return faces
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        state = dict(self.__dict__)
+        state["_blaze"] = None  # interpreters are not pickled; the receiver loads its own
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle; on a machine without the landmark model at the sender's path, use this machine's copy.
@@ -295,6 +347,7 @@ class FaceAnalyzer:
         model is never swapped for the standard one.
         """
         self.__dict__.update(state)
+        self.__dict__.setdefault("_blaze", None)
         path = Path(self.landmarks_path)
         if not path.is_file() and path.name == LANDMARKS_FILE:
             try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -209,6 +209,3 @@ class BlazeFace:
 
     def __repr__(self) -> str:
         return f"BlazeFace({self.graph.name}, kind={self.kind!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("a BlazeFace holds an interpreter and is not pickled; FaceAnalyzer loads its own")

@@ -58,7 +58,10 @@ class Masker:
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
             :class:`~fermask.faces.FaceAnalyzer`. ``"auto"`` treats small
             images (FER2013 crops) as one face when no face is detected.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"``.
+        detector: ``"hybrid"`` (default: dlib's HOG and BlazeFace combined),
+            ``"hog"``, ``"blazeface"``, ``"cnn"`` or ``"auto"`` (see
+            :class:`~fermask.faces.FaceAnalyzer`). Masks are placed from the
+            68 landmarks whichever detector found the face.
         upsample: Detector upsampling; ``None`` chooses by image size.
         min_score: Detections scoring below this are ignored
             (:data:`fermask.faces.DEFAULT_MIN_SCORE`).
@@ -85,7 +88,7 @@ class Masker:
         keep_color: bool = False,
         seed: int = 0,
         face_policy: Policy = "auto",
-        detector: Detector = "hog",
+        detector: Detector = "hybrid",
         upsample: int | None = None,
         min_score: float = DEFAULT_MIN_SCORE,
         landmarks_path: str | os.PathLike[str] | None = None,
@@ -233,7 +236,7 @@ class Masker:
         """
         arr = load_image(image)
         gray = to_gray(arr)
-        faces = self.analyzer.find_in_gray(gray)
+        faces = self.analyzer.find_in_gray(gray, arr)
         result = self.mask_faces(arr, faces, index, gray=gray)
         result.source = source_name(image)
         return result

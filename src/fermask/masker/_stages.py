@@ -44,7 +44,7 @@ class _Staged:
 
 def mask_staged(
     items: Iterable[tuple[int, ImageInput]],
-    find: Callable[[np.ndarray], list[Face]],
+    find: Callable[[np.ndarray, np.ndarray], list[Face]],
     mask: Callable[..., MaskResult],
 ) -> Iterator[MaskResult]:
     """What masking each image alone gives for each item, a group of images at a time, one stage after the other.
@@ -55,7 +55,7 @@ def mask_staged(
 
     Args:
         items: ``(index, image)`` pairs.
-        find: The faces of a gray image (a :class:`~fermask.faces.FaceAnalyzer`'s ``find_in_gray``).
+        find: The faces of an image given in gray and as read (a :class:`~fermask.faces.FaceAnalyzer`'s ``find_in_gray``).
         mask: A masker's :meth:`~fermask.Masker.mask_faces`.
     """
     read = (_read(index, image) for index, image in items)
@@ -73,13 +73,13 @@ def _read(index: int, image: ImageInput) -> _Staged:
 
 
 def _finish_stages(
-    group: list[_Staged], find: Callable[[np.ndarray], list[Face]], mask: Callable[..., MaskResult]
+    group: list[_Staged], find: Callable[[np.ndarray, np.ndarray], list[Face]], mask: Callable[..., MaskResult]
 ) -> Iterator[MaskResult]:
     """Find the faces of a read group, then mask each image (see :func:`mask_staged`)."""
     for item in group:
-        if item.failed is None and item.gray is not None:
+        if item.failed is None and item.gray is not None and item.pixels is not None:
             try:
-                item.faces = find(item.gray)
+                item.faces = find(item.gray, item.pixels)
             except Exception as exc:
                 item.failed = failed_result(item.index, item.image, exc)
     for item in group:

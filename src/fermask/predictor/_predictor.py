@@ -44,8 +44,9 @@ class Predictor:
         labels: Label names in output order (default: the seven FER2013
             emotions for a 7-way model).
         face_margin: Border added around face boxes, as a fraction of their size.
-        detector: ``"hog"``, ``"cnn"`` or ``"auto"`` (HOG, then dlib's CNN
-            detector where HOG finds nothing; better on masked faces).
+        detector: ``"hybrid"`` (default: dlib's HOG and Google's BlazeFace
+            combined; finds most masked faces), ``"hog"``, ``"blazeface"``,
+            ``"cnn"`` or ``"auto"`` (see :class:`~fermask.faces.FaceAnalyzer`).
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
             :class:`~fermask.FaceAnalyzer`.
         upsample: Detector upsampling (``None``: chosen by image size).
@@ -78,7 +79,7 @@ class Predictor:
         *,
         labels: Sequence[str] | None = None,
         face_margin: float | None = None,
-        detector: Detector = "hog",
+        detector: Detector = "hybrid",
         face_policy: Policy = "auto",
         upsample: int | None = None,
         min_score: float | None = DEFAULT_MIN_SCORE,
@@ -279,7 +280,7 @@ class Predictor:
         gray = None
         if faces is None:
             gray = to_gray(arr)
-            faces = self.analyzer.find_in_gray(gray)
+            faces = self.analyzer.find_in_gray(gray, arr)
         faces = list(faces)
         styles: list[str | None] = [None] * len(faces)
         masked = None
