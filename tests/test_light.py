@@ -54,7 +54,7 @@ def test_predictor_on_a_tflite_bundle_imports_neither_tensorflow_nor_keras(tmp_p
         from fermask import Predictor
         from fermask._runtime import runtime_name
         from fermask.assets import example_photo
-        predictor = Predictor.load({str(TINY)!r})
+        predictor = Predictor.load({str(TINY)!r}, detector="hog")  # the runtime is under test, not the detector
         preds = predictor.predict(example_photo())
         many = predictor.predict_many([example_photo()] * 3, batch_size=2, workers=2)
         print(json.dumps({{"runtime": runtime_name(), "faces": [p.scores for p in preds],
@@ -68,7 +68,7 @@ def test_predictor_on_a_tflite_bundle_imports_neither_tensorflow_nor_keras(tmp_p
     from fermask import Predictor  # here TensorFlow may exist; the scores are the runtime's, not TensorFlow's
     from fermask.assets import example_photo
 
-    want = Predictor.load(TINY).predict(example_photo())[0].scores
+    want = Predictor.load(TINY, detector="hog").predict(example_photo())[0].scores
     got = out["faces"][0]
     np.testing.assert_allclose([got[k] for k in want], list(want.values()), atol=1e-6)
 

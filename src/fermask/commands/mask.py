@@ -100,7 +100,7 @@ def resume_command(args: argparse.Namespace) -> str:
         >>> parser = argparse.ArgumentParser()
         >>> add_arguments(parser)
         >>> resume_command(parser.parse_args(["my photos", "-o", "out", "--style", "random", "--force", "-j", "2"]))
-        "fermask mask 'my photos' -o out --style random --seed 0 --detector hog --face-policy auto --workers 2 --format png --png-level 1"
+        "fermask mask 'my photos' -o out --style random --seed 0 --detector hybrid --face-policy auto --workers 2 --format png --png-level 1"
         >>> line = resume_command(parser.parse_args(["in", "-o", "out", "--dask", "tcp://10.0.0.5:8786"]))
         >>> line.split(" --workers ")[1]
         '1 --dask tcp://10.0.0.5:8786 --dask-timeout 30 --format png --png-level 1'
