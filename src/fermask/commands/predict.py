@@ -29,6 +29,8 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
+from ._common import int_option, workers_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -49,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="face detector: hog (fast), cnn (finds more masked faces), auto (hog, then cnn)")
     parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="full_frame treats every image as one face crop (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")
-    parser.add_argument("--workers", "-j", type=int, default=None, metavar="N",
+    parser.add_argument("--batch-size", type=int_option(), default=64, help="faces per model call (default: 64)")
+    parser.add_argument("--workers", "-j", type=workers_option, default=None, metavar="N",
                         help="threads finding faces (default: one per CPU, at most 4)")
-    parser.add_argument("--stride", type=int, default=1, help="video: use every N-th frame (default: 1)")
-    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many sampled frames")
+    parser.add_argument("--stride", type=int_option(), default=1, help="video: use every N-th frame (default: 1)")
+    parser.add_argument("--max-frames", type=int_option(), default=None, help="video: stop after this many sampled frames")
     parser.add_argument("--out", metavar="DIR", default=".",
                         help="video: folder for the per-frame CSV tables (default: current folder)")
     parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
@@ -124,16 +126,10 @@ def _default_model() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask predict``; returns 0, or 1 when some input failed."""
-    from fermask._parallel import check_workers
     from fermask.errors import FermaskError
     from fermask.predictor import Predictor
     from fermask.video import is_video, predict_video
 
-    if args.batch_size < 1:
-        raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
-    check_workers(args.workers, "--workers")
-    if args.stride < 1:
-        raise FermaskError(f"--stride must be 1 or more, got {args.stride}")
     paths = _collect(args.inputs)
     if not paths:
         raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
