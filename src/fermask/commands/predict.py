@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             rec: dict[str, Any] = {"source": src, **(extra or {})}
             rec["faces"] = preds.to_dicts()
             rec["error"] = preds.error
-            print(json.dumps(rec), flush=True)
+            print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
         else:
             for line in _table_line(src, preds, width):
                 print(line)
