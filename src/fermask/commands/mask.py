@@ -100,13 +100,14 @@ def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager[Exe
     """The Dask cluster's executor with ``--dask`` (closed at the end), else ``None``: local workers."""
     if args.dask is None:
         return contextlib.nullcontext(None)
+    from fermask._dask import check_address, dask_executor
+
+    check_address(args.dask)  # before any work: a malformed address leaves no half-made client behind
     if args.workers > 1:
         raise FermaskError(
             f"--dask and --workers {args.workers} cannot be combined: with --dask the cluster's workers "
             "do the masking (add Dask workers to go faster); leave out --workers"
         )
-    from fermask._dask import dask_executor
-
     return dask_executor(args.dask, timeout=args.dask_timeout)
 
 
