@@ -86,6 +86,11 @@ class BundleInfo:
     quantization: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.labels, (str, bytes)):  # "abcdefg" would be seven one-letter labels
+            raise DataFormatError(
+                f"labels must be a list of class names, got the string {self.labels!r}; "
+                'write them as a list, e.g. ["angry", "happy"]'
+            )
         try:
             self.labels = [str(x) for x in self.labels]
             self.input_shape = tuple(int(v) for v in self.input_shape)  # type: ignore[assignment]

@@ -11,7 +11,9 @@ with status 2 and the same wording as the Python API, before any work.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
@@ -22,7 +24,7 @@ from fermask.errors import InvalidValueError
 __all__ = [
     "add_masker_arguments", "build_masker", "add_data_arguments", "load_data",
     "int_option", "float_option", "seed_option", "port_option", "workers_option",
-    "learning_rate_option", "validation_option",
+    "learning_rate_option", "validation_option", "check_out_dir",
 ]
 
 
@@ -148,3 +150,29 @@ def load_data(args: argparse.Namespace, seed: int = 0) -> tuple[Any, Any]:
         masker = Masker(style, keep_color=args.keep_color, seed=seed)
         masked = ds.mask(masker, workers=args.workers, progress=not args.quiet)
     return ds, masked
+
+
+def check_out_dir(path: str | os.PathLike[str], option: str) -> None:
+    """Refuse an output folder that cannot be made or written, before any work.
+
+    The path itself, or its nearest existing parent, must be a folder this
+    process may write in: a file on the way, or a read-only folder, is one
+    line naming the option, what is there and what to do.
+
+    Raises:
+        FermaskError: A file stands where a folder is needed, or the folder is not writable.
+    """
+    from fermask.errors import FermaskError
+
+    target = Path(path)
+    probe = target
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is" if probe == target else f"lies on its way: '{probe}' is"
+        raise FermaskError(f"{option} '{target}' {where} a file, expected a folder; pick another path")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise FermaskError(
+            f"{option} '{target}': the folder '{probe}' is read-only for this user; "
+            "pick a folder you can write to, or change its permissions"
+        )

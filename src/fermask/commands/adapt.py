@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import float_option, int_option, learning_rate_option, seed_option, validation_option
+from ._common import check_out_dir, float_option, int_option, learning_rate_option, seed_option, validation_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``fermask adapt``: the options make one :class:`~fermask.AdaptConfig`."""
     from fermask._tf import require_tensorflow
 
+    check_out_dir(args.output, "--output")
     require_tensorflow("fermask adapt")
 
     from fermask.adaptation import adapt

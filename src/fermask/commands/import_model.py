@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import float_option
+from ._common import check_out_dir, float_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from fermask.pretrained import scale_factors
 
     scale_factors(args.scale)  # a bad --scale fails before TensorFlow loads
+    check_out_dir(args.output, "--output")
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     path = import_model(args.file, args.output, labels=labels, input_shape=args.input, scale=args.scale,
                         face_margin=args.face_margin, overwrite=args.force)

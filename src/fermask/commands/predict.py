@@ -29,7 +29,7 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
-from ._common import int_option, workers_option
+from ._common import check_out_dir, int_option, workers_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -70,11 +70,16 @@ def _collect(inputs: list[str]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-            )
+            entries = list(p.rglob("*"))
+            found = sorted(f for f in entries if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             out.extend(found)
+            odd = sorted(str(f) for f in entries if not f.is_file() and not f.is_dir())  # as fermask mask names them
+            if odd:
+                import warnings
+
+                warnings.warn(f"left out {len(odd)} entr{'y' if len(odd) == 1 else 'ies'} of {str(p)!r} that "
+                              f"are not files (a pipe, socket or device, or a symbolic link that loops or points "
+                              f"nowhere): {'; '.join(odd[:3])}{'; ...' if len(odd) > 3 else ''}", stacklevel=2)
         else:
             out.append(p)  # missing files are reported per file later
     return out
@@ -133,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
     paths = _collect(args.inputs)
     if not paths:
         raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
+    for folder, option in [(args.plot, "--plot"), (args.out if any(is_video(p) for p in paths) else None, "--out")]:
+        if folder is not None:
+            check_out_dir(folder, option)
     model = args.model or _default_model()
     if not args.quiet and sys.stderr.isatty():
         print(f"loading model {model.removeprefix('pretrained:')} ...", file=sys.stderr, flush=True)
