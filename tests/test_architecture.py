@@ -19,7 +19,7 @@ MAX_BODY_LINES = 100
 # Order follows the data flow (docs/architecture.md); the first matching prefix wins.
 LAYERS: list[tuple[str, int]] = [
     ("fermask._version", 0), ("fermask.errors", 0), ("fermask._choices", 0), ("fermask._files", 0),
-    ("fermask._parallel", 0), ("fermask._registry", 0), ("fermask._image", 0), ("fermask._tf", 0),
+    ("fermask._parallel", 0), ("fermask._numbers", 0), ("fermask._registry", 0), ("fermask._image", 0), ("fermask._tf", 0),
     # the one module that runs TFLite models (LiteRT, else TensorFlow's interpreter)
     ("fermask._runtime", 0),
     ("fermask.labels", 0), ("fermask.assets", 0), ("fermask._dask", 0), ("fermask._hog", 0),
@@ -176,7 +176,7 @@ def test_no_function_body_over_100_lines() -> None:
     assert not long, "split these into named steps:\n" + "\n".join(long)
 
 
-@pytest.mark.parametrize("module", ["fermask._choices", "fermask._parallel", "fermask._files", "fermask.errors"])
+@pytest.mark.parametrize("module", ["fermask._choices", "fermask._parallel", "fermask._numbers", "fermask._files", "fermask.errors"])
 def test_foundation_modules_import_nothing_above_them(module: str) -> None:
     graph = _graph()
     assert all(_layer(t) == 0 for t in graph[module]), sorted(graph[module])
@@ -474,6 +474,24 @@ def test_workers_are_checked_in_one_place() -> None:
                 ):
                     found.append(f"{path}:{node.lineno} {ast.unparse(node)}")
     assert not found, "check a number of workers with fermask._parallel.check_workers:\n" + "\n".join(found)
+
+
+def test_numeric_options_are_checked_in_one_place() -> None:
+    """No command declares ``type=int`` or ``type=float``: numbers go through ``commands/_common``'s checked types.
+
+    Those wrap ``fermask._numbers`` (and ``_parallel.check_workers``), so ``--seed -1``, ``--lr nan`` or
+    ``--port 99999`` exit with status 2 before any work, worded as the Python API words them.
+    """
+    found = [
+        f"{path}:{node.lineno} {ast.unparse(kw)}"
+        for path, tree in _sources()
+        if path.startswith("fermask/commands/")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("add_argument")
+        for kw in node.keywords
+        if kw.arg == "type" and isinstance(kw.value, ast.Name) and kw.value.id in ("int", "float")
+    ]
+    assert not found, "use int_option(), float_option(), seed_option, ... from commands/_common.py:\n" + "\n".join(found)
 
 
 def test_model_inputs_are_resized_in_image_only() -> None:

@@ -212,7 +212,6 @@ def test_cli_exports_and_prints_the_agreement(keras_bundle: Path, tmp_path: Path
     [
         (["--quantize", "int8"], "--quantize int8 needs --calibration DATA"),
         (["--format", "savedmodel", "--quantize", "dynamic"], "applies to --format tflite only"),
-        (["--max-faces", "0"], "--max-faces must be 1 or more"),
     ],
 )
 def test_cli_option_errors_are_one_line_exit_2(

@@ -229,7 +229,10 @@ def _prepare(tmodel: Any, tinfo: BundleInfo, faces: Any, masker: Any, cfg: Adapt
     ds = load_faces(faces, image_size=tinfo.image_size, color_mode=tinfo.color_mode, face_margin=tinfo.face_margin, progress=progress)
     if len(ds) < 4:
         raise DataFormatError(f"adapt needs at least 4 faces (some are held out), got {len(ds)}")
-    probs = to_probabilities(predict_scores(tmodel, ds, batch_size=256), len(tinfo.labels), output="softmax")
+    try:
+        probs = to_probabilities(predict_scores(tmodel, ds, batch_size=256), len(tinfo.labels), output="softmax")
+    except DataFormatError as exc:
+        raise DataFormatError(f"the teacher cannot teach: {exc}") from None
     ds = ds._replace(labels=probs.argmax(axis=1).astype(np.int64), label_names=tuple(tinfo.labels), soft_labels=None)
     order = np.random.default_rng(cfg.seed).permutation(len(ds))
     n_val = max(1, int(round(cfg.validation_fraction * len(ds))))

@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if argv is None:
         warnings.showwarning = _warning_printer(args.command)
+        if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 prints as its own bytes, never an error
+            sys.stdout.reconfigure(errors="surrogateescape")
     mod = importlib.import_module(f".commands.{args._module}", __package__)
     try:
         return int(mod.run(args) or 0)

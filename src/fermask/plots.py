@@ -106,6 +106,20 @@ def _color(label: str, i: int) -> str:
     return EMOTION_COLORS.get(label, f"C{i % 10}")
 
 
+def printable(text: str) -> str:
+    """``text`` as a figure can draw it: bytes of a file name that are not UTF-8 become U+FFFD, never an error.
+
+    Examples:
+        >>> printable(os.fsdecode(b"bad\\xff.png"))
+        'bad\ufffd.png'
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # a file name's undecodable bytes, as Python decoded them
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")  # any other lone surrogate
+    return raw.decode("utf-8", "replace")
+
+
 def _scores_of(item: Prediction | Mapping[str, float]) -> dict[str, float]:
     scores = item.scores if isinstance(item, Prediction) else item
     if not isinstance(scores, Mapping):
@@ -153,7 +167,7 @@ def plot_scores(
         top = max(labels, key=s.__getitem__)
         title = f"{top} ({s[top]:.0%})"
     if title:
-        ax.set_title(title)
+        ax.set_title(printable(title))
     return ax.figure  # type: ignore[return-value]
 
 
@@ -245,7 +259,7 @@ def annotate_image(
                 color="white", bbox={"facecolor": "black", "alpha": 0.6})
     ax.set_axis_off()
     if title:
-        ax.set_title(title)
+        ax.set_title(printable(title))
     return ax.figure  # type: ignore[return-value]
 
 
@@ -292,7 +306,7 @@ def plot_emotion_timeline(
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     if title:
-        ax.set_title(title)
+        ax.set_title(printable(title))
     return fig
 
 
@@ -368,7 +382,7 @@ def plot_confusion_matrix(
                     color="white" if shown[i, j] > 0.6 * top else "black")
     if title is None:
         title = f"accuracy {100 * float(get('accuracy')):.1f}% (n={int(get('n')):,})"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(printable(title), fontsize=10)
     return fig
 
 
@@ -410,7 +424,7 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(printable(title))
     return fig
 
 
@@ -460,7 +474,8 @@ def plot_class_counts(
     ax.bar_label(bars, fmt="%d", fontsize=8)
     ax.set_ylabel("images")
     width = ax.get_window_extent().width / ax.figure.dpi  # inches the title may use
-    ax.set_title(textwrap.fill(title if title is not None else "class counts", max(20, int(width * 13))), fontsize=9)
+    text = printable(title if title is not None else "class counts")
+    ax.set_title(textwrap.fill(text, max(20, int(width * 13))), fontsize=9)
     ax.tick_params(axis="x", rotation=30)
     return ax
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._numbers import check_int
 from .errors import DataFormatError, ImageError, InvalidValueError, missing_dependency
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,8 +173,9 @@ def iter_frames(
             one line naming the file, never ffmpeg's banner.
         MissingDependencyError: imageio-ffmpeg is not installed.
     """
-    if int(stride) < 1:
-        raise InvalidValueError(f"stride must be 1 or more, got {stride!r}")
+    stride = check_int(stride, "stride", minimum=1)
+    if max_frames is not None:
+        max_frames = check_int(max_frames, "max_frames", minimum=1, hint="leave it unset to read every frame")
     fps, duration = _probe(path)
     import imageio.v3 as iio
 

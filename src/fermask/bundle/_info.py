@@ -86,6 +86,11 @@ class BundleInfo:
     quantization: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.labels, (str, bytes)):  # "abcdefg" would be seven one-letter labels
+            raise DataFormatError(
+                f"labels must be a list of class names, got the string {self.labels!r}; "
+                'write them as a list, e.g. ["angry", "happy"]'
+            )
         try:
             self.labels = [str(x) for x in self.labels]
             self.input_shape = tuple(int(v) for v in self.input_shape)  # type: ignore[assignment]
@@ -125,8 +130,11 @@ class BundleInfo:
                 f"quantization {self.quantization!r} is for TFLite bundles, but model_format is "
                 f"{self.model_format!r}; set model_format='tflite' or quantization=None"
             )
-        if len(self.pixel_range) != 2 or not self.pixel_range[0] < self.pixel_range[1]:
-            raise DataFormatError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
+        if (len(self.pixel_range) != 2 or not np.all(np.isfinite(self.pixel_range))
+                or not self.pixel_range[0] < self.pixel_range[1]):
+            raise DataFormatError(
+                f"pixel_range must be (low, high), two finite numbers with low < high, got {self.pixel_range}"
+            )
         if self.output == "sigmoid" and len(self.labels) != 2:
             raise DataFormatError(
                 f"a sigmoid model has exactly two labels (negative, positive), got {self.labels}"
@@ -294,7 +302,8 @@ def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) ->
             one column and two labels.
 
     Raises:
-        DataFormatError: The number of columns does not fit the labels.
+        DataFormatError: The number of columns does not fit the labels, or
+            an output is not a finite number (NaN or infinity: a broken model).
 
     Examples:
         >>> to_probabilities([0.25, 1.0], 2).tolist()
@@ -305,6 +314,13 @@ def to_probabilities(raw: Any, num_labels: int, *, output: str | None = None) ->
         s = s[:, None]
     if s.ndim != 2:
         raise DataFormatError(f"model outputs must have shape (N, K) or (N,), got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        bad = int(np.count_nonzero(~np.all(np.isfinite(s), axis=1)))
+        raise DataFormatError(
+            f"the model's outputs are not finite numbers (NaN or infinity) for {bad} of {len(s)} images, "
+            "so it predicts nothing; the model is broken (a non-finite pixel scale, or weights that diverged in "
+            "training): import or train it again"
+        )
     if output is None:
         output = output_kind(s.shape[1]) if num_labels == 2 else "softmax"
     if output == "sigmoid":

@@ -1,17 +1,71 @@
 """Command-line helpers shared by several commands, so that commands never import each other.
 
-The Masker options (``fermask mask``, ``fermask demo``) and the data options
-with their reading (``fermask train``, ``fermask evaluate``).
+The Masker options (``fermask mask``, ``fermask demo``), the data options
+with their reading (``fermask train``, ``fermask evaluate``), and the
+``argparse`` types of every numeric option (:func:`int_option`,
+:func:`float_option`, :func:`seed_option`, ...): each wraps a check of
+``fermask._numbers`` (or ``_parallel.check_workers``), so a bad number exits
+with status 2 and the same wording as the Python API, before any work.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
+from fermask._numbers import check_float, check_int, check_learning_rate, check_port, check_seed, check_validation_share
+from fermask._parallel import check_workers
+from fermask.errors import InvalidValueError
 
-__all__ = ["add_masker_arguments", "build_masker", "add_data_arguments", "load_data"]
+__all__ = [
+    "add_masker_arguments", "build_masker", "add_data_arguments", "load_data",
+    "int_option", "float_option", "seed_option", "port_option", "workers_option",
+    "learning_rate_option", "validation_option", "check_out_dir",
+]
+
+
+def _option_type(name: str, parse: Callable[[str], Any], check: Callable[[Any], Any]) -> Callable[[str], Any]:
+    """An argparse type: ``parse`` the text (``int`` or ``float``), then ``check`` the number."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text.strip())
+        except ValueError:
+            kind = "a whole number" if parse is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        try:
+            return check(value)
+        except InvalidValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def int_option(minimum: int | None = 1, maximum: int | None = None, hint: str = "") -> Callable[[str], int]:
+    """The argparse type of a whole-number option within ``[minimum, maximum]`` (default: at least 1)."""
+    return _option_type("int", int, lambda v: check_int(v, "", minimum=minimum, maximum=maximum, hint=hint))
+
+
+def float_option(**bounds: Any) -> Callable[[str], float]:
+    """The argparse type of a finite-number option; ``bounds`` are :func:`fermask._numbers.check_float`'s."""
+    return _option_type("float", float, lambda v: check_float(v, "", **bounds))
+
+
+#: The argparse type of ``--seed``: 0 to 2**32 - 1.
+seed_option = _option_type("seed", int, lambda v: check_seed(v, ""))
+#: The argparse type of ``--port``: 0 (any free port) to 65535.
+port_option = _option_type("port", int, lambda v: check_port(v, ""))
+#: The argparse type of ``--workers``: at least 1.
+workers_option = _option_type("workers", int, lambda v: check_workers(v, "the number of workers"))
+#: The argparse type of ``--lr``: greater than 0, at most 1.
+learning_rate_option = _option_type("learning rate", float, lambda v: check_learning_rate(v, ""))
+#: The argparse type of a validation share: greater than 0, at most 0.5.
+validation_option = _option_type("share", float, lambda v: check_validation_share(v, ""))
 
 
 def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +78,7 @@ def add_masker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pattern", default=None,
                         help="pattern: none, stripes, dots, checks, fabric, camo, zigzag or random "
                              "(default: the style's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random choices (default: 0)")
+    parser.add_argument("--seed", type=seed_option, default=0, help="seed of the random choices (default: 0)")
     parser.add_argument("--keep-color", action="store_true",
                         help="on gray images keep the mask in colour (writes 3-channel images)")
     parser.add_argument("--detector", choices=DETECTORS, default="hybrid",
@@ -67,8 +121,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binary", metavar="CLASS", help="a two-class view: CLASS against the rest (e.g. happy)")
     parser.add_argument("--cap", metavar="CLASS=N", action="append", default=[],
                         help="keep at most N images of CLASS (repeatable), e.g. --cap happy=3500")
-    parser.add_argument("--limit", type=int, default=None, help="use a stratified random subset of this many images")
-    parser.add_argument("--workers", type=int, default=None, help="masking worker processes")
+    parser.add_argument("--limit", type=int_option(), default=None, help="use a stratified random subset of this many images")
+    parser.add_argument("--workers", type=workers_option, default=None, help="masking worker processes")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
@@ -98,3 +152,29 @@ def load_data(args: argparse.Namespace, seed: int = 0) -> tuple[Any, Any]:
         masker = Masker(style, keep_color=args.keep_color, seed=seed)
         masked = ds.mask(masker, workers=args.workers, progress=not args.quiet)
     return ds, masked
+
+
+def check_out_dir(path: str | os.PathLike[str], option: str) -> None:
+    """Refuse an output folder that cannot be made or written, before any work.
+
+    The path itself, or its nearest existing parent, must be a folder this
+    process may write in: a file on the way, or a read-only folder, is one
+    line naming the option, what is there and what to do.
+
+    Raises:
+        FermaskError: A file stands where a folder is needed, or the folder is not writable.
+    """
+    from fermask.errors import FermaskError
+
+    target = Path(path)
+    probe = target
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is" if probe == target else f"lies on its way: '{probe}' is"
+        raise FermaskError(f"{option} '{target}' {where} a file, expected a folder; pick another path")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise FermaskError(
+            f"{option} '{target}': the folder '{probe}' is read-only for this user; "
+            "pick a folder you can write to, or change its permissions"
+        )

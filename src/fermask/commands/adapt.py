@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import check_out_dir, float_option, int_option, learning_rate_option, seed_option, validation_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -35,15 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the run folder")
     parser.add_argument("--config", metavar="JSON", help="an AdaptConfig saved as JSON (other options override it)")
     parser.add_argument("--student", metavar="MODEL", help="a registered model to train instead of a copy of the teacher")
-    parser.add_argument("--epochs", type=int, help=f"passes over the faces, a new mask each (default: {d.epochs})")
-    parser.add_argument("--batch-size", type=int, help=f"faces per step (default: {d.batch_size})")
-    parser.add_argument("--lr", dest="learning_rate", type=float, help=f"learning rate (default: {d.learning_rate:g})")
-    parser.add_argument("--temperature", type=float, help=f"softening of the probabilities (default: {d.temperature:g})")
-    parser.add_argument("--unmasked-share", type=float,
+    parser.add_argument("--epochs", type=int_option(), help=f"passes over the faces, a new mask each (default: {d.epochs})")
+    parser.add_argument("--batch-size", type=int_option(), help=f"faces per step (default: {d.batch_size})")
+    parser.add_argument("--lr", dest="learning_rate", type=learning_rate_option, help=f"learning rate (default: {d.learning_rate:g})")
+    parser.add_argument("--temperature", type=float_option(low=0, high=100, low_open=True), help=f"softening of the probabilities (default: {d.temperature:g})")
+    parser.add_argument("--unmasked-share", type=float_option(low=0, high=1, high_open=True),
                         help=f"share of faces left unmasked in each epoch (default: {d.unmasked_share:g})")
-    parser.add_argument("--validation", dest="validation_fraction", type=float,
+    parser.add_argument("--validation", dest="validation_fraction", type=validation_option,
                         help=f"share of faces held out (default: {d.validation_fraction:g})")
-    parser.add_argument("--seed", type=int, help=f"(default: {d.seed})")
+    parser.add_argument("--seed", type=seed_option, help=f"(default: {d.seed})")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run's files in the folder")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``fermask adapt``: the options make one :class:`~fermask.AdaptConfig`."""
     from fermask._tf import require_tensorflow
 
+    check_out_dir(args.output, "--output")
     require_tensorflow("fermask adapt")
 
     from fermask.adaptation import adapt

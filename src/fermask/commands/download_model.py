@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import check_out_dir
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from fermask.pretrained import get_pretrained, is_downloaded, pretrained_dir
 
     entry = get_pretrained(args.name)
+    check_out_dir(pretrained_dir(entry.name), "the model cache")
     if is_downloaded(entry.name) and not args.force and args.source_file is None:
         print(f"{entry.name} is already downloaded: {pretrained_dir(entry.name)} (pass --force to fetch it again)")
         return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_data_arguments, load_data
+from ._common import add_data_arguments, int_option, load_data
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate only these rows of the Usage column: PrivateTest, PublicTest, Training or Test")
     parser.add_argument("--heldout-styles", metavar="STYLE", nargs="+", default=[],
                         help="mask styles the model did not see in training (reported apart)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int_option(), default=64)
     parser.add_argument("--out", metavar="DIR", help="write evaluation.json/.md/_confusion.png here")
 
 

@@ -16,6 +16,8 @@ import argparse
 
 from fermask._choices import EXPORT_FORMATS, QUANTIZATIONS
 
+from ._common import int_option
+
 __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="faces like those the model will see (a folder of face crops or photos, a FER2013 "
                              "CSV or a saved dataset): they set the int8 ranges, and every export is compared "
                              "with the Keras model on them")
-    parser.add_argument("--max-faces", type=int, default=300, metavar="N",
+    parser.add_argument("--max-faces", type=int_option(), default=300, metavar="N",
                         help="calibration faces used at most, a seeded random subset (default: 300)")
     parser.add_argument("--force", action="store_true",
                         help="replace OUT when it holds an earlier export (never a folder with other files)")
@@ -52,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
             "--quantize int8 needs --calibration DATA: faces like those the model will see (a folder of face "
             "crops or photos, a FER2013 CSV or a saved dataset); or use --quantize dynamic, which needs none"
         )
-    if args.max_faces < 1:
-        raise InvalidValueError(f"--max-faces must be 1 or more, got {args.max_faces}")
     require_tensorflow("fermask export")
     out = export_model(args.bundle, args.output, format=args.format, quantize=args.quantize,
                        calibration=args.calibration, max_faces=args.max_faces, overwrite=args.force,

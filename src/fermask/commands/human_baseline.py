@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ._common import int_option, port_option, seed_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -24,14 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", metavar="DATA", nargs="?",
                         help="FER2013-format CSV, a saved dataset, or a <label>/*.png folder "
                              "(not needed to reopen an existing session)")
-    parser.add_argument("-n", type=int, default=50, help="number of images (default: 50)")
+    parser.add_argument("-n", type=int_option(), default=50, help="number of images (default: 50)")
     parser.add_argument("--session", default="human_baseline_session", metavar="DIR",
                         help="session folder: images, labels and answers (default: human_baseline_session)")
     parser.add_argument("--model", metavar="BUNDLE", help="also score this model bundle on the same images")
     parser.add_argument("--style", default="surgical", help="mask style (default: surgical; 'random' mixes)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the image draw and masks (default: 0)")
+    parser.add_argument("--seed", type=seed_option, default=0, help="seed of the image draw and masks (default: 0)")
     parser.add_argument("--usage", help="draw only from this usage, e.g. PrivateTest")
-    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765; 0 = any free)")
+    parser.add_argument("--port", type=port_option, default=8765, help="port on 127.0.0.1 (default: 8765; 0 = any free)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     parser.add_argument("--summary", action="store_true", help="print the scores of the session and exit")
     parser.add_argument("--json", action="store_true", help="with --summary: print the summary as JSON")

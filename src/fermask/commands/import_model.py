@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import check_out_dir, float_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the input the model takes, checked against the file (e.g. 64x64x1)")
     parser.add_argument("--scale", default="none", metavar="SCALE",
                         help="pixel scaling the model expects: none, unit, symmetric or FACTOR,OFFSET (default: none)")
-    parser.add_argument("--face-margin", type=float, default=0.0, metavar="F",
+    parser.add_argument("--face-margin", type=float_option(low=0, high=1), default=0.0, metavar="F",
                         help="border added around face boxes, as a fraction of their size (default: 0)")
     parser.add_argument("--force", action="store_true", help="replace an existing bundle folder")
 
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from fermask.pretrained import scale_factors
 
     scale_factors(args.scale)  # a bad --scale fails before TensorFlow loads
+    check_out_dir(args.output, "--output")
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     path = import_model(args.file, args.output, labels=labels, input_shape=args.input, scale=args.scale,
                         face_margin=args.face_margin, overwrite=args.force)

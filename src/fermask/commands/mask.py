@@ -38,31 +38,9 @@ from concurrent.futures import Executor
 from fermask._choices import DEFAULT_PNG_LEVEL, OUTPUT_FORMATS
 from fermask.errors import FermaskError
 
-from ._common import add_masker_arguments, build_masker
+from ._common import add_masker_arguments, build_masker, int_option, workers_option
 
-__all__ = ["add_arguments", "run", "positive_int", "build_masker", "resume_command"]
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def png_level(text: str) -> int:
-    """An argparse type: a zlib level from 0 to 9."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 9, got {text!r}") from None
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"must be from 0 (fastest) to 9 (smallest files), got {value}")
-    return value
+__all__ = ["add_arguments", "run", "build_masker", "resume_command"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,17 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="OUTDIR",
                         help="folder for the masked images and manifest.jsonl")
     add_masker_arguments(parser)
-    parser.add_argument("--workers", "-j", type=positive_int, default=1,
+    parser.add_argument("--workers", "-j", type=workers_option, default=1,
                         help="worker processes (default: 1)")
     parser.add_argument("--dask", metavar="SCHEDULER_ADDRESS", default=None,
                         help="mask on the Dask cluster whose scheduler is at this address, e.g. "
                              "tcp://10.0.0.5:8786, in place of --workers (needs fermask[dask]; the workers "
                              "read the input paths, so they must see the same files)")
-    parser.add_argument("--dask-timeout", type=positive_int, default=30, metavar="SECONDS",
+    parser.add_argument("--dask-timeout", type=int_option(), default=30, metavar="SECONDS",
                         help="seconds to wait for the Dask scheduler to answer (default: 30)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png", dest="output_format",
                         help="png (lossless, default) or same (keep each input's suffix)")
-    parser.add_argument("--png-level", type=png_level, default=DEFAULT_PNG_LEVEL, metavar="0-9",
+    parser.add_argument("--png-level", type=int_option(0, 9, "0 is fastest, 9 makes the smallest files"), default=DEFAULT_PNG_LEVEL, metavar="0-9",
                         help=f"zlib level of PNG outputs: 0 fastest and largest, 9 slowest and smallest; "
                              f"the pixels are the same at every level (default: {DEFAULT_PNG_LEVEL})")
     parser.add_argument("--force", action="store_true",
@@ -122,13 +100,14 @@ def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager[Exe
     """The Dask cluster's executor with ``--dask`` (closed at the end), else ``None``: local workers."""
     if args.dask is None:
         return contextlib.nullcontext(None)
+    from fermask._dask import check_address, dask_executor
+
+    check_address(args.dask)  # before any work: a malformed address leaves no half-made client behind
     if args.workers > 1:
         raise FermaskError(
             f"--dask and --workers {args.workers} cannot be combined: with --dask the cluster's workers "
             "do the masking (add Dask workers to go faster); leave out --workers"
         )
-    from fermask._dask import dask_executor
-
     return dask_executor(args.dask, timeout=args.dask_timeout)
 
 

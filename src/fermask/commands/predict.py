@@ -29,6 +29,8 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
+from ._common import check_out_dir, int_option, workers_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -51,11 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cnn (dlib's CNN, slow), auto (hog, then cnn)")
     parser.add_argument("--face-policy", choices=FACE_POLICIES, default="auto",
                         help="full_frame treats every image as one face crop (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=64, help="faces per model call (default: 64)")
-    parser.add_argument("--workers", "-j", type=int, default=None, metavar="N",
+    parser.add_argument("--batch-size", type=int_option(), default=64, help="faces per model call (default: 64)")
+    parser.add_argument("--workers", "-j", type=workers_option, default=None, metavar="N",
                         help="threads finding faces (default: one per CPU, at most 4)")
-    parser.add_argument("--stride", type=int, default=1, help="video: use every N-th frame (default: 1)")
-    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many sampled frames")
+    parser.add_argument("--stride", type=int_option(), default=1, help="video: use every N-th frame (default: 1)")
+    parser.add_argument("--max-frames", type=int_option(), default=None, help="video: stop after this many sampled frames")
     parser.add_argument("--out", metavar="DIR", default=".",
                         help="video: folder for the per-frame CSV tables (default: current folder)")
     parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
@@ -70,11 +72,16 @@ def _collect(inputs: list[str]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-            )
+            entries = list(p.rglob("*"))
+            found = sorted(f for f in entries if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             out.extend(found)
+            odd = sorted(str(f) for f in entries if not f.is_file() and not f.is_dir())  # as fermask mask names them
+            if odd:
+                import warnings
+
+                warnings.warn(f"left out {len(odd)} entr{'y' if len(odd) == 1 else 'ies'} of {str(p)!r} that "
+                              f"are not files (a pipe, socket or device, or a symbolic link that loops or points "
+                              f"nowhere): {'; '.join(odd[:3])}{'; ...' if len(odd) > 3 else ''}", stacklevel=2)
         else:
             out.append(p)  # missing files are reported per file later
     return out
@@ -126,19 +133,16 @@ def _default_model() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask predict``; returns 0, or 1 when some input failed."""
-    from fermask._parallel import check_workers
     from fermask.errors import FermaskError
     from fermask.predictor import Predictor
     from fermask.video import is_video, predict_video
 
-    if args.batch_size < 1:
-        raise FermaskError(f"--batch-size must be 1 or more, got {args.batch_size}")
-    check_workers(args.workers, "--workers")
-    if args.stride < 1:
-        raise FermaskError(f"--stride must be 1 or more, got {args.stride}")
     paths = _collect(args.inputs)
     if not paths:
         raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
+    for folder, option in [(args.plot, "--plot"), (args.out if any(is_video(p) for p in paths) else None, "--out")]:
+        if folder is not None:
+            check_out_dir(folder, option)
     model = args.model or _default_model()
     if not args.quiet and sys.stderr.isatty():
         print(f"loading model {model.removeprefix('pretrained:')} ...", file=sys.stderr, flush=True)
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             rec: dict[str, Any] = {"source": src, **(extra or {})}
             rec["faces"] = preds.to_dicts()
             rec["error"] = preds.error
-            print(json.dumps(rec), flush=True)
+            print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
         else:
             for line in _table_line(src, preds, width):
                 print(line)

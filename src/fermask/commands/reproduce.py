@@ -20,6 +20,8 @@ import argparse
 
 from fermask._choices import FACE_POLICIES
 
+from ._common import int_option, seed_option, workers_option
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full", action="store_true", help="mask and use every training image (default: 5,000)")
     parser.add_argument("--out", metavar="DIR", default="fermask-reproduce",
                         help="output folder (default: fermask-reproduce)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=int_option(), default=None,
                         help="epochs for every experiment (default: 30 shallow CNN, 10 ResNet50, 20 binary)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1 epoch, tiny ResNet input; the numbers mean nothing")
@@ -42,14 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: a crop where no face is detected is masked as one whole-frame face; "
                              "detect: only detected faces are masked, the rest dropped (as MaskTheFace did); "
                              "full_frame: every image is one face (default: auto)")
-    parser.add_argument("--workers", type=int, default=None, help="masking worker processes (default: all CPUs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of subset, masking, split and training (default: 0)")
+    parser.add_argument("--workers", type=workers_option, default=None, help="masking worker processes (default: all CPUs)")
+    parser.add_argument("--seed", type=seed_option, default=0, help="seed of subset, masking, split and training (default: 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous reproduction in --out")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument("--note", metavar="TEXT", default=None,
                         help="free text printed at the top of the table (synthetic data is marked without it)")
     # for tests and trials; not shown in --help
-    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int_option(), default=None, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:

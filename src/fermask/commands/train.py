@@ -20,7 +20,15 @@ from typing import Any
 
 from fermask._choices import OPTIMIZERS, SCHEDULES
 
-from ._common import add_data_arguments, load_data
+from ._common import (
+    add_data_arguments,
+    float_option,
+    int_option,
+    learning_rate_option,
+    load_data,
+    seed_option,
+    validation_option,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -31,23 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", required=True, help="run folder (bundle, config, history, curves)")
     parser.add_argument("--config", metavar="JSON", help="a config.json of an earlier run (other options override it)")
     parser.add_argument("--model", help="registered model name (see: python -c 'import fermask; print(fermask.list_models())')")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    parser.add_argument("--epochs", type=int_option())
+    parser.add_argument("--batch-size", type=int_option())
+    parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=learning_rate_option)
     parser.add_argument("--optimizer", choices=OPTIMIZERS)
     parser.add_argument("--schedule", choices=SCHEDULES)
     parser.add_argument("--augment", action="store_true", default=None, help="random flips, shifts, rotations, brightness")
     parser.add_argument("--class-weights", choices=["balanced"], help="weigh classes by inverse frequency")
-    parser.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--early-stopping", type=int_option(), metavar="PATIENCE")
+    parser.add_argument("--label-smoothing", type=float_option(low=0, high=1, high_open=True))
+    parser.add_argument("--seed", type=seed_option)
     parser.add_argument("--deterministic", action="store_true", default=None, help="bit-for-bit repeatable ops (slower)")
-    parser.add_argument("--val", metavar="FRACTION", type=float, default=None,
+    parser.add_argument("--val", metavar="FRACTION", type=validation_option, default=None,
                         help="hold out this fraction for validation (default: PublicTest rows if present, else 0.1)")
     parser.add_argument("--teacher", metavar="BUNDLE",
                         help="distillation: a bundle that sees the unmasked faces (needs --mask)")
-    parser.add_argument("--alpha", dest="distill_alpha", type=float, help="distillation: weight of the true labels (default 0.5)")
-    parser.add_argument("--temperature", dest="distill_temperature", type=float, help="distillation: temperature (default 4)")
+    parser.add_argument("--alpha", dest="distill_alpha", type=float_option(low=0, high=1), help="distillation: weight of the true labels (default 0.5)")
+    parser.add_argument("--temperature", dest="distill_temperature", type=float_option(low=0, high=100, low_open=True), help="distillation: temperature (default 4)")
     parser.add_argument("--strategy", choices=["mirrored", "multi_worker_mirrored"],
                         help="tf.distribute strategy: several GPUs (mirrored) or machines (multi_worker_mirrored)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")

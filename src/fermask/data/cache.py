@@ -102,6 +102,10 @@ class _CacheEntry:
         """
         index = self.folder / INDEX_FILE
         if not index.exists():
+            parts = sorted(self.folder.glob("part-*.npz"))
+            if parts:  # the index was deleted: the parts cannot be checked, so they are redone
+                warnings.warn(f"the masking cache index '{index}' is missing; the {len(parts)} part(s) in "
+                              f"'{self.folder}' cannot be checked and every part is masked again", stacklevel=5)
             return {}
         try:
             old = json.loads(index.read_text(encoding="utf-8"))
@@ -135,7 +139,13 @@ class _CacheEntry:
                 warnings.warn(
                     f"a masking cache part is damaged: {exc}; its {b - a} images are masked again", stacklevel=4
                 )
-                (self.folder / entry["file"]).unlink(missing_ok=True)
+                part = self.folder / entry["file"]
+                if part.is_dir():
+                    raise DataFormatError(
+                        f"the masking cache part '{part}' is a folder, expected a .npz file; remove that folder "
+                        "(or the whole cache folder) and run again"
+                    ) from None
+                part.unlink(missing_ok=True)
                 del self.shards[entry["file"]]
         return done
 

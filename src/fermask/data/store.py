@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # BadZipFile: a damaged zip (verify=False)
         raise DataFormatError(f"'{path}' is not a readable npz shard ({exc}); delete it and save again") from None
 
 
@@ -121,6 +122,8 @@ def read_shard(
         DataFormatError: The shard is missing, damaged or of another length.
     """
     f = folder / entry["file"]
+    if f.is_dir():
+        raise DataFormatError(f"'{f}' is a folder, expected a shard file (.npz); remove that folder and save again")
     if not f.is_file():
         raise DataFormatError(f"'{f}' is missing; the saved dataset is incomplete")
     if verify and sha256_file(f) != entry["sha256"]:

@@ -32,6 +32,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._numbers import check_port
 from ..errors import FermaskError, InvalidValueError
 from .session import Session
 
@@ -136,7 +137,7 @@ class BaselineServer(ThreadingHTTPServer):
     request_queue_size = REQUEST_QUEUE_SIZE
 
     def __init__(self, session: Session, port: int = 0, predictor: Any = None, model_name: str | None = None) -> None:
-        super().__init__((HOST, int(port)), _Handler)
+        super().__init__((HOST, check_port(port)), _Handler)
         self.session = session
         self.predictor = predictor
         self.model_name = model_name

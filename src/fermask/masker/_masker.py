@@ -13,6 +13,7 @@ import numpy as np
 
 from .._version import __version__
 from .._image import ImageInput, load_image, to_gray, to_rgb
+from .._numbers import check_seed
 from .._parallel import ordered_map
 from .._choices import check_choice
 from ..errors import FermaskError, InvalidValueError
@@ -54,7 +55,8 @@ class Masker:
         keep_color: On a gray image, keep the mask in colour and return a
             3-channel image (as the report did); ``False`` keeps the output gray.
         seed: Seed of the random choices; image ``i`` of a batch always gets
-            the same choices for the same seed, whatever the number of workers.
+            the same choices for the same seed, whatever the number of workers;
+            a whole number from 0 to 2**32 - 1.
         face_policy: ``"auto"``, ``"detect"`` or ``"full_frame"``; see
             :class:`~fermask.faces.FaceAnalyzer`. ``"auto"`` treats small
             images (FER2013 crops) as one face when no face is detected.
@@ -118,7 +120,7 @@ class Masker:
             raise InvalidValueError(f"strength is the mask's opacity and must lie between 0 and 1, got {strength}")
         self.strength = strength
         self.keep_color = bool(keep_color)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.analyzer = FaceAnalyzer(
             face_policy=face_policy,
             detector=detector,

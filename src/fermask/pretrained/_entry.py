@@ -10,6 +10,7 @@ TFLite model, used where TensorFlow is not installed. :data:`SCALES` names the p
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -265,9 +266,11 @@ def scale_factors(scale: str | tuple[float, float] | list[float]) -> tuple[float
         parts = key.split(",")
         if len(parts) == 2:
             try:
-                return float(parts[0]), float(parts[1])
+                pair = float(parts[0]), float(parts[1])
             except ValueError:
-                pass
+                pair = None
+            if pair is not None:
+                return _finite_scale(*pair, scale)
         raise DataFormatError(
             f"unknown pixel scale {scale!r}: expected one of {', '.join(SCALES)} "
             "(none: the model takes 0-255; unit: 0-1; symmetric: -1 to 1) or FACTOR,OFFSET "
@@ -277,5 +280,15 @@ def scale_factors(scale: str | tuple[float, float] | list[float]) -> tuple[float
         factor, offset = (float(v) for v in scale)
     except (TypeError, ValueError):
         raise DataFormatError(f"a pixel scale is a name or (factor, offset), got {scale!r}") from None
+    return _finite_scale(factor, offset, scale)
+
+
+def _finite_scale(factor: float, offset: float, given: object) -> tuple[float, float]:
+    """``(factor, offset)`` if both are finite and ``factor`` is not 0; NaN, infinity or 0 would make every prediction NaN or equal."""
+    if not (math.isfinite(factor) and math.isfinite(offset)) or factor == 0.0:
+        raise DataFormatError(
+            f"a pixel scale FACTOR,OFFSET needs finite numbers and a FACTOR other than 0, got {given!r} "
+            f"(factor {factor:g}, offset {offset:g}); e.g. 0.00392157,0 for 0-1 inputs, or a name: {', '.join(SCALES)}"
+        )
     return factor, offset
 

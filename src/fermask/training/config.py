@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._choices import COLOR_MODES, OPTIMIZERS, SCHEDULES, check_choice, did_you_mean
 from .._files import lenient_json_default
+from .._numbers import check_learning_rate, check_seed, check_validation_share
 from ..errors import DataFormatError, FermaskError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,7 +96,7 @@ class TrainConfig(_JsonConfig):
         model_options: Builder options, e.g. ``{"filters": [16, 32]}``.
         optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9),
             ``"rmsprop"`` or ``"nadam"``.
-        learning_rate: The (initial) learning rate.
+        learning_rate: The (initial) learning rate, greater than 0 and at most 1.
         schedule: ``"constant"``, ``"cosine"`` (cosine decay to 0 over all
             steps) or ``"plateau"`` (divide by 10 after ``plateau_patience``
             epochs without improvement of the monitored value).
@@ -114,7 +115,7 @@ class TrainConfig(_JsonConfig):
             ``"auto"`` is ``val_loss`` with validation data, else ``loss``.
         label_smoothing: Label smoothing of the cross-entropy, in ``[0, 1)``.
         seed: Seeds Python, numpy, TensorFlow, shuffling, augmentation and
-            the validation split.
+            the validation split (0 to 2**32 - 1).
         deterministic: Also call ``tf.config.experimental.enable_op_determinism()``
             for bit-for-bit repeatable runs on the same machine (slower; it
             affects the whole process).
@@ -122,8 +123,8 @@ class TrainConfig(_JsonConfig):
             model's default.
         color_mode: ``"grayscale"`` or ``"rgb"``; ``None`` takes the model's default.
         validation_fraction: When :func:`train` gets no validation data, hold
-            out this share of the training data (stratified, seeded);
-            ``None`` trains without validation.
+            out this share of the training data (stratified, seeded), greater
+            than 0 and at most 0.5; ``None`` trains without validation.
         jit_compile: Compile steps with XLA (often faster on GPUs).
         steps_per_execution: Steps run per call into TensorFlow (raise it
             for small models on GPUs).
@@ -165,7 +166,8 @@ class TrainConfig(_JsonConfig):
         self.schedule = str(self.schedule).strip().lower()
         check_choice(self.optimizer, OPTIMIZERS, "optimizer")
         check_choice(self.schedule, SCHEDULES, "schedule")
-        _positive(self.learning_rate, "learning_rate", float)
+        check_learning_rate(self.learning_rate)
+        check_seed(self.seed)
         _positive(self.batch_size, "batch_size", int)
         _positive(self.epochs, "epochs", int)
         _positive(self.steps_per_execution, "steps_per_execution", int)
@@ -188,8 +190,8 @@ class TrainConfig(_JsonConfig):
                 raise FermaskError(f"image_size must be (height, width) of at least 8 pixels, got {self.image_size!r}")
             self.image_size = (int(size[0]), int(size[1]))
         check_choice(self.color_mode, COLOR_MODES, "color_mode", allow_none=True)
-        if self.validation_fraction is not None and not 0.0 < float(self.validation_fraction) < 1.0:
-            raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
+        if self.validation_fraction is not None:
+            check_validation_share(self.validation_fraction)
         self.model_options = dict(self.model_options or {})
 
 
@@ -307,15 +309,15 @@ class AdaptConfig(_JsonConfig):
             model is passed to :func:`~fermask.adapt` as ``student=``.)
         epochs: Passes over the faces; each pass draws new masks.
         batch_size: Faces per step.
-        learning_rate: Adam's learning rate (small: the student starts from
-            the teacher's weights).
+        learning_rate: Adam's learning rate, greater than 0 and at most 1
+            (small: the student starts from the teacher's weights).
         temperature: Softens the teacher's and the student's probabilities
             in the loss (``T^2 * KL``).
         unmasked_share: Share of training faces left unmasked in each epoch,
             in ``[0, 1)``.
         validation_fraction: Share of faces held out to measure agreement,
-            strictly between 0 and 1.
-        seed: Seeds the split, the masks, the order and Keras.
+            greater than 0 and at most 0.5.
+        seed: Seeds the split, the masks, the order and Keras (0 to 2**32 - 1).
         flip: Mirror a random half of the training faces in each epoch.
 
     Examples:
@@ -344,11 +346,11 @@ class AdaptConfig(_JsonConfig):
             )
         if not 0.0 <= float(self.unmasked_share) < 1.0:
             raise FermaskError(f"unmasked_share must lie in [0, 1), got {self.unmasked_share!r}")
-        if not 0.0 < float(self.validation_fraction) < 1.0:
-            raise FermaskError(f"validation_fraction must lie strictly between 0 and 1, got {self.validation_fraction!r}")
+        check_validation_share(self.validation_fraction)
+        check_seed(self.seed)
         _positive(self.epochs, "epochs", int)
         _positive(self.batch_size, "batch_size", int)
-        _positive(self.learning_rate, "learning_rate", float)
+        check_learning_rate(self.learning_rate)
         _positive(self.temperature, "temperature", float)
 
     def train_config(self, model_name: str) -> TrainConfig:
