@@ -46,6 +46,14 @@ class Prediction:
             frame was taken as the face (a face crop).
         masked_style: The mask style drawn on the face before predicting
             (``simulate_mask``), else ``None``.
+        mask_score: How likely the face wears a mask (or anything over mouth
+            and nose), 0-1, from fermask's mask classifier; ``None`` where it
+            was not scored.
+        masked: Whether ``mask_score`` reaches the predictor's threshold (0.5
+            by default); ``None`` where it was not scored.
+        model: The model that answered this face, when the predictor knows
+            its name (a predictor with a second model for masked faces
+            answers each face with one of the two).
     """
 
     index: int
@@ -55,6 +63,9 @@ class Prediction:
     landmarks: np.ndarray | None = field(default=None, repr=False)
     detected: bool = True
     masked_style: str | None = None
+    mask_score: float | None = None
+    masked: bool | None = None
+    model: str | None = None
 
     @property
     def score(self) -> float:
@@ -69,7 +80,8 @@ class Prediction:
 
         Returns:
             ``index``, ``box``, ``label``, ``score``, ``scores``, ``detected``,
-            ``masked_style`` and, if asked, ``landmarks``.
+            ``masked_style``, ``mask_score``, ``masked``, ``model`` and, if
+            asked, ``landmarks``.
         """
         d: dict[str, Any] = {
             "index": self.index,
@@ -79,6 +91,9 @@ class Prediction:
             "scores": {k: round(float(v), 6) for k, v in self.scores.items()},
             "detected": bool(self.detected),
             "masked_style": self.masked_style,
+            "mask_score": None if self.mask_score is None else round(float(self.mask_score), 4),
+            "masked": self.masked,
+            "model": self.model,
         }
         if landmarks and self.landmarks is not None:
             d["landmarks"] = np.round(self.landmarks, 2).tolist()

@@ -29,7 +29,7 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
-from ._common import check_out_dir, int_option, workers_option
+from ._common import check_out_dir, float_option, int_option, workers_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model bundle folder or a pretrained model's name; pretrained:NAME always "
                         "means the pretrained model, ./NAME the folder "
                         "(default: the pretrained fer-mini-xception, once downloaded)")
+    parser.add_argument("--masked-model", metavar="BUNDLE",
+                        help="a second model (bundle folder or pretrained name) that answers the faces the mask "
+                        "classifier counts as masked; --model answers the others")
+    parser.add_argument("--mask-threshold", type=float_option(low=0.0, high=1.0, low_open=True), default=0.5,
+                        metavar="P", help="faces whose mask score reaches this count as masked (default: 0.5)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--plot", metavar="DIR",
                         help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
@@ -104,7 +109,7 @@ class _Names:
             n += 1
 
 
-def _table_line(source: str, preds: Any, width: int) -> list[str]:
+def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> list[str]:
     if preds.error:
         return [f"{source:<{width}}  -     error: {preds.error}"]
     if not preds:
@@ -115,7 +120,10 @@ def _table_line(source: str, preds: Any, width: int) -> list[str]:
         ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])
         nxt = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
         masked = f"  [{p.masked_style}]" if p.masked_style else ""
-        lines.append(f"{source:<{width}}  {p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {nxt}{masked}")
+        mask = "-" if p.mask_score is None else f"{'yes' if p.masked else 'no'} {p.mask_score:.2f}"
+        by = f"  (answered by {p.model})" if routed and p.model else ""
+        lines.append(f"{source:<{width}}  {p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {mask:<8}  "
+                     f"{nxt}{masked}{by}")
     return lines
 
 
@@ -154,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
             simulate_mask=args.simulate_mask,
             landmarks_path=args.landmarks,
             keep_masked_images=bool(args.plot),
+            masked=args.masked_model,
+            mask_threshold=args.mask_threshold,
         )
     except FermaskError:
         raise
@@ -166,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     width = min(40, max(len(str(p)) for p in paths))
     failed = 0
     if not args.json:
-        print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  NEXT")
+        print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
 
     def emit(preds: Any, extra: dict[str, Any] | None = None, source: str | None = None) -> None:
         src = source or preds.source
@@ -176,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             rec["error"] = preds.error
             print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
         else:
-            for line in _table_line(src, preds, width):
+            for line in _table_line(src, preds, width, predictor.routing.masked is not None):
                 print(line)
 
     images = [p for p in paths if not is_video(p)]

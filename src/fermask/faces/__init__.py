@@ -24,8 +24,11 @@ The package is one job per module: ``_face`` (the ``Face`` record and
 the index ranges of the 68-point scheme), ``_model_files`` (where the dlib
 model files are looked for, and the landmark model's download),
 ``_dlib_models`` (the dlib models loaded in this process, shared by every
-analyzer, and the pool of HOG detectors) and ``_analyzer`` (the face finder:
-``FaceOptions`` and ``FaceAnalyzer``). This module keeps the
+analyzer, and the pool of HOG detectors), ``_detector_files`` (BlazeFace's
+files: fetched from the pinned mediapipe wheel, checked), ``_blazeface``
+(BlazeFace's decoder), ``_hybrid`` (the ``blazeface`` and ``hybrid``
+detectors), ``_presence`` (the mask classifier and the crop it takes) and
+``_analyzer`` (the face finder: ``FaceOptions`` and ``FaceAnalyzer``). This module keeps the
 description above and the public names.
 """
 
@@ -36,6 +39,8 @@ from .._choices import Detector, Policy
 # Besides __all__, LANDMARKS_URL, CNN_DETECTOR_FILE, DEBIAN_DLIB_DIR and the index ranges of the
 # 68 landmarks (JAW, MOUTH, ...) are importable from here, as they were before the split.
 from ._analyzer import DEFAULT_MIN_SCORE, FaceAnalyzer, FaceOptions
+from ._detector_files import DetectorFilesError, download_detector, find_detector_files
+from ._presence import MASKED_THRESHOLD, MaskPresence, presence_crop
 from ._face import EYEBROWS, JAW, LEFT_EYE, MOUTH, NOSE_BOTTOM, NOSE_BRIDGE, RIGHT_EYE, Face
 from ._model_files import (
     CNN_DETECTOR_FILE,
@@ -62,5 +67,11 @@ __all__ = [
     "cache_dir",
     "LANDMARKS_FILE",
     "LANDMARKS_SHA256",
+    "MaskPresence",
+    "presence_crop",
+    "MASKED_THRESHOLD",
+    "DetectorFilesError",
+    "download_detector",
+    "find_detector_files",
 ]
 

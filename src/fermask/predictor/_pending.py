@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,13 +39,21 @@ class Pending:
     size: tuple[int, int] | None
     error: str | None = None
     masked: np.ndarray | None = None
+    mask_scores: np.ndarray | None = None
+    alt_crops: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def to_prediction_list(pending: Pending, probs: np.ndarray, labels: Sequence[str]) -> PredictionList:
-    """One :class:`Prediction` per face of ``pending``; ``probs`` holds one row of probabilities per face."""
+def to_prediction_list(pending: Pending, probs: np.ndarray, labels: Sequence[str], *, threshold: float = 0.5,
+                       names: tuple[str | None, str | None] = (None, None)) -> PredictionList:
+    """One :class:`Prediction` per face of ``pending``; ``probs`` holds one row of probabilities per face.
+
+    ``names`` are the models that answer bare faces and faces routed as
+    masked (those in ``pending.alt_crops``).
+    """
     preds = []
     for i, (face, row, style) in enumerate(zip(pending.faces, probs, pending.styles)):
         scores = {lab: float(v) for lab, v in zip(labels, row)}
+        mask_score = None if pending.mask_scores is None else float(pending.mask_scores[i])
         preds.append(
             Prediction(
                 index=i,
@@ -55,6 +63,9 @@ def to_prediction_list(pending: Pending, probs: np.ndarray, labels: Sequence[str
                 landmarks=face.landmarks,
                 detected=bool(face.detected),
                 masked_style=style,
+                mask_score=mask_score,
+                masked=None if mask_score is None else mask_score >= threshold,
+                model=names[1] if i in pending.alt_crops else names[0],
             )
         )
     return PredictionList(

@@ -15,10 +15,11 @@ from .._choices import ON_ERROR_POLICIES, check_choice
 from .._image import ImageInput, fit_image, load_image, to_gray
 from .._parallel import check_workers, cpu_count
 from ..bundle import BundleInfo, TFLiteModel, load_bundle
-from ..errors import DataFormatError
-from ..faces import DEFAULT_MIN_SCORE, FaceOptions
+from ..errors import DataFormatError, InvalidTypeError, InvalidValueError
+from ..faces import DEFAULT_MIN_SCORE, MASKED_THRESHOLD, FaceOptions
 from ..results import PredictionList
 from ._pending import Pending, describe, to_prediction_list
+from ._routing import MaskRouting
 from ._stream import find_and_crop_each, score_in_batches
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +64,16 @@ class Predictor:
             ``detector``, ``face_policy``, ``upsample``, ``landmarks_path``).
         keep_masked_images: With ``simulate_mask``, keep each masked image in
             :attr:`PredictionList.masked_image` (for plots; costs memory).
+        mask_presence: Score each face's mask presence with fermask's mask
+            classifier (:class:`~fermask.faces.MaskPresence`), giving every
+            :class:`~fermask.Prediction` its ``mask_score`` and ``masked``.
+        mask_threshold: Faces whose mask score reaches this count as masked.
+        masked: A second model for masked faces: a :class:`Predictor`, or a
+            bundle folder or pretrained name (loaded with this predictor's
+            face options). Faces counted as masked are answered by it, the
+            others by ``model``; its labels must be the same.
+        name: What to call ``model`` in :attr:`Prediction.model`
+            (:meth:`load` gives the bundle's name).
 
     Examples:
         >>> import keras  # doctest: +SKIP
@@ -88,8 +99,13 @@ class Predictor:
         landmarks_path: str | os.PathLike[str] | None = None,
         analyzer: FaceAnalyzer | None = None,
         keep_masked_images: bool = False,
+        mask_presence: bool = True,
+        mask_threshold: float = MASKED_THRESHOLD,
+        masked: Any = None,
+        name: str | None = None,
     ) -> None:
         self.model = model
+        self.name = name
         self.keep_masked_images = bool(keep_masked_images)
         if info is None:
             info = BundleInfo.from_model(model, labels)
@@ -109,6 +125,53 @@ class Predictor:
         self._warned_logits = False
         if simulate_mask is not None:
             _ = self.masker  # an unknown style fails here, not once per image
+        self.routing = MaskRouting(mask_presence, mask_threshold, self._second_model(masked))
+
+    def _second_model(self, masked: Any) -> Predictor | None:
+        if masked is None:
+            return None
+        if not isinstance(masked, Predictor):
+            if not isinstance(masked, (str, os.PathLike)):
+                raise InvalidTypeError(
+                    f"masked= takes a Predictor, a bundle folder or a pretrained name, got {type(masked).__name__}"
+                )
+            masked = Predictor.load(masked, mask_presence=False, analyzer=self._analyzer, **self._face_kwargs())
+        if list(masked.labels) != list(self.labels):
+            raise InvalidValueError(
+                f"the model for masked faces has labels {masked.labels}, but this predictor's model has "
+                f"{self.labels}; both must give the same labels in the same order"
+            )
+        return masked
+
+    def _face_kwargs(self) -> dict[str, Any]:
+        o = self._face_options
+        return {"detector": o.detector, "face_policy": o.face_policy, "upsample": o.upsample,
+                "min_score": o.min_score, "landmarks_path": o.landmarks_path}
+
+    def mask_scores(self, crops: Iterable[ImageInput]) -> np.ndarray:
+        """How likely each face crop shows a masked face, 0-1 (fermask's mask classifier).
+
+        Args:
+            crops: Face images (any size, gray or RGB; best cut as
+                :func:`fermask.faces.presence_crop` cuts them: the face box
+                made square with 15 % added on every side).
+
+        Returns:
+            ``(n,)`` float32 scores; at least :attr:`mask_threshold` means masked.
+
+        Raises:
+            FermaskError: The classifier cannot run here.
+
+        Examples:
+            >>> predictor.mask_scores([bare_face, masked_face]).round(2)  # doctest: +SKIP
+            array([0.01, 0.99], dtype=float32)
+        """
+        return self.routing.scores(list(crops))
+
+    @property
+    def mask_threshold(self) -> float:
+        """Faces whose mask score reaches this count as masked."""
+        return self.routing.threshold
 
     # ------------------------------------------------------------------ setup
     @classmethod
@@ -146,6 +209,7 @@ class Predictor:
             Predictor(labels=7, input_shape=(64, 64, 1), color_mode='grayscale', ...)
         """
         model, info = load_bundle(bundle)
+        kwargs.setdefault("name", os.fspath(bundle).removeprefix("pretrained:"))
         if info.synthetic:
             warnings.warn(
                 f"the bundle '{bundle}' was trained on synthetic data ({info.data_source[:200]}); its "
@@ -292,7 +356,17 @@ class Predictor:
             styles = list(res.styles) + [None] * (len(faces) - len(res.styles))
         margin = float(self.info.face_margin)
         crops = [self.preprocess(_image.crop_face(arr, f.box, margin)) for f in faces]
-        return Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
+        pending = Pending(faces, crops, styles, source, (int(arr.shape[0]), int(arr.shape[1])), masked=masked)
+        self.routing.add_to(pending, arr, faces)
+        return pending
+
+    def _finish(self, pending: Pending, probs: np.ndarray) -> PredictionList:
+        """The predictions of one image whose crops the model has scored (masked faces re-answered when routing)."""
+        second = self.routing.masked
+        if second is not None:
+            probs = self.routing.route(pending, probs, second.scores)
+        names = (self.name, None if second is None else second.name)
+        return to_prediction_list(pending, probs, self.info.labels, threshold=self.routing.threshold, names=names)
 
     def predict(self, image: ImageInput, faces: Sequence[Face] | None = None) -> PredictionList:
         """Find every face in an image and score its emotions.
@@ -317,7 +391,7 @@ class Predictor:
         """
         pending = self._find_and_crop(image, faces)
         probs = self.scores(np.stack(pending.crops)) if pending.crops else np.zeros((0, len(self.labels)))
-        return to_prediction_list(pending, probs, self.info.labels)
+        return self._finish(pending, probs)
 
     def predict_crops(self, crops: Iterable[ImageInput], batch_size: int = 64) -> np.ndarray:
         """Score images that already are face crops (no detection, no masking).
@@ -350,7 +424,7 @@ class Predictor:
             self.analyzer  # noqa: B018 - created once here, not by racing threads
         pendings = find_and_crop_each(self._find_and_crop, images, on_error, threads)
         for pending, probs in score_in_batches(pendings, self.scores, len(self.labels), batch_size):
-            yield to_prediction_list(pending, probs, self.info.labels)
+            yield self._finish(pending, probs)
 
     def _threads(self, workers: int | None) -> int:
         workers = check_workers(workers)
