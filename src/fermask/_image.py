@@ -250,7 +250,8 @@ def to_rgb(arr: np.ndarray) -> np.ndarray:
     return np.repeat(arr[..., None], 3, axis=2)
 
 
-def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: str | None = None) -> np.ndarray:
+def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: str | None = None, *,
+              fast: bool = False) -> np.ndarray:
     """A ``uint8`` image in a model's colour mode and size: the one place fermask converts and resizes for one.
 
     The colour is converted first (ITU-R 601 luma for gray, repeated planes
@@ -262,6 +263,10 @@ def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: st
         size: ``(height, width)`` to resize to; ``None`` keeps the size.
         color_mode: ``"grayscale"`` (a 2-D result) or ``"rgb"`` (3 channels);
             ``None`` keeps the image's own.
+        fast: Shrink by whole factors with box averages first, then
+            bilinearly (Pillow's ``reducing_gap=1``): several times faster on
+            large reductions, with slightly different pixels. Detectors use
+            it; model inputs do not.
 
     Returns:
         The ``uint8`` image.
@@ -278,7 +283,8 @@ def fit_image(arr: np.ndarray, size: Sequence[int] | None = None, color_mode: st
     if size is not None:
         h, w = int(size[0]), int(size[1])
         if arr.shape[:2] != (h, w):
-            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR))
+            gap = 1.0 if fast else None
+            arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR, reducing_gap=gap))
     return arr
 
 

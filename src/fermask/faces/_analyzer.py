@@ -235,6 +235,8 @@ class FaceAnalyzer:
             ``(box, score)`` pairs, box as ``(left, top, right, bottom)``.
         """
         arr = load_image(image)
+        if self.detector in ("hybrid", "blazeface") and self.blaze_detector() is not None:
+            return self._detect(None, arr)  # BlazeFace reads the colours; hybrid makes its own small gray copy
         return self._detect(to_gray(arr), arr)
 
     def blaze_detector(self) -> Any:
@@ -261,16 +263,20 @@ class FaceAnalyzer:
             rects, scores, _ = hog.run(gray, up, threshold)
         return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
 
-    def _detect(self, gray: np.ndarray, image: np.ndarray | None = None
+    def _detect(self, gray: np.ndarray | None, image: np.ndarray | None = None
                 ) -> list[tuple[tuple[int, int, int, int], float | None]]:
-        up = self._upsample_for(gray)
+        """Detect in ``gray`` or ``image`` (at least one given; BlazeFace prefers ``image``, HOG needs ``gray``)."""
+        picture = image if image is not None else gray
+        assert picture is not None
+        up = self._upsample_for(picture)
         found: list[tuple[tuple[int, int, int, int], float | None]] = []
         blaze = self.blaze_detector() if self.detector in ("hybrid", "blazeface") else None
-        picture = gray if image is None else image
         if blaze is not None and self.detector == "hybrid":
             return blaze.hybrid(picture, self._hog, up, self.min_score)
         if blaze is not None:
             return blaze.detect(picture)
+        if gray is None:
+            gray = to_gray(picture)
         if self.detector in ("hog", "auto", "hybrid"):
             found = list(self._hog(gray, up, self.min_score))
         if self.detector == "cnn" or (self.detector == "auto" and not found):

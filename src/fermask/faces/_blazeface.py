@@ -171,7 +171,7 @@ class BlazeFace:
         h, w = rgb.shape[:2]
         scale = size / max(h, w)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-        small = fit_image(rgb, (nh, nw))
+        small = fit_image(rgb, (nh, nw), fast=True)
         canvas = np.zeros((size, size, 3), np.float32)
         py, px = (size - nh) // 2, (size - nw) // 2
         canvas[py : py + nh, px : px + nw] = small.astype(np.float32) / 127.5 - 1.0

@@ -42,6 +42,8 @@ HogRun = Callable[[np.ndarray, int, float], list[tuple[tuple[int, int, int, int]
 HOG_SIDE = 480
 #: Photos whose longer side is at least this many pixels are also searched in 2x2 tiles.
 TILE_FROM = 1000
+#: BlazeFace's whole-photo pass reads a copy at most this many pixels on its longer side (its input is 128 or 192).
+BLAZE_SIDE = 640
 #: HOG candidates down to this score are considered; those under ``min_score`` need BlazeFace's agreement.
 WEAK_HOG = -0.8
 #: BlazeFace's short-range score on a weak HOG candidate's crop that confirms it.
@@ -62,6 +64,20 @@ def _to_dlib(found: BlazeBox, kind: str) -> tuple[float, float, float, float]:
     cx, cy = (left + right) / 2 + dx * w, (top + bottom) / 2 + dy * h
     half = side * max(w, h) / 2
     return (cx - half, cy - half, cx + half, cy + half)
+
+
+def _shrunk(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """``rgb`` with its longer side at most ``side`` px, and the factor back to its own pixels."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side:
+        return rgb, 1.0
+    scale = side / max(h, w)
+    small = fit_image(rgb, (max(1, round(h * scale)), max(1, round(w * scale))), fast=True)
+    return small, w / small.shape[1]
+
+
+def _scaled(box: tuple[float, float, float, float], factor: float) -> tuple[float, float, float, float]:
+    return (box[0] * factor, box[1] * factor, box[2] * factor, box[3] * factor)
 
 
 def _round(box: tuple[float, ...]) -> tuple[int, int, int, int]:
@@ -90,25 +106,30 @@ class BlazeDetector:
         self.short = BlazeFace(files["short"], "short", num_threads=1)
         self.full = BlazeFace(files["full"], "full", num_threads=1)
 
-    def blaze(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
-        """BlazeFace's faces (full range whole and tiled, short range whole) in dlib's box convention, merged."""
-        found: list[tuple[tuple[float, float, float, float], float]] = []
-        for b in self.full(rgb, BLAZE_SCORE["full"]):
-            found.append((_to_dlib(b, "full"), b.score))
+    def blaze(self, rgb: np.ndarray, shrunk: tuple[np.ndarray, float] | None = None
+              ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """BlazeFace's faces (full range whole and tiled, short range whole) in dlib's box convention, merged.
+
+        Args:
+            rgb: The picture.
+            shrunk: ``_shrunk(rgb, BLAZE_SIDE)``, when the caller has it.
+        """
         h, w = rgb.shape[:2]
+        small, factor = shrunk if shrunk is not None else _shrunk(rgb, BLAZE_SIDE)
+        found = [(_scaled(_to_dlib(b, "full"), factor), b.score) for b in self.full(small, BLAZE_SCORE["full"])]
+        found += [(_scaled(_to_dlib(b, "short"), factor), b.score) for b in self.short(small, BLAZE_SCORE["short"])]
         if max(h, w) >= TILE_FROM:
             for left, top, right, bottom in _tiles(h, w):
                 for b in self.full(rgb[top:bottom, left:right], BLAZE_SCORE["full"]):
                     l, t, r, bt = _to_dlib(b, "full")
                     found.append(((l + left, t + top, r + left, bt + top), b.score))
-        for b in self.short(rgb, BLAZE_SCORE["short"]):
-            found.append((_to_dlib(b, "short"), b.score))
         return _merge([], found)
 
-    def sure(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+    def sure(self, image: np.ndarray, shrunk: tuple[np.ndarray, float] | None = None
+             ) -> list[tuple[tuple[float, float, float, float], float]]:
         """:meth:`blaze`'s faces that score at least :data:`SURE_SCORE` or that the short-range model confirms."""
         rgb = to_rgb(image)
-        return [(b, s) for b, s in self.blaze(rgb) if s >= SURE_SCORE or self._confirmed(rgb, b)]
+        return [(b, s) for b, s in self.blaze(rgb, shrunk) if s >= SURE_SCORE or self._confirmed(rgb, b)]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """The ``blazeface`` detector: :meth:`sure`'s faces with whole-pixel boxes."""
@@ -117,6 +138,7 @@ class BlazeDetector:
     def verify(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
         """BlazeFace's short-range score for a face in this box (the best box near its centre), 0 if none."""
         crop = crop_face(rgb, box, 0.5)
+        crop, _ = _shrunk(crop, 256)
         size = crop.shape[0]
         best = 0.0
         for b in self.short(crop, 0.3):
@@ -135,15 +157,16 @@ class BlazeDetector:
             min_score: HOG candidates at or above this need no confirmation.
         """
         rgb = to_rgb(image)
-        h, w = rgb.shape[:2]
-        scale = min(1.0, HOG_SIDE / max(h, w))
-        small = rgb if scale == 1.0 else fit_image(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
+        shrunk = _shrunk(rgb, BLAZE_SIDE)
+        small, factor = _shrunk(shrunk[0], HOG_SIDE)
+        factor *= shrunk[1]
+        scale = 1.0 / factor
         strong: list[tuple[tuple[float, float, float, float], float]] = []
         weak: list[tuple[tuple[float, float, float, float], float]] = []
         for box, score in hog(to_gray(small), upsample if scale == 1.0 else 0, min(WEAK_HOG, min_score)):
             full_box = (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)
             (strong if score >= min_score else weak).append((full_box, float(score)))
-        kept = _merge(strong, self.sure(rgb))
+        kept = _merge(strong, self.sure(rgb, shrunk))
         merged = _merge(kept, [(b, s) for b, s in weak if self._confirmed(rgb, b)])
         return [(_round(box), score) for box, score in merged]
 
