@@ -42,6 +42,8 @@ HogRun = Callable[[np.ndarray, int, float], list[tuple[tuple[int, int, int, int]
 HOG_SIDE = 480
 #: Photos whose longer side is at least this many pixels are also searched in 2x2 tiles.
 TILE_FROM = 1000
+#: Tiles are about this many pixels on their longer side.
+TILE_SIDE = 800
 #: BlazeFace's whole-photo pass reads a copy at most this many pixels on its longer side (its input is 128 or 192).
 BLAZE_SIDE = 640
 #: HOG candidates down to this score are considered; those under ``min_score`` need BlazeFace's agreement.
@@ -85,9 +87,12 @@ def _round(box: tuple[float, ...]) -> tuple[int, int, int, int]:
 
 
 def _tiles(h: int, w: int) -> list[tuple[int, int, int, int]]:
-    """Four overlapping quarters (each 60 % of a side) as ``(left, top, right, bottom)``."""
-    tw, th = int(w * 0.6), int(h * 0.6)
-    return [(x, y, x + tw, y + th) for y in (0, h - th) for x in (0, w - tw)]
+    """Overlapping tiles about :data:`TILE_SIDE` px on their longer side, as ``(left, top, right, bottom)``."""
+    n = max(2, round(max(h, w) / TILE_SIDE * 1.25))
+    tw, th = int(w / n * 1.25), int(h / n * 1.25)
+    xs = np.linspace(0, w - tw, n).round().astype(int)
+    ys = np.linspace(0, h - th, n).round().astype(int)
+    return [(int(x), int(y), int(x) + tw, int(y) + th) for y in ys for x in xs]
 
 
 class BlazeDetector:
