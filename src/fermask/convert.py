@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import TFLITE_MODEL_FILE, sha256_file
+from ._files import TFLITE_MODEL_FILE, check_replaceable, sha256_file
 from ._runtime import TFLiteModel, tensorflow_installed
 from .bundle import BundleInfo, save_bundle, save_tflite_bundle
 from .errors import DataFormatError, FermaskError
@@ -139,7 +139,9 @@ def import_model(
             of their size, when the bundle predicts on photos.
         provenance: Where the model came from, recorded in ``fermask.json``
             (``extra["provenance"]``); the file's name and sha256 are added.
-        overwrite: Replace an existing bundle folder.
+        overwrite: Replace a bundle folder fermask wrote (a folder with
+            anything else in it, a file, and a folder holding
+            ``model_file`` are never replaced).
 
     Returns:
         The bundle folder, ready for :meth:`fermask.Predictor.load`.
@@ -147,7 +149,8 @@ def import_model(
     Raises:
         DataFormatError: The file is not a Keras model, or its shapes
             contradict ``input_shape`` or ``labels``.
-        FermaskError: ``output`` exists and ``overwrite`` is false.
+        FermaskError: ``output`` exists and ``overwrite`` is false, or it
+            is not a bundle fermask wrote, or it holds ``model_file``.
 
     Examples:
         >>> import_model("emotion_model.hdf5", "bundles/mine", input_shape=(64, 64, 1),
@@ -156,8 +159,7 @@ def import_model(
     """
     src = Path(model_file)
     out = Path(output)
-    if out.exists() and not overwrite:
-        raise FermaskError(f"the bundle folder '{out}' already exists; choose another output or pass overwrite=True (--force)")
+    check_replaceable(out, overwrite, inputs=[src])
     inner = _load_keras_file(src)
     _check_input(inner, input_shape, f"'{src.name}'")
     model = wrap_model(inner, scale)
@@ -242,6 +244,8 @@ def download_model(
     target = pretrained_dir(entry.name)
     if is_downloaded(entry.name) and not force and source_file is None:
         return target
+    check_replaceable(target, True, inputs=[] if source_file is None else [source_file],
+                      what="pretrained model folder")
     if quantized is None:
         quantized = entry.tflite is not None and not tensorflow_installed()
     if quantized:
