@@ -1,14 +1,22 @@
 """Issue 25: what fermask may replace or write in an output folder, and what it must leave alone.
 
 Item 1: ``--force`` replaces only a bundle fermask wrote, never a folder of
-other files, a file, or the folder holding the input.
+other files, a file, or the folder holding the input. Items 3 and 4: the
+lock file is never emptied, links inside the output folder are never
+followed, and a run leaves no lock behind. Item 12: a read-only folder that
+holds a run is refused before any work.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from fermask.errors import FermaskError
 
@@ -66,6 +74,129 @@ def test_a_run_folder_never_loses_its_input_or_a_link_target(tmp_path: Path) -> 
     prepare_out_dir(run, True, inputs=[tmp_path / "faces"])
     assert not (run / "bundle").exists() and not (run / "checkpoints").exists()
     assert (elsewhere / "keep.txt").read_text() == "keep"
+
+
+# ----------------------------------------------------------------------------- items 3, 4, 12: the output folder
+class _Invert:
+    """A stand-in masker (no dlib): every image is "masked" by inverting it."""
+
+    def config(self) -> dict[str, Any]:
+        return {"invert": True}
+
+    def mask_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[Any]:
+        from fermask._image import load_image
+        from fermask.masker import MaskResult
+
+        for i, src in enumerate(images):
+            yield MaskResult(image=255 - load_image(src), styles=["x"], masked=True, index=i, source=str(src))
+
+
+def _inputs(folder: Path, n: int = 2) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(np.full((16, 20), 40 + i, np.uint8)).save(folder / f"im{i}.png")
+    return folder
+
+
+def _mask(src: Path, out: Path) -> Any:
+    from fermask.batch import mask_folder
+
+    return mask_folder([src], out, _Invert(), progress=False)
+
+
+def test_a_plain_lock_named_file_is_refused_not_emptied(tmp_path: Path) -> None:
+    src = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".fermask.lock").write_text("my notes, not a lock\n")
+    with pytest.raises(FermaskError, match="is not a fermask lock"):
+        _mask(src, out)
+    assert (out / ".fermask.lock").read_text() == "my notes, not a lock\n"
+    assert not (out / "manifest.jsonl").exists()
+
+
+def test_a_run_leaves_no_lock_behind_and_a_dead_runs_lock_is_taken_over(tmp_path: Path) -> None:
+    src = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    assert _mask(src, out).masked == 2
+    assert not (out / ".fermask.lock").exists()
+    (out / ".fermask.lock").write_text("999999\n")  # left by a run that died (an older fermask's format)
+    with pytest.warns(UserWarning, match="lock of process 999999"):
+        _mask(src, out)
+    assert not (out / ".fermask.lock").exists()
+
+
+@pytest.mark.parametrize("name", [".fermask.lock", "manifest.jsonl"])
+def test_links_in_the_output_folder_are_refused_and_their_targets_kept(tmp_path: Path, name: str) -> None:
+    src = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("precious\n")
+    (out / name).symlink_to(target)
+    with pytest.raises(FermaskError, match="symbolic link"):
+        _mask(src, out)
+    assert target.read_text() == "precious\n"
+    (out / name).unlink()
+    (out / name).symlink_to(tmp_path / "missing.txt")  # a dangling link is not created through either
+    with pytest.raises(FermaskError, match="symbolic link"):
+        _mask(src, out)
+    assert not (tmp_path / "missing.txt").exists()
+
+
+def test_a_symlinked_subfolder_receives_no_outputs(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _inputs(src / "sub")
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere)
+    summary = _mask(src, out)
+    assert list(elsewhere.iterdir()) == []
+    assert summary.masked == 0 and summary.errors == 2
+    assert all("symbolic link" in why for _, why in summary.error_inputs)
+
+
+@pytest.fixture()
+def read_only() -> Iterator[Any]:
+    """``make(folder)``: no file can be created in ``folder`` any more, its files stay writable.
+
+    ``chmod 555`` for a user; root ignores that, so for root the folder is
+    made immutable (``chattr +i``), undone at the end.
+    """
+    import shutil
+    import subprocess
+
+    made: list[Path] = []
+
+    def make(folder: Path) -> None:
+        if os.getuid() != 0:
+            folder.chmod(0o555)
+        elif shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)],
+                                                                capture_output=True).returncode != 0:
+            pytest.skip("root, and chattr +i is not available here: no folder is read-only for root")
+        made.append(folder)
+
+    yield make
+    for folder in made:
+        if os.getuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=False)
+        folder.chmod(0o755)
+
+
+def test_a_read_only_folder_holding_a_run_is_refused_up_front(tmp_path: Path, read_only: Any) -> None:
+    src = _inputs(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    _mask(src, out)  # a run already in the folder
+    for p in out.glob("*.png"):
+        p.unlink()  # so there is work to do
+    (out / ".fermask.lock").write_text("")  # as an older fermask left it: empty, writable
+    before = (out / "manifest.jsonl").read_text()
+    read_only(out)
+    with pytest.raises(FermaskError, match="cannot write to the output folder"):
+        _mask(src, out)
+    assert (out / "manifest.jsonl").read_text() == before  # nothing was appended: refused before any work
 
 
 keras = pytest.importorskip("keras")

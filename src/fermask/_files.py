@@ -213,6 +213,9 @@ def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
     A file cut off in the middle of a line (power loss, a full disk) gets a
     newline first, so a line appended after it is not glued to the torn one.
 
+    The file is opened without following a symbolic link (a link there
+    fails with ``ELOOP``): lines go into the file named, never elsewhere.
+
     Args:
         path: The file (created when missing).
 
@@ -221,9 +224,10 @@ def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
         added (the caller warns about the cut-off line).
 
     Raises:
-        OSError: The file cannot be opened for writing.
+        OSError: The file cannot be opened for writing, or is a symbolic link.
     """
-    f = open(path, "ab+")  # append mode: every write goes to the end
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    f = os.fdopen(os.open(path, flags, 0o644), "ab+")  # append mode: every write goes to the end
     try:
         end = f.seek(0, os.SEEK_END)
         torn = False
