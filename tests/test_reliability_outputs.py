@@ -242,3 +242,43 @@ def test_import_model_force_keeps_other_files_and_the_input(small_h5: Path, tmp_
     assert main(_import(small_h5, bundle)) == 0
     assert main(_import(small_h5, bundle)) == 0
     assert sorted(p.name for p in bundle.iterdir()) == ["fermask.json", "model.keras"]
+
+
+# ----------------------------------------------------------------------------- item 2: predict --out / --plot
+@pytest.fixture(scope="module")
+def small_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fermask.bundle import BundleInfo, save_bundle
+
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(7, activation="softmax")])
+    path = tmp_path_factory.mktemp("pbundle") / "b"
+    save_bundle(path, model, BundleInfo(input_shape=(48, 48, 1)))
+    return path
+
+
+def test_predict_never_replaces_files_it_did_not_write(small_bundle: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v3 as iio
+
+    from fermask.cli import main
+
+    photo = tmp_path / "a.png"
+    Image.fromarray(np.full((48, 48), 90, np.uint8)).save(photo)
+    clip = tmp_path / "clip.mp4"
+    iio.imwrite(clip, np.full((3, 64, 64, 3), 90, np.uint8), fps=5, codec="libx264", macro_block_size=1)
+    plots, tables = tmp_path / "plots", tmp_path / "tables"
+    plots.mkdir()
+    tables.mkdir()
+    (plots / "a.scores.png").write_text("my figure")
+    (tables / "clip.emotions.csv").write_text("my table")
+    args = ["predict", str(photo), str(clip), "-m", str(small_bundle), "--face-policy", "full_frame",
+            "--plot", str(plots), "--out", str(tables), "-q"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert (plots / "a.scores.png").read_text() == "my figure"
+    assert (tables / "clip.emotions.csv").read_text() == "my table"
+    assert (plots / "a-2.scores.png").stat().st_size > 0 and (tables / "clip-2.emotions.csv").stat().st_size > 0
+    assert "a.scores.png exists (kept); wrote" in err and "clip.emotions.csv exists (kept); wrote" in err
+    assert (plots / "a.annotated.png").is_file()  # a free name is used as it is
