@@ -7,7 +7,6 @@ temporary files of a run that died.
 
 from __future__ import annotations
 
-import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +94,7 @@ def _make_folders(outdir: Path, folder: Path) -> None:
     for part in folder.relative_to(outdir).parts:
         current = current / part
         if current.is_symlink():
-            raise OSError(errno.ELOOP, "a symbolic link inside the output folder; fermask does not write through it",
-                          str(current))
+            raise refuse_link(current, "outputs")
         try:
             current.mkdir()
         except FileExistsError:
@@ -112,7 +110,8 @@ def write_partial(data: bytes, target: Path, folders: set[Path], outdir: Path | 
     following a symbolic link, and the file is created new, never through one.
 
     Raises:
-        OSError: The file cannot be written, or a folder on its way is a link.
+        OSError: The file cannot be written.
+        FermaskError: A folder on its way is a symbolic link.
     """
     if target.parent not in folders:
         if outdir is not None and target.parent != outdir:
