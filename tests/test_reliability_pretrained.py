@@ -85,3 +85,61 @@ def test_cli_refuses_a_zip_bomb_in_one_line(entry: PretrainedModel, big_bomb: Pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "larger than 512 MB" in err[0]
     assert not (tmp_path / "cache" / "models" / TOY).exists()
+
+
+# ----------------------------------------------------------------------------- item 5: a swapped model file
+@pytest.fixture()
+def toy_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A registered 3-class 8x8 entry pinning a tiny .h5 file, with a cache of its own; yields (entry, h5)."""
+    keras = pytest.importorskip("keras")
+    from fermask._files import sha256_file
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    h5 = tmp_path / "model.h5"
+    model.save(h5)
+    monkeypatch.setenv("FERMASK_CACHE", str(tmp_path / "cache"))
+    e = PretrainedModel(name=TOY, summary="a toy", source=PyPIFile("toy-pkg", "1.0", MEMBER), sha256=sha256_file(h5),
+                        licence="MIT", labels=("a", "b", "c"), input_shape=(8, 8, 1), scale="unit")
+    register_pretrained(e)
+    yield e, h5
+    _REGISTRY.unregister(TOY)
+
+
+def test_a_swapped_model_file_is_found_and_refused_with_the_fix(toy_model: Any, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    from fermask.convert import download_model
+    from fermask.predictor import Predictor
+    from fermask.pretrained import pretrained_state
+
+    entry, h5 = toy_model
+    folder = download_model(TOY, source_file=h5, progress=False)
+    recorded = json.loads((folder / "fermask.json").read_text())["extra"]["files_sha256"]
+    assert "model.keras" in recorded and pretrained_state(TOY) == "downloaded"
+    assert Predictor.load(TOY).labels == ["a", "b", "c"]
+    # another model of the same shape, put in its place
+    keras.utils.set_random_seed(9)
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    other.save(tmp_path / "other.keras")
+    (folder / "model.keras").write_bytes((tmp_path / "other.keras").read_bytes())
+    assert pretrained_state(TOY) == "damaged"
+    with pytest.raises(ChecksumError, match=f"model.keras changed.*download-model {TOY} --force"):
+        Predictor.load(TOY)
+    capsys.readouterr()
+    assert main(["pretrained"]) == 0
+    assert f"damaged: {folder}" in capsys.readouterr().out
+    photo = tmp_path / "face.png"
+    Image.fromarray(np.full((8, 8), 80, np.uint8)).save(photo)
+    assert main(["predict", str(photo), "-m", TOY, "--face-policy", "full_frame", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is damaged" in err[0] and f"fermask download-model {TOY} --force" in err[0]
+    # the command it names puts it right
+    assert main(["download-model", TOY, "--from", str(h5), "--force", "-q"]) == 0
+    assert pretrained_state(TOY) == "downloaded"
+    assert main(["predict", str(photo), "-m", TOY, "--face-policy", "full_frame", "-q"]) == 0

@@ -39,6 +39,7 @@ from .pretrained import (
     get_pretrained,
     is_downloaded,
     pretrained_dir,
+    record_file_hashes,
     scale_factors,
     scratch_dir,
 )
@@ -178,11 +179,13 @@ def import_model(
 
 
 def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None,
-                    tflite: bytes | None = None) -> None:
+                    tflite: bytes | None = None, record_hashes: bool = False) -> None:
     """Write the bundle beside ``out`` and move it into place, so a half-written bundle never has its name.
 
     ``model`` is a Keras model, or ``None`` with ``tflite`` for a TFLite
-    bundle; with both, ``tflite`` is written beside ``model.keras``.
+    bundle; with both, ``tflite`` is written beside ``model.keras``. With
+    ``record_hashes`` (a pretrained bundle) the sha256 of its model files go
+    into its ``fermask.json``, checked whenever the model is used.
     """
     with scratch_dir(out.parent) as tmp:
         staged = Path(tmp) / "bundle"
@@ -194,6 +197,8 @@ def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path 
                 (staged / TFLITE_MODEL_FILE).write_bytes(tflite)
         if licence_file is not None:
             shutil.copyfile(licence_file, staged / licence_file.name)
+        if record_hashes:
+            record_file_hashes(staged)
         if out.exists():
             old = Path(tmp) / "old"
             os.replace(out, old)
@@ -262,14 +267,14 @@ def download_model(
             provenance = entry.provenance(fetched.sha256, fetched.origin)
             if quantized:
                 _save_replacing(target, None, _tflite_info(entry, fetched.path, provenance), fetched.licence_file,
-                                tflite=fetched.path.read_bytes())
+                                tflite=fetched.path.read_bytes(), record_hashes=True)
             else:
                 model, info = _bundle_parts(entry, fetched.path, provenance)
                 tflite = _float_tflite(model, entry.name)
                 if tflite is not None:
                     info.extra["tflite_copy"] = (f"{TFLITE_MODEL_FILE}: float32, the scores of model.keras within 1e-4; "
                                                  "run where TensorFlow is not installed")
-                _save_replacing(target, model, info, fetched.licence_file, tflite=tflite)
+                _save_replacing(target, model, info, fetched.licence_file, tflite=tflite, record_hashes=True)
     except BaseException:
         with contextlib.suppress(OSError):
             target.parent.rmdir()  # the models folder, when this failed download made it and left it empty

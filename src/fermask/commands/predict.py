@@ -123,9 +123,9 @@ def _table_line(source: str, preds: Any, width: int) -> list[str]:
 
 def _default_model() -> str:
     from fermask.errors import FermaskError
-    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, is_downloaded
+    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, pretrained_state
 
-    if not is_downloaded(DEFAULT_PRETRAINED):
+    if pretrained_state(DEFAULT_PRETRAINED) == "missing":  # a damaged one is refused when it loads, with the fix
         raise FermaskError(
             f"no --model given and the default pretrained model is not downloaded; run: "
             f"{download_command(DEFAULT_PRETRAINED)} (or pass --model BUNDLE)"
