@@ -143,3 +143,21 @@ def test_a_swapped_model_file_is_found_and_refused_with_the_fix(toy_model: Any, 
     assert main(["download-model", TOY, "--from", str(h5), "--force", "-q"]) == 0
     assert pretrained_state(TOY) == "downloaded"
     assert main(["predict", str(photo), "-m", TOY, "--face-policy", "full_frame", "-q"]) == 0
+
+
+# ----------------------------------------------------------------------------- item 1: download-model --force
+def test_download_force_keeps_files_it_did_not_write_and_its_input(entry: PretrainedModel, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from fermask.pretrained import pretrained_dir
+
+    folder = pretrained_dir(TOY)
+    folder.mkdir(parents=True)
+    (folder / "fermask.json").write_text("{}")
+    weights = folder / "model.h5"  # the --from file, inside the folder it would replace
+    weights.write_bytes(b"the real weights")
+    assert main(["download-model", TOY, "--from", str(weights), "--force", "-q"]) == 2
+    assert "holds the input" in capsys.readouterr().err and weights.is_file()
+    outside = tmp_path / "model.h5"
+    outside.write_bytes(b"the real weights")
+    assert main(["download-model", TOY, "--from", str(outside), "--force", "-q"]) == 2
+    assert "did not write (model.h5)" in capsys.readouterr().err and weights.is_file()
