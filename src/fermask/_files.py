@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
-from .errors import InvalidTypeError
+from .errors import FermaskError, InvalidTypeError
 
 __all__ = [
     "BUNDLE_MODEL_FILE",
     "BUNDLE_INFO_FILE",
     "TFLITE_MODEL_FILE",
+    "WRITTEN_ENTRIES",
+    "check_replaceable",
     "cache_dir",
     "sha256_file",
     "sha256_hex",
@@ -33,6 +35,62 @@ BUNDLE_MODEL_FILE = "model.keras"
 BUNDLE_INFO_FILE = "fermask.json"
 #: The model file of a TFLite bundle (``model_format="tflite"``).
 TFLITE_MODEL_FILE = "model.tflite"
+#: What fermask writes into a bundle or export folder (besides ``LICENSE*`` files): a folder holding
+#: only these and a ``fermask.json`` is the only kind a forced write replaces.
+WRITTEN_ENTRIES = frozenset({
+    BUNDLE_INFO_FILE, BUNDLE_MODEL_FILE, TFLITE_MODEL_FILE, "model.onnx",
+    "saved_model.pb", "fingerprint.pb", "variables", "assets",
+})
+
+
+def check_replaceable(
+    out: Path, overwrite: bool, *, inputs: Iterable[str | os.PathLike[str]] = (), what: str = "bundle folder"
+) -> None:
+    """Refuse an output folder that a write would lose something in; return when ``out`` may be (re)placed.
+
+    ``out`` may be missing or empty; with ``overwrite`` it may also be a
+    folder fermask wrote (a ``fermask.json`` and only :data:`WRITTEN_ENTRIES`
+    and ``LICENSE*`` files beside it). A file, a symbolic link, a folder
+    holding anything else, and a folder holding one of ``inputs`` are always
+    refused: fermask never deletes what it did not write, nor its input.
+
+    Args:
+        out: The folder about to be written (replaced as a whole).
+        overwrite: Whether an earlier bundle or export there may be replaced.
+        inputs: The files or folders the write reads.
+        what: What ``out`` is, for the messages.
+
+    Raises:
+        FermaskError: ``out`` cannot be written without losing something.
+    """
+    real_out = os.path.realpath(out)
+    for item in inputs:
+        real = os.path.realpath(item)
+        if real == real_out or real.startswith(real_out.rstrip(os.sep) + os.sep):
+            raise FermaskError(
+                f"the output '{out}' holds the input '{item}'; fermask never replaces what it reads: "
+                "choose another output"
+            )
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        kind = "a symbolic link" if out.is_symlink() else "a file"
+        raise FermaskError(f"the output '{out}' exists and is {kind}; give a {what} name that does not exist")
+    entries = sorted(e.name for e in out.iterdir())
+    if not entries:
+        return
+    if not overwrite:
+        raise FermaskError(
+            f"the {what} '{out}' already exists; choose another, or pass overwrite=True (--force) "
+            "to replace a bundle or export fermask wrote there"
+        )
+    foreign = [e for e in entries if e not in WRITTEN_ENTRIES and not e.upper().startswith(("LICENSE", "LICENCE"))]
+    if foreign or BUNDLE_INFO_FILE not in entries:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "") if foreign else f"no {BUNDLE_INFO_FILE}"
+        raise FermaskError(
+            f"the {what} '{out}' holds files fermask did not write ({shown}); --force replaces only a bundle "
+            f"or export fermask wrote and never deletes other files: choose another output or empty this one"
+        )
 
 
 def cache_dir(*parts: str) -> Path:
@@ -155,6 +213,9 @@ def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
     A file cut off in the middle of a line (power loss, a full disk) gets a
     newline first, so a line appended after it is not glued to the torn one.
 
+    The file is opened without following a symbolic link (a link there
+    fails with ``ELOOP``): lines go into the file named, never elsewhere.
+
     Args:
         path: The file (created when missing).
 
@@ -163,9 +224,10 @@ def open_append(path: str | os.PathLike[str]) -> tuple[IO[bytes], bool]:
         added (the caller warns about the cut-off line).
 
     Raises:
-        OSError: The file cannot be opened for writing.
+        OSError: The file cannot be opened for writing, or is a symbolic link.
     """
-    f = open(path, "ab+")  # append mode: every write goes to the end
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    f = os.fdopen(os.open(path, flags, 0o644), "ab+")  # append mode: every write goes to the end
     try:
         end = f.seek(0, os.SEEK_END)
         torn = False

@@ -416,6 +416,8 @@ def adapt(
     tmodel, tinfo, desc = _teacher(teacher, labels)
     chosen = student if student is not None else cfg.student
     job = _AdaptJob(cfg, tmodel, tinfo, desc, faces, chosen, _student_name(chosen, tmodel), masker, progress)
-    run = run_training(cfg.train_config(job.name), job, out_dir=out_dir, overwrite=overwrite, progress=progress, callbacks=callbacks)
+    read = [x for x in (teacher, faces) if isinstance(x, (str, os.PathLike))]  # never replaced by the run
+    run = run_training(cfg.train_config(job.name), job, out_dir=out_dir, overwrite=overwrite, progress=progress,
+                       callbacks=callbacks, inputs=read)
     r = run.record
     return AdaptResult(r.net, job.scores, r.history, r.metrics, run.out_dir, run.bundle_path, r.interrupted, r.notes, cfg)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import TFLITE_MODEL_FILE, sha256_file
+from ._files import TFLITE_MODEL_FILE, check_replaceable, sha256_file
 from ._runtime import TFLiteModel, tensorflow_installed
 from .bundle import BundleInfo, save_bundle, save_tflite_bundle
 from .errors import DataFormatError, FermaskError
@@ -39,6 +39,7 @@ from .pretrained import (
     get_pretrained,
     is_downloaded,
     pretrained_dir,
+    record_file_hashes,
     scale_factors,
     scratch_dir,
 )
@@ -139,7 +140,9 @@ def import_model(
             of their size, when the bundle predicts on photos.
         provenance: Where the model came from, recorded in ``fermask.json``
             (``extra["provenance"]``); the file's name and sha256 are added.
-        overwrite: Replace an existing bundle folder.
+        overwrite: Replace a bundle folder fermask wrote (a folder with
+            anything else in it, a file, and a folder holding
+            ``model_file`` are never replaced).
 
     Returns:
         The bundle folder, ready for :meth:`fermask.Predictor.load`.
@@ -147,7 +150,8 @@ def import_model(
     Raises:
         DataFormatError: The file is not a Keras model, or its shapes
             contradict ``input_shape`` or ``labels``.
-        FermaskError: ``output`` exists and ``overwrite`` is false.
+        FermaskError: ``output`` exists and ``overwrite`` is false, or it
+            is not a bundle fermask wrote, or it holds ``model_file``.
 
     Examples:
         >>> import_model("emotion_model.hdf5", "bundles/mine", input_shape=(64, 64, 1),
@@ -156,8 +160,7 @@ def import_model(
     """
     src = Path(model_file)
     out = Path(output)
-    if out.exists() and not overwrite:
-        raise FermaskError(f"the bundle folder '{out}' already exists; choose another output or pass overwrite=True (--force)")
+    check_replaceable(out, overwrite, inputs=[src])
     inner = _load_keras_file(src)
     _check_input(inner, input_shape, f"'{src.name}'")
     model = wrap_model(inner, scale)
@@ -176,11 +179,13 @@ def import_model(
 
 
 def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None,
-                    tflite: bytes | None = None) -> None:
+                    tflite: bytes | None = None, record_hashes: bool = False) -> None:
     """Write the bundle beside ``out`` and move it into place, so a half-written bundle never has its name.
 
     ``model`` is a Keras model, or ``None`` with ``tflite`` for a TFLite
-    bundle; with both, ``tflite`` is written beside ``model.keras``.
+    bundle; with both, ``tflite`` is written beside ``model.keras``. With
+    ``record_hashes`` (a pretrained bundle) the sha256 of its model files go
+    into its ``fermask.json``, checked whenever the model is used.
     """
     with scratch_dir(out.parent) as tmp:
         staged = Path(tmp) / "bundle"
@@ -192,6 +197,8 @@ def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path 
                 (staged / TFLITE_MODEL_FILE).write_bytes(tflite)
         if licence_file is not None:
             shutil.copyfile(licence_file, staged / licence_file.name)
+        if record_hashes:
+            record_file_hashes(staged)
         if out.exists():
             old = Path(tmp) / "old"
             os.replace(out, old)
@@ -242,6 +249,8 @@ def download_model(
     target = pretrained_dir(entry.name)
     if is_downloaded(entry.name) and not force and source_file is None:
         return target
+    check_replaceable(target, True, inputs=[] if source_file is None else [source_file],
+                      what="pretrained model folder")
     if quantized is None:
         quantized = entry.tflite is not None and not tensorflow_installed()
     if quantized:
@@ -258,14 +267,14 @@ def download_model(
             provenance = entry.provenance(fetched.sha256, fetched.origin)
             if quantized:
                 _save_replacing(target, None, _tflite_info(entry, fetched.path, provenance), fetched.licence_file,
-                                tflite=fetched.path.read_bytes())
+                                tflite=fetched.path.read_bytes(), record_hashes=True)
             else:
                 model, info = _bundle_parts(entry, fetched.path, provenance)
                 tflite = _float_tflite(model, entry.name)
                 if tflite is not None:
                     info.extra["tflite_copy"] = (f"{TFLITE_MODEL_FILE}: float32, the scores of model.keras within 1e-4; "
                                                  "run where TensorFlow is not installed")
-                _save_replacing(target, model, info, fetched.licence_file, tflite=tflite)
+                _save_replacing(target, model, info, fetched.licence_file, tflite=tflite, record_hashes=True)
     except BaseException:
         with contextlib.suppress(OSError):
             target.parent.rmdir()  # the models folder, when this failed download made it and left it empty

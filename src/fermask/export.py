@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ._choices import EXPORT_FORMATS, QUANTIZATIONS, check_choice
-from ._files import BUNDLE_INFO_FILE, json_default, write_json_atomic
+from ._files import BUNDLE_INFO_FILE, check_replaceable, json_default, write_json_atomic
 from ._version import __version__
 from .bundle import BundleInfo, read_bundle_info, resolve_model, save_tflite_bundle
 from .errors import FermaskError, InvalidValueError, MissingDependencyError
@@ -70,11 +70,6 @@ DEFAULT_MAX_FACES = 300
 MIN_CALIBRATION_FACES = 20
 #: The file name of an ONNX export.
 ONNX_MODEL_FILE = "model.onnx"
-#: Entries fermask writes into an export or bundle folder; ``overwrite`` replaces a folder that holds only these.
-_WRITTEN = frozenset({
-    BUNDLE_INFO_FILE, "model.tflite", "model.keras", ONNX_MODEL_FILE,
-    "saved_model.pb", "fingerprint.pb", "variables", "assets",
-})
 #: How many random-pixel inputs check an export when no calibration faces are given.
 _PROBE_INPUTS = 16
 
@@ -211,25 +206,7 @@ def _check_output(out: Path, overwrite: bool, source_dir: Path | None) -> None:
     """Refuse an output that exists (unless ``overwrite`` and fermask wrote it) or is the source itself."""
     if source_dir is not None and out.resolve() == source_dir.resolve():
         raise FermaskError(f"the output '{out}' is the bundle being exported; choose another output folder")
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise FermaskError(f"the output '{out}' exists and is a file; choose a folder name that does not exist")
-    entries = sorted(e.name for e in out.iterdir())
-    if not entries:
-        return
-    if not overwrite:
-        raise FermaskError(
-            f"the output folder '{out}' already exists; choose another, or pass overwrite=True (--force) "
-            "to replace an export fermask wrote there"
-        )
-    foreign = [e for e in entries if e not in _WRITTEN and not e.upper().startswith(("LICENSE", "LICENCE"))]
-    if foreign or BUNDLE_INFO_FILE not in entries:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "") if foreign else f"no {BUNDLE_INFO_FILE}"
-        raise FermaskError(
-            f"the output folder '{out}' holds files fermask did not write ({shown}); fermask replaces only "
-            "its own exports and never deletes other files: choose another output folder or empty this one"
-        )
+    check_replaceable(out, overwrite, inputs=[] if source_dir is None else [source_dir], what="output folder")
 
 
 def _describe_data(data: Any) -> str:

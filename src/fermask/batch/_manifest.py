@@ -6,6 +6,7 @@ The lines themselves are described in :mod:`fermask.batch`.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from .._files import json_line, open_append, read_json_lines, sha256_hex
 from ._inputs import real_path
-from ._outputs import unwritable
+from ._outputs import refuse_link, unwritable
 
 __all__ = [
     "MANIFEST_NAME",
@@ -109,6 +110,8 @@ class Manifest:
         try:  # a cut-off last line gets its newline here (the plan warned about it)
             self._f, _ = open_append(path)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise refuse_link(path, "its manifest") from None
             raise unwritable(path.parent, exc) from None
 
     def write(self, rec: dict[str, Any], *, flush: bool = True) -> None:

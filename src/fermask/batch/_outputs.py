@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import FermaskError
 from ._inputs import Resolver
 
-__all__ = ["Namer", "Output", "remove_partials", "unwritable", "write_partial"]
+__all__ = ["Namer", "Output", "refuse_link", "remove_partials", "unwritable", "write_partial"]
 
 
 class Namer:
@@ -88,17 +88,41 @@ class Output:
                 pass
 
 
-def write_partial(data: bytes, target: Path, folders: set[Path]) -> Output:
+def _make_folders(outdir: Path, folder: Path) -> None:
+    """Make ``folder`` inside ``outdir``, refusing a symbolic link (or a file) on the way: outputs stay inside."""
+    current = outdir
+    for part in folder.relative_to(outdir).parts:
+        current = current / part
+        if current.is_symlink():
+            raise refuse_link(current, "outputs")
+        try:
+            current.mkdir()
+        except FileExistsError:
+            if not current.is_dir():
+                raise
+
+
+def write_partial(data: bytes, target: Path, folders: set[Path], outdir: Path | None = None) -> Output:
     """Write an encoded image under a temporary name next to ``target``.
 
-    ``folders`` holds the folders already made in this run (each is made once).
+    ``folders`` holds the folders already made in this run (each is made
+    once). The folders between ``outdir`` and ``target`` are made without
+    following a symbolic link, and the file is created new, never through one.
+
+    Raises:
+        OSError: The file cannot be written.
+        FermaskError: A folder on its way is a symbolic link.
     """
     if target.parent not in folders:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if outdir is not None and target.parent != outdir:
+            _make_folders(outdir, target.parent)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
         folders.add(target.parent)
     output = Output(target.with_name(f".{target.name}.{os.getpid()}.partial"), target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(output.tmp, "wb") as f:
+        with os.fdopen(os.open(output.tmp, flags, 0o644), "wb") as f:
             f.write(data)
     except BaseException:
         output.discard()
@@ -114,6 +138,14 @@ def remove_partials(out: Path, pid: int) -> None:
                 tmp.unlink()
         except OSError:  # pragma: no cover - a leftover that cannot go stays, clearly named
             pass
+
+
+def refuse_link(path: Path, what: str) -> FermaskError:
+    """The error for a symbolic link (or a special file) where fermask writes ``what`` in the output folder."""
+    return FermaskError(
+        f"{str(path)!r} is a symbolic link or not a regular file; fermask does not write {what} through links "
+        "or into special files. Remove it (fermask did not make it), or choose another output folder"
+    )
 
 
 def unwritable(folder: Path, exc: OSError) -> FermaskError:

@@ -33,7 +33,7 @@ from ._manifest import (
     utc_now,
     written_by_fermask,
 )
-from ._outputs import Namer
+from ._outputs import Namer, refuse_link
 
 if TYPE_CHECKING:
     from ..masker import MaskResult
@@ -154,6 +154,8 @@ def plan_run(
     run_config = {"masker": masker.config(), "output_format": output_format}
     digest = config_hash(run_config)
     manifest_path = out / MANIFEST_NAME
+    if manifest_path.is_symlink() or (manifest_path.exists() and not manifest_path.is_file()):
+        raise refuse_link(manifest_path, "its manifest")  # neither read nor appended to: it is not this folder's
     records, bad_lines = read_manifest(manifest_path)
     if bad_lines:
         warnings.warn(

@@ -124,8 +124,8 @@ def _write_result(plan: Plan, item: Todo, done: Encoded) -> tuple[dict[str, Any]
         return rec, None
     rel = plan.earlier_output.get(item.key) or plan.namer(item.file.rel, _output_format(plan, item)[0])
     try:
-        output = write_partial(done.data, plan.out / rel, plan.folders)
-    except OSError as exc:
+        output = write_partial(done.data, plan.out / rel, plan.folders, plan.out)
+    except (OSError, FermaskError) as exc:  # FermaskError: a symbolic link on the way, not followed
         rec.update(status="error", reason=f"could not write the output {str(plan.out / rel)!r}: {exc}")
         return rec, None
     rec["output"] = rel.as_posix()

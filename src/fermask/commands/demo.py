@@ -75,11 +75,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
     """Predict the masked face's emotion when a model is at hand, and say what happened."""
-    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, is_downloaded
+    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, pretrained_state
 
     model = args.model
     if model is None:
-        if not is_downloaded(DEFAULT_PRETRAINED):
+        if pretrained_state(DEFAULT_PRETRAINED) == "missing":  # a damaged one is refused when it loads, with the fix
             print(f"to predict its emotion too: {download_command(DEFAULT_PRETRAINED)}, then fermask demo again")
             return
         model = DEFAULT_PRETRAINED

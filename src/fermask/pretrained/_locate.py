@@ -7,7 +7,16 @@ from pathlib import Path
 
 from .._choices import did_you_mean
 from ..errors import DataFormatError, FermaskError
-from ._registry import _REGISTRY, download_command, get_pretrained, is_downloaded, list_pretrained, pretrained_dir
+from ._fetch import ChecksumError
+from ._registry import (
+    _REGISTRY,
+    damaged_files,
+    download_command,
+    get_pretrained,
+    list_pretrained,
+    pretrained_dir,
+    pretrained_state,
+)
 
 __all__ = ["PRETRAINED_PREFIX", "AmbiguousNameError", "locate_bundle"]
 
@@ -45,6 +54,8 @@ def locate_bundle(name_or_path: str | os.PathLike[str]) -> Path:
             model and an existing path; the message says how to choose.
         FermaskError: A registered name that is not downloaded yet (the
             message is the command to run).
+        ChecksumError: A downloaded model whose files changed since the
+            download (the message is the command that fetches it again).
         UnknownNameError: ``pretrained:NAME`` with no such entry.
         DataFormatError: Neither an existing path nor a registered name.
 
@@ -87,7 +98,15 @@ def _is_plain_name(text: str) -> bool:
 
 
 def _cached_bundle(name: str) -> Path:
-    """The cached bundle of a registered pretrained model, or the error that says how to download it."""
-    if not is_downloaded(name):
+    """The cached bundle of a registered pretrained model, checked against its recorded sha256, or the error that says how to fetch it."""
+    state = pretrained_state(name)
+    if state == "missing":
         raise FermaskError(f"the pretrained model {name!r} is not downloaded yet; run: {download_command(name)}")
+    if state == "damaged":
+        folder = pretrained_dir(name)
+        raise ChecksumError(
+            f"the pretrained model {name!r} in {folder} is damaged: {', '.join(damaged_files(name))} changed since "
+            f"it was downloaded (its sha256 is not the recorded one) and was not used; fetch it again: "
+            f"{download_command(name)} --force"
+        )
     return pretrained_dir(name)

@@ -137,6 +137,7 @@ def run_training(
     strategy: Any = None,
     progress: bool = True,
     callbacks: Sequence[Any] = (),
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> FinishedRun:
     """Run one training run: the sequence in the module docs, with ``job``'s steps in their places.
 
@@ -151,6 +152,8 @@ def run_training(
         progress: Keras progress bars.
         callbacks: Extra Keras callbacks, after the epoch recorder and the
             config's early stopping and schedule.
+        inputs: Files the run reads (a teacher bundle): refused when they
+            lie inside the run ``out_dir`` would replace.
 
     Returns:
         A :class:`FinishedRun`.
@@ -163,7 +166,7 @@ def run_training(
 
     keras, tf = keras_module(), tf_module()
     strategy = resolve_strategy(strategy)
-    out = prepare_out_dir(out_dir, overwrite) if out_dir is not None and is_chief(strategy) else None
+    out = prepare_out_dir(out_dir, overwrite, inputs) if out_dir is not None and is_chief(strategy) else None
     _seed(keras, tf, cfg)
     notes: list[str] = []
     with strategy_scope(strategy):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +38,28 @@ RUN_FILES = (
 )
 
 
-def prepare_out_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Create the run folder; refuse one that holds a run, unless ``overwrite`` (which removes only :data:`RUN_FILES`)."""
+def prepare_out_dir(
+    out_dir: str | os.PathLike[str], overwrite: bool, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> Path:
+    """Create the run folder; refuse one that holds a run, unless ``overwrite`` (which removes only :data:`RUN_FILES`).
+
+    An input (a teacher bundle, data) inside one of the run's files is
+    always refused: replacing that run would delete it. A symbolic link
+    among the run's files is removed, never what it points to.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FermaskError(f"out_dir '{out}' exists and is not a folder")
-    existing = [name for name in RUN_FILES if (out / name).exists()]
+    existing = [name for name in RUN_FILES if os.path.lexists(out / name)]
+    for item in inputs:
+        real = os.path.realpath(item)
+        for name in existing:
+            held = os.path.realpath(out / name)
+            if real == held or real.startswith(held.rstrip(os.sep) + os.sep):
+                raise FermaskError(
+                    f"the input '{item}' is part of the run in '{out}' ({name}), which this run would replace; "
+                    "copy it elsewhere first, or choose another out_dir"
+                )
     if existing and not overwrite:
         raise FermaskError(
             f"'{out}' already holds a training run ({', '.join(existing)}); choose another out_dir, "
@@ -51,7 +67,7 @@ def prepare_out_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
         )
     for name in existing:
         p = out / name
-        if p.is_dir():
+        if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         else:
             p.unlink()
