@@ -211,16 +211,8 @@ def plot_face_scores(
             row[0].imshow(crop, cmap="gray" if crop.ndim == 2 else None, vmin=0, vmax=255)
             row[0].set_title(f"face {p.index}")
             row[0].set_axis_off()
-        plot_scores(p, ax=row[-1], title=f"face {p.index}: {p.label} ({p.score:.0%}){_mask_note(p)}")
+        plot_scores(p, ax=row[-1], title=f"face {p.index}: {p.label} ({p.score:.0%}){p.mask_note}")
     return fig
-
-
-def _mask_note(p: Prediction) -> str:
-    """`` · masked`` or `` · bare`` with the mask score, where the face's mask presence was scored."""
-    mask_score = getattr(p, "mask_score", None)
-    if mask_score is None:
-        return ""
-    return f" · {'masked' if p.masked else 'bare'} {mask_score:.2f}"
 
 
 def annotate_image(
@@ -257,7 +249,7 @@ def annotate_image(
         l, t, r, b = p.box
         color = _color(p.label, p.index)
         ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor=color, linewidth=2))
-        text = f"{p.index}: {p.label} {p.score:.0%}{_mask_note(p)}"
+        text = f"{p.index}: {p.label} {p.score:.0%}{p.mask_note}"
         if p.masked_style:
             text += f" [{p.masked_style}]"
         ax.text(l, t - 3, text, color="white", fontsize=9, va="bottom",

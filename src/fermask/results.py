@@ -72,6 +72,13 @@ class Prediction:
         """The score of :attr:`label`."""
         return self.scores[self.label]
 
+    @property
+    def mask_note(self) -> str:
+        """`` · masked 0.98`` or `` · bare 0.02`` for captions; empty where mask presence was not scored."""
+        if self.mask_score is None:
+            return ""
+        return f" · {'masked' if self.masked else 'bare'} {self.mask_score:.2f}"
+
     def to_dict(self, *, landmarks: bool = False) -> dict[str, Any]:
         """A JSON-ready dict.
 
