@@ -215,7 +215,9 @@ def test_fermask_main_predict_json(bundle: str, astronaut: np.ndarray, tmp_path,
     assert main(["predict", str(img), "--model", bundle, "--json", "--quiet"]) == 0
     rec = json.loads(capsys.readouterr().out.strip())
     assert rec["source"] == str(img) and len(rec["faces"]) == 1 and rec["error"] is None
-    assert main(["predict", str(img), "--model", bundle, "--batch-size", "0"]) == 2
+    with pytest.raises(SystemExit) as stop:  # a bad option stops argparse before any work, with status 2
+        main(["predict", str(img), "--model", bundle, "--batch-size", "0"])
+    assert stop.value.code == 2
 
 
 def test_annotate_image_reads_the_records_plain_fields() -> None:
