@@ -205,3 +205,22 @@ def test_the_detector_option_lists_the_new_detectors() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert FaceOptions(detector="blazeface").detector == "blazeface"
+
+
+def test_predict_names_the_images_without_a_face_and_what_to_try(
+    tmp_path: Path, astronaut: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    from fermask.cli import main
+
+    tiny = Path(__file__).with_name("data") / "tiny_tflite_bundle"
+    Image.fromarray(np.full((300, 400, 3), 120, np.uint8)).save(tmp_path / "wall.png")
+    Image.fromarray(astronaut).save(tmp_path / "face.png")
+    assert main(["predict", str(tmp_path / "wall.png"), str(tmp_path / "face.png"), "--model", str(tiny)]) == 0
+    out, err = capsys.readouterr()
+    assert "no face found" in out
+    note = [line for line in err.splitlines() if line.startswith("no face found in")]
+    assert note and note[0].startswith(f"no face found in 1 of 2 images: {tmp_path / 'wall.png'}; try ")
+    assert main(["predict", str(tmp_path / "wall.png"), "--model", str(tiny), "--detector", "hog", "-q"]) == 0
+    assert "no face found in" not in capsys.readouterr().err  # --quiet keeps stderr for errors only

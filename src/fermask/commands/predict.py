@@ -186,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     names = _Names(paths)
     width = min(40, max(len(str(p)) for p in paths))
     failed = 0
+    faceless: list[str] = []
     if not args.json:
         print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
 
@@ -214,8 +215,11 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 if args.json:
                     print(f"fermask predict: {path}: {preds.error}", file=sys.stderr)
-            elif plot_dir is not None:
-                _plot_image(path, preds, plot_dir, names)
+            else:
+                if not preds:
+                    faceless.append(str(path))
+                if plot_dir is not None:
+                    _plot_image(path, preds, plot_dir, names)
 
     for path in videos:
         try:
@@ -240,8 +244,22 @@ def run(args: argparse.Namespace) -> int:
             msg += f", {png}"
         print(msg, file=sys.stderr if args.json else sys.stdout)
     if failed and not args.json:
-        print(f"{failed} of {len(paths)} inputs could not be read", file=sys.stderr)
+        print(f"{failed} of {len(paths)} input{'s' if len(paths) != 1 else ''} could not be read", file=sys.stderr)
+    if faceless and not args.quiet:
+        print(_no_face_note(faceless, len(images), args.detector, predictor), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _no_face_note(faceless: list[str], n_images: int, detector: str, predictor: Any) -> str:
+    """Which images had no face, and what to try (stderr, after the table)."""
+    shown = ", ".join(faceless[:5]) + (f" and {len(faceless) - 5} more" if len(faceless) > 5 else "")
+    if detector == "hybrid" and predictor.analyzer.blaze_detector() is None:
+        hint = "fetch BlazeFace, which finds masked faces, with: fermask download-detector"
+    elif detector in ("hybrid", "blazeface"):
+        hint = "try --detector cnn (slow), or --face-policy full_frame if the images are face crops"
+    else:
+        hint = "try the default --detector hybrid (finds masked faces), or --face-policy full_frame for face crops"
+    return f"no face found in {len(faceless)} of {n_images} image{'s' if n_images != 1 else ''}: {shown}; {hint}"
 
 
 def _plot_image(path: Path, preds: Any, plot_dir: Path, names: _Names) -> None:
