@@ -1,6 +1,7 @@
 """Cover the lower face with things fermask's mask renderer did not draw.
 
-Models adapted to masks (``benchmarks/bench_adapt.py``) are measured on
+Models adapted to masks (``benchmarks/bench_adapt.py``) and the mask-presence
+classifier (``recipes/build_mask_presence.py``) are measured on
 masks that fermask draws and, apart, on masks it did not: this module draws
 those, with PIL only, from the 68 landmarks of the unmasked face. It shares
 no code with ``fermask.masks``. Kinds:
