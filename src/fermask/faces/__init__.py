@@ -24,8 +24,10 @@ The package is one job per module: ``_face`` (the ``Face`` record and
 the index ranges of the 68-point scheme), ``_model_files`` (where the dlib
 model files are looked for, and the landmark model's download),
 ``_dlib_models`` (the dlib models loaded in this process, shared by every
-analyzer, and the pool of HOG detectors) and ``_analyzer`` (the face finder:
-``FaceOptions`` and ``FaceAnalyzer``). This module keeps the
+analyzer, and the pool of HOG detectors), ``_analyzer`` (the face finder:
+``FaceOptions`` and ``FaceAnalyzer``) and ``_presence`` (whether a face
+wears a mask: ``presence_crop``, the classifier's input, and
+``MaskPresence``, the shipped classifier on the TFLite seam). This module keeps the
 description above and the public names.
 """
 
@@ -48,6 +50,7 @@ from ._model_files import (
     find_cnn_detector_model,
     find_landmarks_model,
 )
+from ._presence import MASKED_THRESHOLD, MaskPresence, presence_crop
 
 __all__ = [
     "Face",
@@ -62,5 +65,8 @@ __all__ = [
     "cache_dir",
     "LANDMARKS_FILE",
     "LANDMARKS_SHA256",
+    "MaskPresence",
+    "presence_crop",
+    "MASKED_THRESHOLD",
 ]
 
