@@ -17,7 +17,7 @@ unmasked ("agreement"):
 
 - masked by fermask's renderer (a random built-in style, colour and pattern,
   with a seed that adaptation never uses);
-- covered by masks fermask did not draw (``occluders.py``: flat polygons of
+- covered by masks fermask did not draw (``recipes/occluders.py``: flat polygons of
   other shapes and textures, scarves, hands), one kind per face in turn;
 - unmasked (the student must keep the teacher's answers there).
 
@@ -34,7 +34,8 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the occluders (masks fermask does not draw) live in recipes/, shared with the mask-presence recipe
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"))
 
 import numpy as np
 

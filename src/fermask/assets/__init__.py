@@ -1,10 +1,16 @@
 """Files shipped with fermask, so examples, the demo and the docs run offline.
 
-One file ships today: ``astronaut.jpg``, a 512x512 colour portrait of
-astronaut Eileen Collins, a public-domain NASA photograph (NASA image
-GPN-2000-001177) as distributed with scikit-image (``skimage.data.astronaut()``),
-saved as JPEG. It holds one frontal face, which fermask's default detector
-finds, so ``fermask demo``, the examples and the figures in these docs use it.
+``astronaut.jpg`` is a 512x512 colour portrait of astronaut Eileen Collins,
+a public-domain NASA photograph (NASA image GPN-2000-001177) as distributed
+with scikit-image (``skimage.data.astronaut()``), saved as JPEG. It holds one
+frontal face, which fermask's default detector finds, so ``fermask demo``,
+the examples and the figures in these docs use it.
+
+``mask_presence.tflite`` is the mask-presence classifier
+(:class:`fermask.faces.MaskPresence`), built by
+``recipes/build_mask_presence.py`` from licence-clean faces (CC BY 4.0 and
+CC0); ``mask_presence.json`` beside it says how, on which files (with their
+sha256), with which citations, and how well it measured.
 
 Examples:
     >>> from fermask.assets import example_photo

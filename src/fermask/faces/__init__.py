@@ -40,7 +40,6 @@ from .._choices import Detector, Policy
 # 68 landmarks (JAW, MOUTH, ...) are importable from here, as they were before the split.
 from ._analyzer import DEFAULT_MIN_SCORE, FaceAnalyzer, FaceOptions
 from ._detector_files import DetectorFilesError, download_detector, find_detector_files
-from ._presence import MASKED_THRESHOLD, MaskPresence, presence_crop
 from ._face import EYEBROWS, JAW, LEFT_EYE, MOUTH, NOSE_BOTTOM, NOSE_BRIDGE, RIGHT_EYE, Face
 from ._model_files import (
     CNN_DETECTOR_FILE,
@@ -53,6 +52,7 @@ from ._model_files import (
     find_cnn_detector_model,
     find_landmarks_model,
 )
+from ._presence import MASKED_THRESHOLD, MaskPresence, presence_crop
 
 __all__ = [
     "Face",
