@@ -717,7 +717,7 @@ def test_the_architecture_page_names_only_what_exists() -> None:
         rel = code.removeprefix("fermask/")
         if code.startswith("."):  # .method() of some class
             ok = code[1:] in members
-        elif code.startswith("tests/"):
+        elif code.startswith(("tests/", "recipes/", "benchmarks/")):
             ok = (SRC.parent / code).is_file()
         elif code.endswith("/"):
             ok = rel in folders
