@@ -72,6 +72,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -330,13 +331,19 @@ def make_detectors(names: list[str], raw_blaze: Path | None, say: Callable[[str]
     for name in names:
         try:
             analyzer = FaceAnalyzer(detector=name)
-            analyzer.detect(np.zeros((64, 64, 3), np.uint8))  # loads its models now, outside the timing
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a fallback is reported below
+                analyzer.detect(np.zeros((64, 64, 3), np.uint8))  # loads its models now, outside the timing
         except InvalidChoiceError:
             say(f"note: FaceAnalyzer does not accept detector={name!r} yet; skipped")
             continue
         except Exception as exc:  # a model file missing, ...
             say(f"note: detector={name!r} fails to start ({type(exc).__name__}: {exc}); skipped")
             continue
+        runs = analyzer.config()["detector"]  # "hog" where "hybrid" fell back for want of BlazeFace's files
+        if runs != name:
+            say(f"note: detector={name!r} runs {runs!r} here (missing model files?); measured as {name}->{runs}")
+            name = f"{name}->{runs}"
         out[name] = lambda img, a=analyzer: [box for box, _ in a.detect(img)]
     if raw_blaze is not None:
         from fermask.faces._blazeface import BlazeFace
