@@ -476,9 +476,10 @@ def summarize(records: list[dict], name: str, variants: Variants) -> dict:
         "recall_by_group": by_group,
         "pasted_found": pasted,
         "extra_boxes": {"boxes": sum(r["extra"] for r in faces), "photos": len(faces)},
-        "false_boxes": {"boxes": sum(r["boxes"] for r in nonface), "photos_with_any": sum(r["boxes"] > 0 for r in nonface),
-                        "photos": len(nonface)},
-        "speed": {k: speed_of(mine, lambda r, k=k: k == "mixed" or r["speed"] == k) for k in ("640x480", "large", "mixed")},
+        "false_boxes": {"boxes": sum(r["boxes"] for r in nonface),
+                        "photos_with_any": sum(r["boxes"] > 0 for r in nonface), "photos": len(nonface)},
+        "speed": {k: speed_of(mine, lambda r, k=k: k == "mixed" or r["speed"] == k)
+                  for k in ("640x480", "large", "mixed")},
         "misses": misses,
     }
 
@@ -501,7 +502,8 @@ def recall_table(summary: dict[str, dict], variants: Variants) -> str:
     rows = []
     for name, s in summary.items():
         worst = min((s["recall"][v]["recall"] for v in styles if s["recall"][v]["recall"] is not None), default=None)
-        rows.append([name, *(pct(s["recall"][v]["recall"]) for v in variants.names()), pct(worst), pct(s["pooled"]["other"]["recall"])])
+        rows.append([name, *(pct(s["recall"][v]["recall"]) for v in variants.names()), pct(worst),
+                     pct(s["pooled"]["other"]["recall"])])
     totals = next(iter(summary.values()))["recall"] if summary else {}
     rows.append(["(faces)", *(str(totals[v]["total"]) for v in variants.names()), "", ""])
     return table(header, rows)
@@ -515,7 +517,8 @@ def speed_table(summary: dict[str, dict]) -> str:
     rows = []
     for name, s in summary.items():
         e, f = s["extra_boxes"], s["false_boxes"]
-        cells = [name, f"{100 * e['boxes'] / max(1, e['photos']):.1f}", f"{f['boxes']} ({f['photos_with_any']}/{f['photos']})"]
+        cells = [name, f"{100 * e['boxes'] / max(1, e['photos']):.1f}",
+                 f"{f['boxes']} ({f['photos_with_any']}/{f['photos']})"]
         for k in ("640x480", "large", "mixed"):
             mine, ref = s["speed"][k]["per_s"], hog.get(k, {}).get("per_s")
             cells += ["-" if mine is None else f"{mine:.1f}", "-" if not (mine and ref) else f"{mine / ref:.2f}"]
@@ -536,6 +539,19 @@ def width_table(summary: dict[str, dict]) -> str:
         p = s["pasted_found"]
         rows.append([name, "pasted, bare", *(f"{pct(p[b]['recall'])} ({p[b]['total']})" for b in names),
                      pct(p["all"]["recall"])])
+    return table(header, rows)
+
+
+def group_table(summary: dict[str, dict]) -> str:
+    """Recall by photo group (portraits, scenes of each size): bare / built-in styles / other masks."""
+    groups = ("portrait", *SCENES)
+    header = ["detector", *(f"{g} {k}" for g in groups for k in ("bare", "styles", "other"))]
+    rows = [[name, *(pct(s["recall_by_group"][k][g]["recall"]) for g in groups for k in ("bare", "styles", "other"))]
+            for name, s in summary.items()]
+    first = next(iter(summary.values()), None)
+    if first:
+        rows.append(["(faces)", *(str(first["recall_by_group"][k][g]["total"]) for g in groups
+                                  for k in ("bare", "styles", "other"))])
     return table(header, rows)
 
 
@@ -571,9 +587,12 @@ def context(detectors: list[str]) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=None,
-                        help="the licence-clean face photos (default: ../shared/faces, else shared/faces, else /work/shared/faces)")
-    parser.add_argument("--work", type=Path, default=None, help="where the photo set is built and cached (default: a temporary folder)")
-    parser.add_argument("--detectors", default="hog,blazeface,hybrid", help="comma-separated FaceAnalyzer detector names")
+                        help="the licence-clean face photos (default: the first of ../shared/faces, "
+                             "shared/faces and /work/shared/faces that exists)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="where the photo set is built and cached (default: a temporary folder)")
+    parser.add_argument("--detectors", default="hog,blazeface,hybrid",
+                        help="comma-separated FaceAnalyzer detector names (default: hog,blazeface,hybrid)")
     parser.add_argument("--raw-blaze", type=Path, default=None, metavar="DIR",
                         help="also time the BlazeFace .tflite models in DIR, called directly")
     parser.add_argument("--iou", type=float, default=0.3, help="IoU a box needs with a face to find it (default 0.3)")
@@ -610,12 +629,14 @@ def main(argv: list[str] | None = None) -> int:
             "photos": {g: sum(p.group == g for p in photos) for g in sorted({p.group for p in photos})},
             "faces_in_truth": sum(len(p.truth) for p in photos)}
     print(f"# Face detection on masked faces ({info['date']})\n")
-    print(f"fermask {info['fermask']} at {info['commit']}{' (uncommitted changes)' if info['uncommitted_changes'] else ''}; "
-          f"FaceAnalyzer accepts {', '.join(info['detectors_accepted'])}; {pinned}; IoU >= {args.iou}.")
+    dirty = " (uncommitted changes)" if info["uncommitted_changes"] else ""
+    print(f"fermask {info['fermask']} at {info['commit']}{dirty}; FaceAnalyzer accepts "
+          f"{', '.join(info['detectors_accepted'])}; {pinned}; IoU >= {args.iou}.")
     print(f"Photos: {info['photos']}; {info['faces_in_truth']} ground-truth (HOG) faces.\n")
     print("## Recall (%) of the faces HOG finds unmasked\n\n" + recall_table(summary, variants) + "\n")
     print("## False boxes and speed\n\n" + speed_table(summary) + "\n")
     print("## Recall (%) by face width (faces)\n\n" + width_table(summary) + "\n")
+    print("## Recall (%) by photo group\n\n" + group_table(summary) + "\n")
     if args.json:
         args.json.write_text(json.dumps({"context": info, "detectors": summary}, indent=1))
         say(f"wrote {args.json}")
