@@ -623,9 +623,10 @@ def main(argv: list[str] | None = None) -> int:
     variants = Variants()
     detectors = make_detectors([n.strip() for n in args.detectors.split(",") if n.strip()], args.raw_blaze, say)
     pinned = "not pinned" if args.no_pin else pin_one_core()
+    started = context(list(detectors))  # the fermask code measured is the one of the start
     records = measure(photos, detectors, variants, args.iou)
     summary = {name: summarize(records, name, variants) for name in detectors}
-    info = {**context(list(detectors)), "cpu": pinned, "iou": args.iou, "quick": args.quick,
+    info = {**started, "cpu": pinned, "iou": args.iou, "quick": args.quick,
             "photos": {g: sum(p.group == g for p in photos) for g in sorted({p.group for p in photos})},
             "faces_in_truth": sum(len(p.truth) for p in photos)}
     print(f"# Face detection on masked faces ({info['date']})\n")
