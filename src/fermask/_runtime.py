@@ -140,17 +140,27 @@ class TFLiteGraph:
         num_threads: Threads the interpreter may use (``None``: its default).
         name: What to call the model in messages (default: the file name).
         fix: What to tell the user when the file is not a usable model.
+        input_shape: Resize the input to this shape (for fully convolutional models).
 
     Raises:
         MissingDependencyError: Neither LiteRT nor TensorFlow is installed.
-        DataFormatError: The file is not a TFLite model, or its input is not one float32 tensor.
+        DataFormatError: The file is not a TFLite model, its input is not one
+            float32 tensor, or it cannot take ``input_shape``.
     """
 
     def __init__(self, path_or_bytes: str | os.PathLike[str] | bytes, *, num_threads: int | None = None,
-                 name: str | None = None, fix: str = "fetch the file again") -> None:
+                 name: str | None = None, fix: str = "fetch the file again",
+                 input_shape: tuple[int, ...] | None = None) -> None:
         content, self.name = _read_model(path_or_bytes, name)
         self._interp = _load_interpreter(content, self.name, num_threads, fix)
         ins = self._interp.get_input_details()
+        if input_shape is not None and len(ins) == 1 and tuple(int(v) for v in ins[0]["shape"]) != tuple(input_shape):
+            try:
+                self._interp.resize_tensor_input(ins[0]["index"], list(input_shape), strict=False)
+                self._interp.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise DataFormatError(f"{self.name} cannot take an input of shape {tuple(input_shape)} ({exc})") from None
+            ins = self._interp.get_input_details()
         if len(ins) != 1 or np.dtype(ins[0]["dtype"]) != np.float32:
             raise DataFormatError(f"{self.name} does not take one float32 input; {fix}")
         self._in = ins[0]

@@ -38,20 +38,23 @@ class BlazeModelSpec:
     """The layout of one BlazeFace model file.
 
     Attributes:
-        size: Side of the square input, in pixels.
-        grids: ``(cells per side, anchors per cell)`` of each anchor layer, in output order.
+        size: Side of the model's own square input, in pixels.
+        strides: ``(stride in pixels, anchors per cell)`` of each anchor layer, in output order.
         min_score: MediaPipe's detection threshold for this model.
+        resizable: Whether the input may take another size (the model is fully
+            convolutional; the short-range one is, the full-range one is not).
     """
 
     size: int
-    grids: tuple[tuple[int, int], ...]
+    strides: tuple[tuple[int, int], ...]
     min_score: float
+    resizable: bool
 
 
 #: The two BlazeFace models: ``short`` (faces within about 2 m) and ``full`` (faces small in the picture).
 BLAZE_MODELS: dict[str, BlazeModelSpec] = {
-    "short": BlazeModelSpec(128, ((16, 2), (8, 6)), 0.5),
-    "full": BlazeModelSpec(192, ((48, 1),), 0.6),
+    "short": BlazeModelSpec(128, ((8, 2), (16, 6)), 0.5, True),
+    "full": BlazeModelSpec(192, ((4, 1),), 0.6, False),
 }
 
 NMS_IOU = 0.3
@@ -72,12 +75,13 @@ class BlazeBox(NamedTuple):
     keypoints: np.ndarray
 
 
-def _anchors(spec: BlazeModelSpec) -> np.ndarray:
-    """Anchor centres ``(n, 2)`` as fractions of the input side."""
+def _anchors(spec: BlazeModelSpec, height: int, width: int) -> np.ndarray:
+    """Anchor centres ``(n, 2)`` as ``(x, y)`` fractions of an input of ``height`` x ``width`` px."""
     parts = []
-    for cells, per_cell in spec.grids:
-        centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        xs, ys = np.meshgrid(centres, centres)
+    for stride, per_cell in spec.strides:
+        rows, cols = height // stride, width // stride
+        xs, ys = np.meshgrid((np.arange(cols, dtype=np.float32) + 0.5) / cols,
+                             (np.arange(rows, dtype=np.float32) + 0.5) / rows)
         grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
         parts.append(np.repeat(grid, per_cell, axis=0))
     return np.concatenate(parts)
@@ -138,9 +142,13 @@ class BlazeFace:
         model_file: The ``.tflite`` file.
         kind: ``"short"`` or ``"full"`` (see :data:`BLAZE_MODELS`).
         num_threads: Interpreter threads (``None``: the runtime's default).
+        input_size: ``(height, width)`` of the input, multiples of 16, for the
+            short-range model (fully convolutional: a larger input finds
+            smaller faces, each 14-64 px of the input as on its own 128 px
+            input); default the model's own square.
 
     Raises:
-        DataFormatError: The file is not this BlazeFace model.
+        DataFormatError: The file is not this BlazeFace model, or it cannot take ``input_size``.
 
     Examples:
         >>> detector = BlazeFace("face_detection_short_range.tflite", "short")  # doctest: +SKIP
@@ -149,47 +157,59 @@ class BlazeFace:
     """
 
     def __init__(self, model_file: str | os.PathLike[str], kind: str = "short", *,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, input_size: tuple[int, int] | None = None) -> None:
         from ..errors import DataFormatError
 
         self.kind = kind
         self.spec = BLAZE_MODELS[kind]
+        own = (self.spec.size, self.spec.size)
+        self.input_size = own if input_size is None else (int(input_size[0]), int(input_size[1]))
+        if self.input_size != own and (not self.spec.resizable or min(self.input_size) < 16
+                                       or any(v % 16 for v in self.input_size)):
+            raise DataFormatError(f"the {kind}-range BlazeFace model cannot take an input of {self.input_size}")
         fix = "fetch it again with: fermask download-detector --force"
-        self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=f"the BlazeFace model '{model_file}'",
-                                 fix=fix)
-        self.anchors = _anchors(self.spec)
-        size = self.spec.size
-        if self.graph.input_shape != (1, size, size, 3):
+        name = f"the BlazeFace model '{model_file}'"
+        self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=name, fix=fix)
+        if self.graph.input_shape != (1, *own, 3):
             raise DataFormatError(
                 f"{self.graph.name} takes {self.graph.input_shape}, not the {kind}-range BlazeFace input "
-                f"(1, {size}, {size}, 3); {fix}"
+                f"(1, {own[0]}, {own[1]}, 3); {fix}"
             )
+        if self.input_size != own:
+            self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=name, fix=fix,
+                                     input_shape=(1, *self.input_size, 3))
+        self.anchors = _anchors(self.spec, *self.input_size)
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
         """The model input and how to map its pixels back: ``(input, scale, pad_x, pad_y)``."""
-        size = self.spec.size
+        ih, iw = self.input_size
         h, w = rgb.shape[:2]
-        scale = size / max(h, w)
-        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        scale = min(ih / h, iw / w)
+        nh, nw = min(ih, max(1, round(h * scale))), min(iw, max(1, round(w * scale)))
         small = fit_image(rgb, (nh, nw), fast=True)
-        canvas = np.zeros((size, size, 3), np.float32)
-        py, px = (size - nh) // 2, (size - nw) // 2
+        canvas = np.zeros((ih, iw, 3), np.float32)
+        py, px = (ih - nh) // 2, (iw - nw) // 2
         canvas[py : py + nh, px : px + nw] = small.astype(np.float32) / 127.5 - 1.0
         return canvas[None], scale, float(px), float(py)
 
-    def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every anchor's decoded box ``(n, 4)``, key points ``(n, 6, 2)`` and score ``(n,)``, in picture pixels."""
+    def raw(self, image: np.ndarray, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The decoded box ``(n, 4)``, key points ``(n, 6, 2)`` and score ``(n,)`` of every anchor scoring at
+        least ``min_score``, in picture pixels."""
         rgb = to_rgb(image)
         x, scale, px, py = self._letterbox(rgb)
         outs = self.graph(x)
         reg, cls = (outs[0], outs[1]) if outs[0].shape[-1] == 16 else (outs[1], outs[0])
-        reg = reg.reshape(-1, 16) / self.spec.size
         logits = np.clip(cls.reshape(-1).astype(np.float64), -100.0, 100.0)
         scores = 1.0 / (1.0 + np.exp(-logits))
-        centre = reg[:, 0:2] + self.anchors
+        keep = scores >= min_score
+        scores, anchors = scores[keep], self.anchors[keep]
+        ih, iw = self.input_size
+        frac = np.tile(np.array([iw, ih], np.float32), 8)
+        reg = reg.reshape(-1, 16)[keep] / frac  # pixels of the input -> fractions of its width and height
+        centre = reg[:, 0:2] + anchors
         half = reg[:, 2:4] / 2
-        boxes = np.concatenate([centre - half, centre + half], axis=1) * self.spec.size
-        kps = (reg[:, 4:16].reshape(-1, 6, 2) + self.anchors[:, None, :]) * self.spec.size
+        boxes = np.concatenate([centre - half, centre + half], axis=1) * frac[:4]
+        kps = (reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]) * frac[:2]
         shift = np.array([px, py], np.float32)
         boxes = (boxes - np.tile(shift, 2)) / scale
         kps = (kps - shift) / scale
@@ -202,9 +222,8 @@ class BlazeFace:
             image: ``(H, W)`` or ``(H, W, 3)`` ``uint8`` array.
             min_score: Keep detections scoring at least this (default: MediaPipe's threshold for the model).
         """
-        boxes, kps, scores = self.raw(image)
-        keep = scores >= (self.spec.min_score if min_score is None else min_score)
-        merged = weighted_nms(boxes[keep], kps[keep], scores[keep])
+        boxes, kps, scores = self.raw(image, self.spec.min_score if min_score is None else min_score)
+        merged = weighted_nms(boxes, kps, scores)
         return [BlazeBox(tuple(float(v) for v in b), s, k) for b, s, k in merged]  # type: ignore[arg-type]
 
     def __repr__(self) -> str:

@@ -1,24 +1,30 @@
 """The ``blazeface`` and ``hybrid`` detectors: BlazeFace alone, and BlazeFace combined with dlib's HOG.
 
-dlib's HOG detector misses many masked faces (it looks for a frontal face's
-gradients, mouth included) and is slow on large photos; BlazeFace finds
-most masked faces and costs about the same at any photo size, but misses
-some faces HOG finds. ``hybrid`` takes the union, each part where it is
-cheap (the figures are in the prediction guide, from
+dlib's HOG detector misses most masked faces (it looks for a whole frontal
+face's gradients, mouth included) and is slow on large photos; BlazeFace
+finds most masked faces at a cost that barely grows with the photo, but
+misses some faces HOG finds. ``hybrid`` takes the union, each part where it
+is cheap (figures in the prediction guide, from
 ``benchmarks/bench_detection.py``):
 
-1. BlazeFace's full-range model on the whole photo, and on 2x2 overlapping
-   tiles of photos over :data:`TILE_FROM` px (small faces in big photos);
-   the short-range model on the whole photo (faces that fill it).
-2. HOG on a copy whose longer side is at most :data:`HOG_SIDE` px (the whole
-   photo when it is smaller, upsampled as ``FaceAnalyzer`` does), with its
-   threshold lowered to :data:`WEAK_HOG`; a candidate under the analyzer's
-   ``min_score`` is kept only when BlazeFace's short-range model, run on
-   its crop, agrees (score at least :data:`VERIFY_SCORE`).
-3. BlazeFace boxes are moved onto dlib's box convention (measured on the
+1. BlazeFace's short-range model (fully convolutional) reads the photo at
+   several sizes, a pyramid: longer side 128 px, then :data:`LEVEL_STEP`
+   times larger, up to the size where a face of :data:`SMALLEST_FACE` px
+   covers :data:`MASKED_FACE_INPUT` px of the input (at most
+   :data:`LARGEST_LEVEL`); each level finds faces of about 24-64 px of its
+   input, so together they cover faces from :data:`SMALLEST_FACE` px to the
+   whole photo. The full-range model reads the photo once more.
+2. A BlazeFace face scoring under :data:`SURE_SCORE` is kept only when the
+   short-range model, run again on its crop, scores it at least
+   :data:`VERIFY_SCORE` (most false boxes on photos without faces go here).
+3. HOG reads a copy at most :data:`HOG_SIDE` px on its longer side (the
+   photo itself when smaller), threshold lowered to :data:`WEAK_HOG`; a
+   candidate under the analyzer's ``min_score`` is kept only when BlazeFace
+   confirms it on its crop.
+4. BlazeFace boxes are moved onto dlib's box convention (measured on the
    licence-clean faces: the same centre, 0.92x or 0.88x the side), so the
-   68 landmarks are placed as they are on HOG boxes; a BlazeFace box that
-   overlaps a HOG box (IoU above 0.3) gives way to it.
+   68 landmarks are placed as on HOG boxes; a BlazeFace box overlapping a
+   HOG box (IoU above 0.3) gives way to it.
 """
 
 from __future__ import annotations
@@ -30,26 +36,30 @@ from pathlib import Path
 import numpy as np
 
 from .._image import crop_face, fit_image, to_gray, to_rgb
-from ._blazeface import BlazeFace, BlazeBox, _iou
+from ._blazeface import BLAZE_MODELS, BlazeBox, BlazeFace, _iou
 from ._detector_files import find_detector_files
 
-__all__ = ["BlazeDetector", "Detection", "HOG_SIDE", "TILE_FROM", "WEAK_HOG", "VERIFY_SCORE"]
+__all__ = ["BlazeDetector", "Detection", "HOG_SIDE", "SMALLEST_FACE", "WEAK_HOG", "VERIFY_SCORE"]
 
 Detection = tuple[tuple[int, int, int, int], "float | None"]
 HogRun = Callable[[np.ndarray, int, float], list[tuple[tuple[int, int, int, int], float]]]
 
 #: HOG runs on a copy whose longer side is at most this many pixels.
 HOG_SIDE = 480
-#: Photos whose longer side is at least this many pixels are also searched in 2x2 tiles.
-TILE_FROM = 1000
-#: Tiles are about this many pixels on their longer side.
-TILE_SIDE = 800
+#: The short-range passes reach down to faces this many pixels wide (HOG's own window is 80 px).
+SMALLEST_FACE = 48
+#: A masked face needs about this many pixels in the short-range model's input to be found (a bare one 14).
+MASKED_FACE_INPUT = 24
+#: Each short-range level is this many times the one before (one level finds faces of 24 to 64 px of its input).
+LEVEL_STEP = 2.5
+#: The largest short-range input's longer side (cost grows with its area: 19 ms at 512x512 on one core).
+LARGEST_LEVEL = 512
 #: BlazeFace's whole-photo pass reads a copy at most this many pixels on its longer side (its input is 128 or 192).
 BLAZE_SIDE = 640
 #: HOG candidates down to this score are considered; those under ``min_score`` need BlazeFace's agreement.
 WEAK_HOG = -0.8
 #: BlazeFace's short-range score on a weak HOG candidate's crop that confirms it.
-VERIFY_SCORE = 0.7
+VERIFY_SCORE = 0.75
 #: BlazeFace boxes scoring under this are kept only when the short-range model confirms them on their crop.
 SURE_SCORE = 0.75
 #: The BlazeFace threshold per model (MediaPipe's own: 0.5 and 0.6).
@@ -86,13 +96,22 @@ def _round(box: tuple[float, ...]) -> tuple[int, int, int, int]:
     return (int(round(box[0])), int(round(box[1])), int(round(box[2])), int(round(box[3])))
 
 
-def _tiles(h: int, w: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping tiles about :data:`TILE_SIDE` px on their longer side, as ``(left, top, right, bottom)``."""
-    n = max(2, round(max(h, w) / TILE_SIDE * 1.25))
-    tw, th = int(w / n * 1.25), int(h / n * 1.25)
-    xs = np.linspace(0, w - tw, n).round().astype(int)
-    ys = np.linspace(0, h - th, n).round().astype(int)
-    return [(int(x), int(y), int(x) + tw, int(y) + th) for y in ys for x in xs]
+def _levels(h: int, w: int) -> list[tuple[int, int]]:
+    """The input sizes of the short-range passes over a ``h`` x ``w`` photo, smallest first.
+
+    Each is the photo's shape at a longer side of 128 px, then :data:`LEVEL_STEP`
+    times the one before (whole multiples of 16), up to the first that shows a face of
+    :data:`SMALLEST_FACE` px at :data:`MASKED_FACE_INPUT` px, and at most
+    :data:`LARGEST_LEVEL`.
+    """
+    long_side = max(h, w)
+    need = min(LARGEST_LEVEL, int(np.ceil(MASKED_FACE_INPUT * long_side / SMALLEST_FACE / 64)) * 64)
+    sizes, side = [], 128
+    while True:
+        sizes.append((max(16, round(side * h / long_side / 16) * 16), max(16, round(side * w / long_side / 16) * 16)))
+        if side * 1.25 >= need:  # the last level is close enough to what is needed
+            return sizes
+        side = min(int(side * LEVEL_STEP) // 16 * 16, need)
 
 
 class BlazeDetector:
@@ -107,13 +126,15 @@ class BlazeDetector:
     """
 
     def __init__(self, folder: str | Path | None = None) -> None:
-        files = find_detector_files(folder)
-        self.short = BlazeFace(files["short"], "short", num_threads=1)
-        self.full = BlazeFace(files["full"], "full", num_threads=1)
+        self._files = find_detector_files(folder)
+        self.short = BlazeFace(self._files["short"], "short", num_threads=1)
+        self.full = BlazeFace(self._files["full"], "full", num_threads=1)
+        self._short: dict[tuple[int, int], BlazeFace] = {(128, 128): self.short}
+        self._lock = threading.Lock()
 
     def blaze(self, rgb: np.ndarray, shrunk: tuple[np.ndarray, float] | None = None
               ) -> list[tuple[tuple[float, float, float, float], float]]:
-        """BlazeFace's faces (full range whole and tiled, short range whole) in dlib's box convention, merged.
+        """BlazeFace's faces (full range whole, short range at each level) in dlib's box convention, merged.
 
         Args:
             rgb: The picture.
@@ -121,27 +142,51 @@ class BlazeDetector:
         """
         h, w = rgb.shape[:2]
         small, factor = shrunk if shrunk is not None else _shrunk(rgb, BLAZE_SIDE)
-        found = [(_scaled(_to_dlib(b, "full"), factor), b.score) for b in self.full(small, BLAZE_SCORE["full"])]
-        found += [(_scaled(_to_dlib(b, "short"), factor), b.score) for b in self.short(small, BLAZE_SCORE["short"])]
-        if max(h, w) >= TILE_FROM:
-            for left, top, right, bottom in _tiles(h, w):
-                for b in self.full(rgb[top:bottom, left:right], BLAZE_SCORE["full"]):
-                    l, t, r, bt = _to_dlib(b, "full")
-                    found.append(((l + left, t + top, r + left, bt + top), b.score))
+        found: list[tuple[tuple[float, float, float, float], float]] = []
+        image, image_factor = small, factor
+        full_from = (small, factor)  # the full-range model reads the smallest level picture of 192 px or more
+        for size in reversed(_levels(h, w)):  # largest first: each level's picture is shrunk from the one before
+            source, source_factor = (rgb, 1.0) if max(size) > max(small.shape[:2]) else (image, image_factor)
+            scale = min(size[0] / source.shape[0], size[1] / source.shape[1], 1.0)
+            image = fit_image(source, (max(1, round(source.shape[0] * scale)), max(1, round(source.shape[1] * scale))),
+                              fast=True)
+            image_factor = source_factor * source.shape[1] / image.shape[1]
+            for b in self._short_at(size)(image, BLAZE_SCORE["short"]):
+                found.append((_scaled(_to_dlib(b, "short"), image_factor), b.score))
+            if max(image.shape[:2]) >= BLAZE_MODELS["full"].size:
+                full_from = (image, image_factor)
+        for b in self.full(full_from[0], BLAZE_SCORE["full"]):
+            found.append((_scaled(_to_dlib(b, "full"), full_from[1]), b.score))
         return _merge([], found)
+
+    def _short_at(self, size: tuple[int, int]) -> BlazeFace:
+        """The short-range model with an input of ``size`` (made once per size)."""
+        with self._lock:
+            model = self._short.get(size)
+            if model is None:
+                model = self._short[size] = BlazeFace(self._files["short"], "short", num_threads=1, input_size=size)
+            return model
 
     def sure(self, image: np.ndarray, shrunk: tuple[np.ndarray, float] | None = None
              ) -> list[tuple[tuple[float, float, float, float], float]]:
         """:meth:`blaze`'s faces that score at least :data:`SURE_SCORE` or that the short-range model confirms."""
         rgb = to_rgb(image)
-        return [(b, s) for b, s in self.blaze(rgb, shrunk) if s >= SURE_SCORE or self._confirmed(rgb, b)]
+        shrunk = shrunk if shrunk is not None else _shrunk(rgb, BLAZE_SIDE)
+        return [(b, s) for b, s in self.blaze(rgb, shrunk) if s >= SURE_SCORE or self._confirmed(rgb, b, shrunk)]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """The ``blazeface`` detector: :meth:`sure`'s faces with whole-pixel boxes."""
         return [(_round(box), score) for box, score in self.sure(image)]
 
-    def verify(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
-        """BlazeFace's short-range score for a face in this box (the best box near its centre), 0 if none."""
+    def verify(self, rgb: np.ndarray, box: tuple[int, int, int, int],
+               shrunk: tuple[np.ndarray, float] | None = None) -> float:
+        """BlazeFace's short-range score for a face in this box (the best box near its centre), 0 if none.
+
+        The crop is cut from ``shrunk`` (a smaller copy and its factor) where
+        the face keeps at least 48 px there, else from ``rgb``.
+        """
+        if shrunk is not None and shrunk[1] > 1.0 and (box[2] - box[0]) / shrunk[1] >= 48:
+            rgb, box = shrunk[0], _round(_scaled(box, 1.0 / shrunk[1]))
         crop = crop_face(rgb, box, 0.5)
         crop, _ = _shrunk(crop, 256)
         size = crop.shape[0]
@@ -172,11 +217,12 @@ class BlazeDetector:
             full_box = (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)
             (strong if score >= min_score else weak).append((full_box, float(score)))
         kept = _merge(strong, self.sure(rgb, shrunk))
-        merged = _merge(kept, [(b, s) for b, s in weak if self._confirmed(rgb, b)])
+        merged = _merge(kept, [(b, s) for b, s in weak if self._confirmed(rgb, b, shrunk)])
         return [(_round(box), score) for box, score in merged]
 
-    def _confirmed(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> bool:
-        return self.verify(rgb, _round(box)) >= VERIFY_SCORE
+    def _confirmed(self, rgb: np.ndarray, box: tuple[float, float, float, float],
+                   shrunk: tuple[np.ndarray, float] | None = None) -> bool:
+        return self.verify(rgb, _round(box), shrunk) >= VERIFY_SCORE
 
 
 def _merge(first: list[tuple[tuple[float, float, float, float], float]],
