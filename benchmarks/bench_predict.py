@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_predict.py                 # everything
     python benchmarks/bench_predict.py --skip-fer      # no peer comparison
     python benchmarks/bench_predict.py --skip-detection
+    python benchmarks/bench_predict.py --skip-detection --photos ../shared/faces /tmp/detbench/set-full-0 --limit 60
 
 The peer is installed only for this benchmark, never as a fermask dependency::
 
@@ -57,6 +58,20 @@ def astronaut_variants() -> list[np.ndarray]:
         out.append(np.ascontiguousarray(base[:400, 50:450]))
         out.append(np.asarray(Image.fromarray(np.ascontiguousarray(base)).rotate(8, fillcolor=(128, 128, 128))))
     return out
+
+
+def read_photos(sources: list[str], limit: int | None) -> list[np.ndarray]:
+    """Every image in the given files and folders (recursively, sorted; every ``k``-th to keep ``limit``), RGB."""
+    from pathlib import Path
+
+    paths: list[Path] = []
+    for src in sources:
+        p = Path(src)
+        found = sorted(q for q in p.rglob("*") if q.suffix.lower() in (".jpg", ".jpeg", ".png")) if p.is_dir() else [p]
+        if limit and len(found) > limit:
+            found = found[:: -(-len(found) // limit)]
+        paths += found
+    return [np.asarray(Image.open(q).convert("RGB")) for q in paths]
 
 
 def group_photos(variants: list[np.ndarray], n: int = 6) -> list[np.ndarray]:
@@ -132,13 +147,20 @@ def bench_speed(args: argparse.Namespace) -> None:
     import fermask
     from fermask.predictor import Predictor
 
-    variants = astronaut_variants()
-    photos = variants + group_photos(variants)
-    singles = variants[:6]
-    print(f"photos: {len(photos)} ({len(variants)} single-face, {len(photos) - len(variants)} with 4 faces)")
+    if args.photos:
+        photos = read_photos(args.photos, args.limit)
+        singles = photos[:6]
+        sizes = sorted(max(p.shape[:2]) for p in photos)
+        print(f"photos: {len(photos)} from {', '.join(args.photos)} (longer side {sizes[0]}-{sizes[-1]} px, "
+              f"median {sizes[len(sizes) // 2]})")
+    else:
+        variants = astronaut_variants()
+        photos = variants + group_photos(variants)
+        singles = variants[:6]
+        print(f"photos: {len(photos)} ({len(variants)} single-face, {len(photos) - len(variants)} with 4 faces)")
     rows = []
     shallow = fermask.create_model("shallow_cnn")
-    rows.append(("fermask predict_many, shallow_cnn 48x48 (HOG)", time_fermask(Predictor(shallow), photos, singles, args.repeats)))
+    rows.append(("fermask predict_many, shallow_cnn 48x48 (hybrid)", time_fermask(Predictor(shallow), photos, singles, args.repeats)))
     fer_dir = None
     if not args.skip_fer:
         try:
@@ -150,12 +172,15 @@ def bench_speed(args: argparse.Namespace) -> None:
             print("fer is not importable: skipping the peer (see this script's docstring to install it)")
     if fer_dir:
         pre = pretrained_predictor(fer_dir)
-        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many (HOG, default threads)',
+        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many (hybrid, default threads)',
                      time_fermask(pre, photos, singles, args.repeats)))
         rows.append(("fer FER().detect_emotions (default: TFLite)", time_fer(photos, singles, args.repeats, True)))
         rows.append(("fer FER(use_tflite=False).detect_emotions", time_fer(photos, singles, args.repeats, False)))
-        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many(workers=1) (HOG)',
+        rows.append(('fermask Predictor.load("fer-mini-xception").predict_many(workers=1) (hybrid)',
                      time_fermask(pre, photos, singles, args.repeats, workers=1)))
+        hog = Predictor.load("fer-mini-xception", detector="hog")
+        rows.append(('fermask Predictor.load("fer-mini-xception", detector="hog").predict_many (default threads)',
+                     time_fermask(hog, photos, singles, args.repeats)))
     print()
     print("| pipeline | faces found | total s | faces/s | photos/s | median latency per photo (ms) |")
     print("|---|---|---|---|---|---|")
@@ -241,6 +266,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--astronaut-n", type=int, default=6, help="detection: astronaut variants used")
     parser.add_argument("--lfw-n", type=int, default=30, help="detection: LFW faces used")
+    parser.add_argument("--photos", nargs="+", metavar="PATH",
+                        help="speed: these photos (files or folders, searched recursively) instead of the astronaut set")
+    parser.add_argument("--limit", type=int, default=None, help="speed: at most this many photos per folder")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, no GPU used")
     import tensorflow as tf
