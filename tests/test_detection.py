@@ -224,3 +224,24 @@ def test_predict_names_the_images_without_a_face_and_what_to_try(
     assert note and note[0].startswith(f"no face found in 1 of 2 images: {tmp_path / 'wall.png'}; try ")
     assert main(["predict", str(tmp_path / "wall.png"), "--model", str(tiny), "--detector", "hog", "-q"]) == 0
     assert "no face found in" not in capsys.readouterr().err  # --quiet keeps stderr for errors only
+
+
+def test_detections_need_key_points_laid_out_as_on_a_face() -> None:
+    from fermask.faces._blazeface import BlazeBox
+    from fermask.faces._hybrid import plausible
+
+    face = np.array([[30, 30], [70, 30], [50, 50], [50, 70], [10, 35], [90, 35]], float)  # eyes, nose, mouth, ears
+    box = (0.0, 0.0, 100.0, 100.0)
+    assert plausible(BlazeBox(box, 0.9, face))
+    turn = np.deg2rad(25)
+    rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    assert plausible(BlazeBox(box, 0.9, (face - 50) @ rot.T + 50))  # a tilted head
+    upside = face.copy()
+    upside[2, 1] = 10  # the nose above the eyes
+    assert not plausible(BlazeBox(box, 0.9, upside))
+    squeezed = face.copy()
+    squeezed[1, 0] = 35  # eyes 5 % of the box apart
+    assert not plausible(BlazeBox(box, 0.9, squeezed))
+    mouth_up = face.copy()
+    mouth_up[3, 1] = 45  # the mouth above the nose
+    assert not plausible(BlazeBox(box, 0.9, mouth_up))
