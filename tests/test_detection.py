@@ -245,3 +245,12 @@ def test_detections_need_key_points_laid_out_as_on_a_face() -> None:
     mouth_up = face.copy()
     mouth_up[3, 1] = 45  # the mouth above the nose
     assert not plausible(BlazeBox(box, 0.9, mouth_up))
+
+
+def test_face_crops_are_searched_by_hog_as_before(astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fermask._image import fit_image
+
+    crop = fit_image(astronaut[60:200, 150:300], (48, 48), "grayscale")
+    analyzer = FaceAnalyzer()
+    monkeypatch.setattr(analyzer, "blaze_detector", lambda: pytest.fail("BlazeFace ran on a 48 px crop"))
+    assert [f.box for f in analyzer.find(crop)] == [f.box for f in FaceAnalyzer(detector="hog").find(crop)]

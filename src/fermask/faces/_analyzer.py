@@ -115,6 +115,8 @@ class FaceAnalyzer:
             nothing). BlazeFace's files are fetched by ``fermask
             download-detector``; without them ``"hybrid"`` warns once and runs
             HOG alone, and ``"blazeface"`` raises :class:`DetectorFilesError`.
+            ``"hybrid"`` searches images no larger than ``crop_max_side``
+            (face crops, such as FER2013's) with HOG alone, as before.
         upsample: Times the image is doubled before detection; ``None`` picks
             1 for images under 400 px on their longer side, else 0.
         crop_max_side: Under ``face_policy="auto"``, images whose sides are all at
@@ -270,7 +272,9 @@ class FaceAnalyzer:
         assert picture is not None
         up = self._upsample_for(picture)
         found: list[tuple[tuple[int, int, int, int], float | None]] = []
-        blaze = self.blaze_detector() if self.detector in ("hybrid", "blazeface") else None
+        crop_sized = max(picture.shape[:2]) <= self.crop_max_side
+        wants_blaze = self.detector == "blazeface" or (self.detector == "hybrid" and not crop_sized)
+        blaze = self.blaze_detector() if wants_blaze else None  # face crops (FER2013's 48 px): HOG, as before
         if blaze is not None and self.detector == "hybrid":
             return blaze.hybrid(picture, self._hog, up, self.min_score)
         if blaze is not None:
