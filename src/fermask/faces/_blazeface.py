@@ -192,16 +192,16 @@ class BlazeFace:
         canvas[py : py + nh, px : px + nw] = small.astype(np.float32) / 127.5 - 1.0
         return canvas[None], scale, float(px), float(py)
 
-    def raw(self, image: np.ndarray, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The decoded box ``(n, 4)``, key points ``(n, 6, 2)`` and score ``(n,)`` of every anchor scoring at
-        least ``min_score``, in picture pixels."""
+    def raw(self, image: np.ndarray, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The decoded box ``(n, 4)``, key points ``(n, 6, 2)`` and probability ``(n,)`` of every anchor whose
+        probability is at least ``threshold``, in picture pixels."""
         rgb = to_rgb(image)
         x, scale, px, py = self._letterbox(rgb)
         outs = self.graph(x)
         reg, cls = (outs[0], outs[1]) if outs[0].shape[-1] == 16 else (outs[1], outs[0])
         logits = np.clip(cls.reshape(-1).astype(np.float64), -100.0, 100.0)
         scores = 1.0 / (1.0 + np.exp(-logits))
-        keep = scores >= min_score
+        keep = scores >= threshold
         scores, anchors = scores[keep], self.anchors[keep]
         ih, iw = self.input_size
         frac = np.tile(np.array([iw, ih], np.float32), 8)
