@@ -176,16 +176,27 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def final_model(args: argparse.Namespace, ctx: dict[str, Any], setting: mt.Setting) -> dict[str, str]:
-    """Train on every face with ``setting``; write ``model.h5`` and ``model.tflite``; their sha256."""
-    from fermask.convert import to_tflite
+    """Train on every face with ``setting``; write ``model.h5`` and ``model.tflite``; their sha256.
 
+    Both hold the teacher's own layers (the trained weights copied back from
+    the trainable copy), taking 0-255 pixels: ``model.tflite`` is float32.
+    """
+    import contextlib
+    import io
+
+    from fermask._tf import keras_module, tf_module
+
+    keras, tf = keras_module(), tf_module()
     rows = np.arange(len(ctx["faces"]))
     student = mt.train_student(ctx["teacher"], ctx["views"], ctx["probs"], rows, setting, args.seed, not args.quiet)
+    plain = keras.models.clone_model(ctx["teacher"])
+    plain.set_weights(student.get_weights())
     h5 = args.out / "model.h5"
-    student.save(h5)
+    plain.save(h5)
     tfl = args.out / "model.tflite"
-    tfl.write_bytes(to_tflite(student))
-    agree = float((mt.predict(student, ctx["faces"].bare).argmax(1) == ctx["probs"].argmax(1)).mean())
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its temporary folder
+        tfl.write_bytes(bytes(tf.lite.TFLiteConverter.from_keras_model(plain).convert()))
+    agree = float((mt.predict(plain, ctx["faces"].bare).argmax(1) == ctx["probs"].argmax(1)).mean())
     _say(args, f"final model: bare agreement with the teacher on its own training faces {agree:.1%}")
     return {"model.h5": _sha256(h5), "model.tflite": _sha256(tfl)}
 
@@ -214,16 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     report["training_files"] = {f: _sha256(args.faces / f) for f in faces.files}
     prov = args.faces / "provenance.csv"
     report["provenance_sha256"] = _sha256(prov) if prov.is_file() else None
+    table = markdown_table(cv)
+    (args.out / "report.md").write_text(table + "\n")
+    plot_all(cv, args.plots or args.out)
+    _say(args, table)
+    (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")  # kept if the final model fails
     if not args.no_final:
         setting = grid[Counter(cv["chosen_index"]).most_common(1)[0][0]]
         report["final_setting"] = setting.to_dict()
         report["final_files"] = final_model(args, ctx, setting)
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    table = markdown_table(cv)
-    (args.out / "report.md").write_text(table + "\n")
-    plot_all(cv, args.plots or args.out)
-    _say(args, table)
     _say(args, f"wall time {report['wall_seconds']:.0f} s; wrote {args.out / 'report.json'}")
     return 0
 
