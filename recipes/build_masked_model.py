@@ -196,9 +196,56 @@ def final_model(args: argparse.Namespace, ctx: dict[str, Any], setting: mt.Setti
     tfl = args.out / "model.tflite"
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its temporary folder
         tfl.write_bytes(bytes(tf.lite.TFLiteConverter.from_keras_model(plain).convert()))
+    from fermask._runtime import TFLiteModel
+
     agree = float((mt.predict(plain, ctx["faces"].bare).argmax(1) == ctx["probs"].argmax(1)).mean())
     _say(args, f"final model: bare agreement with the teacher on its own training faces {agree:.1%}")
-    return {"model.h5": _sha256(h5), "model.tflite": _sha256(tfl)}
+    faces = np.concatenate([ctx["faces"].bare, *ctx["sets"].values()]).astype(np.float32)[..., None]
+    lite = TFLiteModel(tfl.read_bytes())
+    same = int((lite.predict(faces, batch_size=128).argmax(1) == plain.predict(faces, batch_size=128, verbose=0).argmax(1)).sum())
+    _say(args, f"model.tflite gives model.h5's top emotion on {same} of {len(faces)} faces (bare and masked)")
+    return {"model.h5": _sha256(h5), "model.tflite": _sha256(tfl), "tflite_same_top": f"{same}/{len(faces)}"}
+
+
+def credits(folder: Path, files: list[str]) -> list[dict[str, Any]]:
+    """Licence and citation of the training files, grouped, from the faces folder's ``provenance.csv``."""
+    import csv
+
+    rows = {}
+    prov = folder / "provenance.csv"
+    if prov.is_file():
+        with prov.open(newline="", encoding="utf-8") as fh:
+            rows = {r["file"]: r for r in csv.DictReader(fh)}
+    groups: dict[tuple[str, str], int] = {}
+    for f in files:
+        r = rows.get(f, {})
+        key = (r.get("licence", "unknown"), r.get("source", "unknown"))
+        groups[key] = groups.get(key, 0) + 1
+    return [{"licence": lic, "citation": src, "files": n} for (lic, src), n in sorted(groups.items())]
+
+
+def card(report: dict[str, Any], ctx: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """What the published model's ``fermask.json`` records: teacher, recipe, training files, licences, citations, figures."""
+    from masked_model_report import verdict
+
+    cv = report["cv"]
+    keys = ("agree:bare", "agree:fermask", "agree:other", "acc:bare", "acc:fermask", "acc:other")
+    return {
+        "teacher": args.teacher,
+        "recipe": report["command"],
+        "seed": args.seed,
+        "setting": report.get("final_setting"),
+        "training_data": {"faces": report["faces"], "people": report["people"],
+                          "provenance_csv_sha256": report["provenance_sha256"], "files_sha256": report["training_files"]},
+        "credits": credits(args.faces, ctx["faces"].files),
+        "cross_validation": {"folds": args.folds, "by": "person",
+                             "teacher": {k: round(cv["teacher"][k], 4) for k in keys},
+                             "adapted": {k: round(cv["adapted"][k], 4) for k in keys},
+                             "verdict": verdict(cv)},
+        "taught": "the teacher's soft answers on bare faces of two photographed expressions (neutral, smiling) "
+                  "and on unposed faces; no masked anger, fear, disgust, sadness or surprise beyond what those "
+                  "soft answers carry",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         setting = grid[Counter(cv["chosen_index"]).most_common(1)[0][0]]
         report["final_setting"] = setting.to_dict()
         report["final_files"] = final_model(args, ctx, setting)
+        (args.out / "card.json").write_text(json.dumps(card(report, ctx, args), indent=1, sort_keys=True) + "\n")
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     _say(args, f"wall time {report['wall_seconds']:.0f} s; wrote {args.out / 'report.json'}")
