@@ -139,6 +139,15 @@ def cross_validate(args: argparse.Namespace, ctx: dict[str, Any], grid: tuple[mt
         "inner_scores": inner_scores,
         "grid": [s.to_dict() for s in grid],
         "chosen_index": chosen,
+        "baseline": {**mt.baseline(bare_answer, ctx["truth"]),
+                     "answer_name": ctx["labels"][mt.baseline(bare_answer, ctx["truth"])["answer"]]},
+        "answers": {"teacher": mt.answer_counts(teacher_pred, ctx["labels"]),
+                    "adapted": mt.answer_counts(adapted_pred, ctx["labels"])},
+        "minority": {"teacher": mt.minority_agreement(teacher_pred, bare_answer),
+                     "adapted": mt.minority_agreement(adapted_pred, bare_answer)},
+        "predictions": {"teacher": {a: b.tolist() for a, b in teacher_pred.items()},
+                        "adapted": {a: b.tolist() for a, b in adapted_pred.items()},
+                        "teacher_bare_answer": bare_answer.tolist()},
     }
 
 

@@ -40,6 +40,16 @@ def markdown_table(cv: dict[str, Any]) -> str:
                  f"expression (London faces). Gain on masks fermask did not draw: {100 * v['gain_other']:+.1f} points "
                  f"(needed: +{100 * WIN_MARGIN:.0f}); bare agreement {_pct(v['bare'])} (needed: {100 * BARE_MIN:.0f} %): "
                  f"{'wins' if v['wins'] else 'does not win'}.")
+    base = cv.get("baseline")
+    if base is not None:
+        lines.append(f"Always answering the teacher's most common bare answer ({base['answer_name']}) agrees "
+                     f"{_pct(base['agree'])} and is right on {_pct(base['acc'])} of the London faces.")
+    minority = cv.get("minority")
+    if minority is not None:
+        lines.append(f"On the faces the teacher does not call {base['answer_name'] if base else 'its commonest'}: "
+                     f"agreement bare {_pct(minority['teacher']['bare'])} (teacher) / {_pct(minority['adapted']['bare'])} "
+                     f"(adapted); fermask's styles {_pct(minority['teacher']['fermask'])} / {_pct(minority['adapted']['fermask'])}; "
+                     f"masks fermask did not draw {_pct(minority['teacher']['other'])} / {_pct(minority['adapted']['other'])}.")
     worse = [name for name in ["bare", *_sets(cv)] if a["acc:" + name] < t["acc:" + name]]
     if worse:
         lines.append(f"Accuracy below the teacher's on: {', '.join(worse)}.")

@@ -133,6 +133,30 @@ def summarise(pred: dict[str, np.ndarray], bare_answer: np.ndarray, truth: np.nd
     return out
 
 
+def baseline(bare_answer: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """A model that always gives the teacher's most common bare answer: its agreement and its accuracy."""
+    top = int(np.bincount(bare_answer).argmax())
+    known = truth >= 0
+    return {"answer": top, "agree": float((bare_answer == top).mean()),
+            "acc": float((truth[known] == top).mean()) if known.any() else float("nan")}
+
+
+def answer_counts(pred: dict[str, np.ndarray], labels: list[str]) -> dict[str, dict[str, int]]:
+    """How often each label is the answer, per set."""
+    return {name: {labels[k]: int(n) for k, n in enumerate(np.bincount(p, minlength=len(labels))) if n}
+            for name, p in pred.items()}
+
+
+def minority_agreement(pred: dict[str, np.ndarray], bare_answer: np.ndarray) -> dict[str, float]:
+    """Agreement on the faces whose teacher answer is not its most common one, per set and group."""
+    rare = bare_answer != np.bincount(bare_answer).argmax()
+    out = {name: float((p[rare] == bare_answer[rare]).mean()) if rare.any() else float("nan") for name, p in pred.items()}
+    for group in ("fermask", "other"):
+        vals = [v for n, v in out.items() if n.startswith(group + ":")]
+        out[group] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
 def objective(scores: dict[str, float]) -> float:
     """What setting choice maximises: masked agreement (both groups), less a penalty below 96 % bare agreement."""
     return 0.5 * (scores["agree:fermask"] + scores["agree:other"]) - 2.0 * max(0.0, 0.96 - scores["agree:bare"])
