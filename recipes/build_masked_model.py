@@ -43,6 +43,7 @@ import platform
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--views", type=int, default=24, help="training views per face (default: 24)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plots", type=Path, default=None, help="folder for masked_model_*.png (default: --out)")
+    p.add_argument("--balance", action="store_true",
+                   help="weight faces by the inverse frequency of the teacher's top answer (every setting of the grid)")
     p.add_argument("--no-final", action="store_true", help="cross-validate only; train no final model")
     p.add_argument("--quick", action="store_true", help="a tiny run: 24 photos, 2 folds, 1 epoch (tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -269,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     _say(args, f"{len(faces)} faces of {len(set(faces.people))} people ({len(faces.skipped)} photos without a face found: "
                f"{', '.join(faces.skipped) or 'none'})")
     grid = QUICK_GRID if args.quick else GRID
+    if args.balance:
+        grid = tuple(replace(s, balance=True) for s in grid)
     cv = cross_validate(args, ctx, grid)
     report: dict[str, Any] = {
         "command": "python recipes/build_masked_model.py " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -29,6 +29,9 @@ class Setting:
         learning_rate: Adam's learning rate.
         epochs: Passes over the training faces.
         views_per_epoch: Views of each face in one epoch.
+        balance: Show the faces of the teacher's rarer top answers more often
+            in each epoch (each in more views: the commonest answer's count
+            over its answer's, rounded, at most 4).
     """
 
     unmasked_share: float = 0.5
@@ -37,11 +40,12 @@ class Setting:
     learning_rate: float = 1e-3
     epochs: int = 12
     views_per_epoch: int = 2
+    balance: bool = False
 
     def name(self) -> str:
         """A short name for tables."""
         return (f"u{self.unmasked_share:g}-T{self.temperature:g}-{self.layers}-lr{self.learning_rate:g}"
-                f"-e{self.epochs}x{self.views_per_epoch}")
+                f"-e{self.epochs}x{self.views_per_epoch}" + ("-balanced" if self.balance else ""))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -87,13 +91,17 @@ def train_student(teacher: Any, views: dict[str, np.ndarray], targets: np.ndarra
     total = views["masked"].shape[1]
     k = targets.shape[1]
     hard = np.eye(k, dtype=np.float32)[targets.argmax(axis=1)]
+    repeats = _repeats(targets.argmax(axis=1), rows) if setting.balance else np.ones(len(targets), np.int64)
     for epoch in tqdm(range(setting.epochs), desc="epochs", unit="epoch", disable=not progress, leave=False):
         xs, ts = [], []
         for j in range(setting.views_per_epoch):
             v = (epoch * setting.views_per_epoch + j) % total
-            bare = np.random.default_rng([seed, 7, v]).random(len(targets))[rows] < setting.unmasked_share
-            xs.append(np.where(bare[:, None, None], views["bare"][rows, v], views["masked"][rows, v]))
-            ts.append(rows)
+            for r in range(int(repeats[rows].max())):
+                some = rows[repeats[rows] > r]
+                vr = (v + 7 * r) % total  # a repeat shows other views than the first
+                bare = np.random.default_rng([seed, 7, vr]).random(len(targets))[some] < setting.unmasked_share
+                xs.append(np.where(bare[:, None, None], views["bare"][some, vr], views["masked"][some, vr]))
+                ts.append(some)
         x = np.concatenate(xs)
         t = np.concatenate(ts)
         order = np.random.default_rng([seed, 11, epoch]).permutation(len(x))
@@ -101,6 +109,14 @@ def train_student(teacher: Any, views: dict[str, np.ndarray], targets: np.ndarra
         t = t[order]
         model.fit(x, {"label": hard[t], "teacher": targets[t]}, batch_size=32, epochs=1, shuffle=False, verbose=0)
     return student
+
+
+def _repeats(answers: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per face: how many views of it an epoch shows (1 for the teacher's commonest answer among ``rows``, at most 4)."""
+    counts = np.bincount(answers[rows], minlength=int(answers.max()) + 1).astype(np.float64)
+    reps = np.ones(len(answers), np.int64)
+    reps[rows] = np.clip(np.round(counts.max() / counts[answers[rows]]), 1, 4).astype(np.int64)
+    return reps
 
 
 def predict(model: Any, images: np.ndarray) -> np.ndarray:
