@@ -72,6 +72,7 @@ def _bars(ax: Any, names: list[str], teacher: list[float], adapted: list[float],
 def plot_all(cv: dict[str, Any], folder: Path) -> list[Path]:
     """``masked_model_agreement.png``, ``masked_model_accuracy.png`` and ``masked_model_bare.png`` in ``folder``."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -89,11 +90,19 @@ def plot_all(cv: dict[str, Any], folder: Path) -> list[Path]:
         fig.savefig(out[-1], dpi=90)
         plt.close(fig)
     folds = cv["per_fold"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.8))
     names = [f"fold {i + 1}" for i in range(len(folds))] + ["all"]
-    _bars(ax, names, [f["teacher"]["acc:bare"] for f in folds] + [t["acc:bare"]],
-          [f["adapted"]["agree:bare"] for f in folds] + [a["agree:bare"]],
-          "bare faces: adapted's agreement with the teacher;\nteacher's accuracy for scale")
+    series = [("adapted: agreement with the teacher", "#1f77b4", [f["adapted"]["agree:bare"] for f in folds] + [a["agree:bare"]]),
+              ("teacher: accuracy (London)", "#999999", [f["teacher"]["acc:bare"] for f in folds] + [t["acc:bare"]]),
+              ("adapted: accuracy (London)", "#aec7e8", [f["adapted"]["acc:bare"] for f in folds] + [a["acc:bare"]])]
+    x = np.arange(len(names))
+    for j, (label, color, values) in enumerate(series):
+        ax.bar(x + (j - 1) * 0.27, [100 * v for v in values], 0.27, label=label, color=color)
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("%")
+    ax.set_title("bare faces, by measured fold")
+    ax.legend(loc="lower right", fontsize=8)
     ax.axhline(100 * BARE_MIN, color="red", lw=0.8, ls="--")
     fig.tight_layout()
     out.append(folder / "masked_model_bare.png")
