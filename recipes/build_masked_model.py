@@ -106,7 +106,6 @@ def _inner_choice(args: argparse.Namespace, ctx: dict[str, Any], k: int, grid: t
 def cross_validate(args: argparse.Namespace, ctx: dict[str, Any], grid: tuple[mt.Setting, ...]) -> dict[str, Any]:
     """Nested, by person: per measured fold, a setting chosen on an inner fold, then measured."""
     folds, n = ctx["folds"], len(ctx["faces"])
-    k_classes = ctx["probs"].shape[1]
     sets = {"bare": ctx["faces"].bare, **ctx["sets"]}
     teacher_pred = {name: np.zeros(n, np.int64) for name in sets}
     adapted_pred = {name: np.zeros(n, np.int64) for name in sets}
@@ -133,7 +132,7 @@ def cross_validate(args: argparse.Namespace, ctx: dict[str, Any], grid: tuple[mt
             "teacher": mt.summarise({a: b[held] for a, b in teacher_pred.items()}, bare_answer[held], ctx["truth"][held]),
             "adapted": mt.summarise({a: b[held] for a, b in adapted_pred.items()}, bare_answer[held], ctx["truth"][held]),
         })
-    assert k_classes == len(ctx["labels"])
+    base = mt.baseline(bare_answer, ctx["truth"])
     return {
         "teacher": mt.summarise(teacher_pred, bare_answer, ctx["truth"]),
         "adapted": mt.summarise(adapted_pred, bare_answer, ctx["truth"]),
@@ -142,8 +141,7 @@ def cross_validate(args: argparse.Namespace, ctx: dict[str, Any], grid: tuple[mt
         "inner_scores": inner_scores,
         "grid": [s.to_dict() for s in grid],
         "chosen_index": chosen,
-        "baseline": {**mt.baseline(bare_answer, ctx["truth"]),
-                     "answer_name": ctx["labels"][mt.baseline(bare_answer, ctx["truth"])["answer"]]},
+        "baseline": {**base, "answer_name": ctx["labels"][base["answer"]]},
         "answers": {"teacher": mt.answer_counts(teacher_pred, ctx["labels"]),
                     "adapted": mt.answer_counts(adapted_pred, ctx["labels"])},
         "minority": {"teacher": mt.minority_agreement(teacher_pred, bare_answer),
