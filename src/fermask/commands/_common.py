@@ -24,7 +24,7 @@ from fermask.errors import InvalidValueError
 __all__ = [
     "add_masker_arguments", "build_masker", "add_data_arguments", "load_data",
     "int_option", "float_option", "seed_option", "port_option", "workers_option",
-    "learning_rate_option", "validation_option", "check_out_dir",
+    "learning_rate_option", "validation_option", "check_out_dir", "default_masked_model",
 ]
 
 
@@ -178,3 +178,33 @@ def check_out_dir(path: str | os.PathLike[str], option: str) -> None:
             f"{option} '{target}': the folder '{probe}' is read-only for this user; "
             "pick a folder you can write to, or change its permissions"
         )
+
+
+def default_masked_model(model: str | None, masked: str | None) -> str | None:
+    """The model for masked faces of ``fermask predict`` and ``fermask demo``.
+
+    Args:
+        model: The ``--model`` given, or ``None`` (the default pretrained model answers).
+        masked: The ``--masked-model`` given, or ``None``; ``"none"`` asks for no second model.
+
+    Returns:
+        ``masked`` when given (``None`` for ``"none"``); else, when ``model``
+        is not given, the default masked model
+        (``pretrained:fer-mini-xception-masked``) if it is downloaded and
+        fermask's mask classifier runs here; else ``None``.
+    """
+    if masked is not None:
+        return None if masked.strip().lower() == "none" else masked
+    if model is not None:
+        return None
+    from fermask.errors import FermaskError
+    from fermask.faces._presence import mask_presence_model
+    from fermask.pretrained import DEFAULT_MASKED_PRETRAINED, PRETRAINED_PREFIX, list_pretrained, pretrained_state
+
+    if DEFAULT_MASKED_PRETRAINED not in list_pretrained() or pretrained_state(DEFAULT_MASKED_PRETRAINED) != "downloaded":
+        return None
+    try:
+        mask_presence_model()
+    except FermaskError:  # no classifier here (or no runtime for it): faces cannot be routed
+        return None
+    return PRETRAINED_PREFIX + DEFAULT_MASKED_PRETRAINED

@@ -12,9 +12,12 @@ download and no TensorFlow.
 
 When the default pretrained model is downloaded (``fermask download-model``),
 or ``--model`` names a bundle, the demo also predicts the emotion of the
-masked face, prints it, and draws ``astronaut_emotions.png`` (with
-``fermask[plot]``). The face is the one found before masking: the default
-HOG detector often misses masked faces.
+face bare and masked, prints both, and draws them side by side in
+``astronaut_emotions.png`` (with ``fermask[plot]``). Without ``--model``,
+the masked face is answered by ``fer-mini-xception-masked`` when it is
+downloaded and the mask classifier counts the face as masked
+(``--masked-model`` chooses another, ``none`` none). The face is the one
+found before masking, so detection plays no part.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from fermask.errors import FermaskError
 
-from ._common import add_masker_arguments, build_masker
+from ._common import add_masker_arguments, build_masker, default_masked_model
 
 __all__ = ["add_arguments", "run"]
 
@@ -38,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", metavar="BUNDLE",
                         help="also predict with this bundle or pretrained model "
                         "(default: fer-mini-xception when downloaded)")
+    parser.add_argument("--masked-model", metavar="BUNDLE",
+                        help="a second model that answers the masked face when the mask classifier counts it as "
+                        "masked (default without --model: fer-mini-xception-masked when downloaded; 'none': no "
+                        "second model)")
     add_masker_arguments(parser)
 
 
@@ -69,35 +76,80 @@ def run(args: argparse.Namespace) -> int:
     print(f"masked {n} face{'s' if n != 1 else ''} with style {result.style!r} in {photo.name}")
     print(f"wrote {masked_path}")
     print(f"wrote {pair_path}")
-    _predict(args, result, out)
+    _predict(args, original, result, out)
     return 0
 
 
-def _predict(args: argparse.Namespace, result: Any, out: Path) -> None:
-    """Predict the masked face's emotion when a model is at hand, and say what happened."""
+def _models(args: argparse.Namespace) -> tuple[str, str, str | None] | None:
+    """The model to load, its shown name, and the model for masked faces; ``None`` (with a hint) when there is none."""
     from fermask.pretrained import DEFAULT_PRETRAINED, PRETRAINED_PREFIX, download_command, pretrained_state
 
     model = args.model
     if model is None:
         if pretrained_state(DEFAULT_PRETRAINED) == "missing":  # a damaged one is refused when it loads, with the fix
             print(f"to predict its emotion too: {download_command(DEFAULT_PRETRAINED)}, then fermask demo again")
-            return
+            return None
         model = DEFAULT_PRETRAINED
+    ref = model if args.model is not None else PRETRAINED_PREFIX + model  # the default: the registered model
+    return ref, model, default_masked_model(args.model, args.masked_model)
+
+
+def _predict(args: argparse.Namespace, original: Any, result: Any, out: Path) -> None:
+    """Predict the face's emotion bare and masked when a model is at hand; draw both side by side."""
+    chosen = _models(args)
+    if chosen is None:
+        return
+    ref, model, masked = chosen
     from fermask.predictor import Predictor
 
-    ref = model if args.model is not None else PRETRAINED_PREFIX + model  # the default: the registered model
     if sys.stderr.isatty():
-        print(f"loading model {model} ...", file=sys.stderr, flush=True)
-    preds = Predictor.load(ref).predict(result.image, faces=result.faces)
-    for p in preds:
-        ranked = sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]
-        shown = ", ".join(f"{k} {v:.2f}" for k, v in ranked)
-        print(f"predicted with {model} on the masked face {p.index} (found before masking): {shown}")
+        pair = f" (masked faces: {masked.removeprefix('pretrained:')})" if masked else ""
+        print(f"loading model {model}{pair} ...", file=sys.stderr, flush=True)
+    bare_predictor = Predictor.load(ref)
+    predictor = Predictor.load(ref, masked=masked) if masked else bare_predictor
+    bare = bare_predictor.predict(original, faces=result.faces)
+    preds = predictor.predict(result.image, faces=result.faces)
+    for what, found, shown in (("bare", bare, ""), ("masked", preds, " (found before masking)")):
+        for p in found:
+            ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(p.scores.items(), key=lambda kv: -kv[1])[:3])
+            print(f"predicted with {_answered_by(p, model)} on the {what} face {p.index}{shown}: {ranked}")
     try:
-        from fermask.plots import plot_face_scores, save_figure
+        from fermask.plots import save_figure
 
-        png = save_figure(plot_face_scores(preds, result.image), out / "astronaut_emotions.png")
+        png = save_figure(_side_by_side(bare, original, preds, result.image, model), out / "astronaut_emotions.png")
     except FermaskError as exc:  # matplotlib missing
         print(f"no plot: {exc}")
     else:
         print(f"wrote {png}")
+
+
+def _answered_by(pred: Any, model: str) -> str:
+    """The name of the model that answered ``pred`` (the second one for a face counted as masked)."""
+    name = pred.model or model
+    return str(name).removeprefix("pretrained:")
+
+
+def _side_by_side(bare: Any, original: Any, masked: Any, masked_image: Any, model: str) -> Any:
+    """The first face bare (left) and masked (right): its crop above its scores, titled with the model that answered."""
+    from fermask._image import crop_face
+    from fermask.errors import MissingDependencyError
+    from fermask.plots import plot_scores
+
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MissingDependencyError("drawing the demo's scores needs matplotlib: pip install 'fermask[plot]'") from None
+    fig = Figure(figsize=(9.0, 6.0), layout="constrained")
+    axes = fig.subplots(2, 2, height_ratios=[1.2, 1])
+    for col, (what, preds, image) in enumerate((("bare", bare, original), ("masked", masked, masked_image))):
+        top, bottom = axes[0][col], axes[1][col]
+        top.set_axis_off()
+        if not preds:
+            top.set_title(f"{what}: no face found")
+            bottom.set_axis_off()
+            continue
+        p = preds[0]
+        top.imshow(crop_face(image, p.box, 0.2), vmin=0, vmax=255)
+        top.set_title(f"{what} · {_answered_by(p, model)}")
+        plot_scores(p, ax=bottom, title=f"{p.label} ({p.score:.0%}){p.mask_note}")
+    return fig

