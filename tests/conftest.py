@@ -37,6 +37,20 @@ def blazeface_files() -> Path | None:
 
 
 @pytest.fixture()
+def shared_faces() -> Path:
+    """The licence-clean faces (``../shared/faces``; ``FERMASK_FACES`` overrides; a worktree looks one level up).
+
+    Skips the test where the folder is not there.
+    """
+    root = Path(__file__).resolve().parents[1]
+    for candidate in (os.environ.get("FERMASK_FACES"), root.parent / "shared" / "faces",
+                      root.parents[1] / "shared" / "faces"):
+        if candidate and (Path(candidate) / "provenance.csv").is_file():
+            return Path(candidate)
+    pytest.skip("the licence-clean faces folder (../shared/faces) is not here")
+
+
+@pytest.fixture()
 def needs_blazeface(blazeface_files: Path | None) -> Path:
     """Skip a test when BlazeFace's files could not be fetched."""
     if blazeface_files is None:

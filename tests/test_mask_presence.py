@@ -24,13 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
 
 
-def _faces_folder() -> Path | None:
-    """The licence-clean faces (``../shared/faces``; ``FERMASK_FACES`` overrides; a worktree looks one level up)."""
-    for candidate in (os.environ.get("FERMASK_FACES"), ROOT.parent / "shared" / "faces", ROOT.parents[1] / "shared" / "faces"):
-        if candidate and (Path(candidate) / "provenance.csv").is_file():
-            return Path(candidate)
-    return None
-
 
 @pytest.fixture(scope="module")
 def photo_and_face():  # type: ignore[no-untyped-def]
@@ -143,10 +136,10 @@ def _run_recipe(faces: Path, out: Path, *extra: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_recipe_quick_mode_writes_a_model_and_its_description_and_repeats_its_bytes(tmp_path: Path) -> None:
-    source = _faces_folder()
-    if source is None:
-        pytest.skip("the licence-clean faces folder (../shared/faces) is not here")
+def test_the_recipe_quick_mode_writes_a_model_and_its_description_and_repeats_its_bytes(
+    tmp_path: Path, shared_faces: Path
+) -> None:
+    source = shared_faces
     faces = tmp_path / "faces"
     _tiny_faces(source, faces)
     _run_recipe(faces, tmp_path / "a")

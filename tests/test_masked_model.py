@@ -15,13 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
 
 
-def _faces_folder() -> Path | None:
-    """The licence-clean faces (``../shared/faces``; ``FERMASK_FACES`` overrides; a worktree looks one level up)."""
-    for candidate in (os.environ.get("FERMASK_FACES"), ROOT.parent / "shared" / "faces", ROOT.parents[1] / "shared" / "faces"):
-        if candidate and (Path(candidate) / "provenance.csv").is_file():
-            return Path(candidate)
-    return None
-
 
 @pytest.fixture(scope="module")
 def data_module():  # type: ignore[no-untyped-def]
@@ -65,10 +58,8 @@ def test_the_faces_folder_lists_no_nonfaces(data_module, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_the_recipe_quick_mode_runs_end_to_end_and_repeats_its_bytes(tmp_path: Path) -> None:
-    faces = _faces_folder()
-    if faces is None:
-        pytest.skip("the licence-clean faces folder (../shared/faces) is not here")
+def test_the_recipe_quick_mode_runs_end_to_end_and_repeats_its_bytes(tmp_path: Path, shared_faces: Path) -> None:
+    faces = shared_faces
     pytest.importorskip("tensorflow")
     from fermask.convert import download_model
     from fermask.errors import FermaskError

