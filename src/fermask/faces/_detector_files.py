@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import cache_dir, pip_download, sha256_file
+from .._files import cache_dir, copy_zip_member, pip_download, sha256_file, zip_member_sha256
 from ..errors import FermaskError
 
 __all__ = [
@@ -147,37 +147,31 @@ def _pip_download(dest: Path, progress: bool) -> Path:
     return wheel
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, wheel: Path) -> bytes:
-    info = zf.getinfo(name)
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise FermaskError(f"{name} in '{wheel.name}' declares {info.file_size} bytes; not the mediapipe wheel")
-    with zf.open(info) as f:
-        data = f.read(MAX_MEMBER_BYTES + 1)
-    if len(data) > MAX_MEMBER_BYTES:
-        raise FermaskError(f"{name} in '{wheel.name}' holds more than it declares; not the mediapipe wheel")
-    return data
-
-
 def _extract(wheel: Path, work: Path) -> None:
-    import hashlib
-
+    """Take the pinned files (each checked before it is written) and the licence out of the wheel."""
+    not_it = f"not the mediapipe=={MEDIAPIPE_VERSION} wheel"
     try:
         with zipfile.ZipFile(wheel) as zf:
             names = set(zf.namelist())
             for spec in DETECTOR_FILES.values():
                 if spec.member not in names:
                     raise FermaskError(f"'{wheel.name}' has no {spec.member}; give the mediapipe=={MEDIAPIPE_VERSION} wheel")
-                data = _read_member(zf, spec.member, wheel)
-                digest = hashlib.sha256(data).hexdigest()
+                info = zf.getinfo(spec.member)
+                digest = zip_member_sha256(zf, info, MAX_MEMBER_BYTES)
+                if digest is None:
+                    raise FermaskError(f"{spec.member} in '{wheel.name}' holds more than {MAX_MEMBER_BYTES} bytes; {not_it}")
                 if digest != spec.sha256:
                     raise FermaskError(
                         f"{spec.member} in '{wheel.name}' has sha256 {digest}, but fermask pins {spec.sha256}; the "
                         "wheel is not the published one (damaged, tampered with or another version); nothing was kept"
                     )
-                (work / spec.file_name).write_bytes(data)
+                copy_zip_member(zf, info, work / spec.file_name, info.file_size)
             licence = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
             if licence in names:
-                (work / "LICENSE").write_bytes(_read_member(zf, licence, wheel))
+                info = zf.getinfo(licence)
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise FermaskError(f"{licence} in '{wheel.name}' declares {info.file_size} bytes; {not_it}")
+                copy_zip_member(zf, info, work / "LICENSE", MAX_MEMBER_BYTES)
     except zipfile.BadZipFile as exc:
         raise FermaskError(f"'{wheel}' is not a readable wheel ({exc}); download it again") from None
 

