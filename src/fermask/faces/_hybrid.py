@@ -238,7 +238,8 @@ class BlazeDetector:
         found = self.sure(rgb, shrunk)
         if found:
             return [(_round(box), score) for box, score in found]
-        small, factor = _shrunk(rgb, HOG_SIDE)
+        small, factor = _shrunk(shrunk[0], HOG_SIDE)  # from BlazeFace's copy: no second pass over the photo
+        factor *= shrunk[1]
         strong: list[tuple[tuple[float, float, float, float], float]] = []
         weak: list[tuple[tuple[float, float, float, float], float]] = []
         for box, score in hog(to_gray(small), upsample if factor == 1.0 else 0, min(WEAK_HOG, min_score)):
