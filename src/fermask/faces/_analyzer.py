@@ -236,10 +236,7 @@ class FaceAnalyzer:
         Returns:
             ``(box, score)`` pairs, box as ``(left, top, right, bottom)``.
         """
-        arr = load_image(image)
-        if self.detector in ("hybrid", "blazeface") and self.blaze_detector() is not None:
-            return self._detect(None, arr)  # BlazeFace reads the colours; hybrid makes its own small gray copy
-        return self._detect(to_gray(arr), arr)
+        return self._detect(None, load_image(image))  # the gray copy is made only where HOG reads the photo
 
     def blaze_detector(self) -> Any:
         """The BlazeFace detector this analyzer uses, or ``None`` where ``"hybrid"`` fell back to HOG.
