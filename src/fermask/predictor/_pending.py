@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..faces import MASKED_THRESHOLD
 from ..results import Prediction, PredictionList
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +44,7 @@ class Pending:
     alt_crops: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def to_prediction_list(pending: Pending, probs: np.ndarray, labels: Sequence[str], *, threshold: float = 0.5,
+def to_prediction_list(pending: Pending, probs: np.ndarray, labels: Sequence[str], *, threshold: float = MASKED_THRESHOLD,
                        names: tuple[str | None, str | None] = (None, None)) -> PredictionList:
     """One :class:`Prediction` per face of ``pending``; ``probs`` holds one row of probabilities per face.
 
