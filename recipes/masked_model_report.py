@@ -66,7 +66,7 @@ def _bars(ax: Any, names: list[str], teacher: list[float], adapted: list[float],
     ax.set_ylim(0, 100)
     ax.set_ylabel("%")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2, fontsize=8, frameon=False)  # below the names
 
 
 def plot_all(cv: dict[str, Any], folder: Path) -> list[Path]:
@@ -83,14 +83,14 @@ def plot_all(cv: dict[str, Any], folder: Path) -> list[Path]:
     out = []
     for what, title, fname in (("agree", "agreement with the teacher's bare answer, masked faces", "agreement"),
                                ("acc", "accuracy against the photographed expression (London)", "accuracy")):
-        fig, ax = plt.subplots(figsize=(8, 4))
+        fig, ax = plt.subplots(figsize=(8, 4.4))
         _bars(ax, sets, [t[f"{what}:{s}"] for s in sets], [a[f"{what}:{s}"] for s in sets], title)
         fig.tight_layout()
         out.append(folder / f"masked_model_{fname}.png")
         fig.savefig(out[-1], dpi=90)
         plt.close(fig)
     folds = cv["per_fold"]
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(7, 4.3))
     names = [f"fold {i + 1}" for i in range(len(folds))] + ["all"]
     series = [("adapted: agreement with the teacher", "#1f77b4", [f["adapted"]["agree:bare"] for f in folds] + [a["agree:bare"]]),
               ("teacher: accuracy (London)", "#999999", [f["teacher"]["acc:bare"] for f in folds] + [t["acc:bare"]]),
@@ -102,8 +102,8 @@ def plot_all(cv: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_ylim(0, 100)
     ax.set_ylabel("%")
     ax.set_title("bare faces, by measured fold")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.axhline(100 * BARE_MIN, color="red", lw=0.8, ls="--")
+    ax.axhline(100 * BARE_MIN, color="red", lw=0.8, ls="--", label=f"target: agreement >= {100 * BARE_MIN:.0f} %")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)  # below the bars
     fig.tight_layout()
     out.append(folder / "masked_model_bare.png")
     fig.savefig(out[-1], dpi=90)

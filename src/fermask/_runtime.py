@@ -154,7 +154,9 @@ class TFLiteGraph:
         content, self.name = _read_model(path_or_bytes, name)
         self._interp = _load_interpreter(content, self.name, num_threads, fix)
         ins = self._interp.get_input_details()
-        if input_shape is not None and len(ins) == 1 and tuple(int(v) for v in ins[0]["shape"]) != tuple(input_shape):
+        #: The input's shape as the file defines it (before any ``input_shape`` resize).
+        self.model_input_shape = tuple(int(v) for v in ins[0]["shape"]) if len(ins) == 1 else ()
+        if input_shape is not None and len(ins) == 1 and self.model_input_shape != tuple(input_shape):
             try:
                 self._interp.resize_tensor_input(ins[0]["index"], list(input_shape), strict=False)
                 self._interp.allocate_tensors()

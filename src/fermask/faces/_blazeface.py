@@ -169,15 +169,13 @@ class BlazeFace:
             raise DataFormatError(f"the {kind}-range BlazeFace model cannot take an input of {self.input_size}")
         fix = "fetch it again with: fermask download-detector --force"
         name = f"the BlazeFace model '{model_file}'"
-        self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=name, fix=fix)
-        if self.graph.input_shape != (1, *own, 3):
+        self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=name, fix=fix,
+                                 input_shape=(1, *self.input_size, 3))
+        if self.graph.model_input_shape != (1, *own, 3):
             raise DataFormatError(
-                f"{self.graph.name} takes {self.graph.input_shape}, not the {kind}-range BlazeFace input "
+                f"{self.graph.name} takes {self.graph.model_input_shape}, not the {kind}-range BlazeFace input "
                 f"(1, {own[0]}, {own[1]}, 3); {fix}"
             )
-        if self.input_size != own:
-            self.graph = TFLiteGraph(model_file, num_threads=num_threads, name=name, fix=fix,
-                                     input_shape=(1, *self.input_size, 3))
         self.anchors = _anchors(self.spec, *self.input_size)
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
