@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -244,3 +247,33 @@ def test_video_cli_and_plots_on_a_tflite_bundle(pair: tuple[str, str], astronaut
     face = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["faces"][0]
     assert face["label"] == Predictor.load(pair[0]).predict(astronaut)[0].label
     assert list((tmp_path / "plots").glob("*.png"))
+
+
+def test_tensorflow_start_up_notices_are_dropped_and_other_lines_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    from fermask._runtime import TF_IMPORT_NOTICES, _filtered_stderr
+
+    with _filtered_stderr(TF_IMPORT_NOTICES):
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+        os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on. You may see ...\n")
+        os.write(2, b"E0000 something real went wrong\n")
+    err = capfd.readouterr().err
+    assert err == "E0000 something real went wrong\n"
+
+
+def test_the_notice_filter_restores_stderr_when_the_import_fails(capfd: pytest.CaptureFixture[str]) -> None:
+    from fermask._runtime import _filtered_stderr
+
+    with pytest.raises(ImportError), _filtered_stderr(("noise",)):
+        os.write(2, b"noise\nkept before the failure\n")
+        raise ImportError("no tensorflow")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "kept before the failure\nafter\n"
+
+
+def test_importing_tensorflow_through_fermask_prints_nothing_on_stderr() -> None:
+    pytest.importorskip("tensorflow")
+    code = "import fermask; fermask.import_keras()"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "FERMASK_TF_NOTICES")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

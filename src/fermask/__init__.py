@@ -36,6 +36,7 @@ _LAZY = {
     "EMOTIONS": "labels",
     "load_image": "_image",
     "crop_face": "_image",
+    "import_keras": "_tf",
     # faces
     "FaceAnalyzer": "faces",
     "Face": "faces",
@@ -101,6 +102,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only; the same names as _LAZY (a test checks)
     from ._image import crop_face, load_image
+    from ._tf import import_keras
     from .adaptation import AdaptConfig, AdaptResult, adapt
     from .bundle import BundleInfo, load_bundle, save_bundle
     from .convert import download_model, import_model

@@ -30,12 +30,19 @@ import numpy as np
 
 from .errors import DataFormatError, MissingDependencyError
 
-__all__ = ["TFLiteModel", "TFLiteGraph", "runtime_name", "tensorflow_installed", "TFLITE_MAGIC"]
+__all__ = [
+    "TFLiteModel", "TFLiteGraph", "runtime_name", "tensorflow_installed", "import_tensorflow", "TFLITE_MAGIC",
+]
 
 #: The flatbuffer file identifier every ``.tflite`` model carries at bytes 4-8.
 TFLITE_MAGIC = b"TFL3"
 
 _quieted = False
+
+#: The start-up notices TensorFlow's C++ code writes to stderr on import, before its logging is set up, so
+#: that ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them: absl's "All log messages before absl::InitializeLog()"
+#: warning and oneDNN's "custom operations are on" notice (twice each with TensorFlow 2.21).
+TF_IMPORT_NOTICES = ("All log messages before absl::InitializeLog() is called", "oneDNN custom operations are on")
 
 
 def _installed(module: str) -> bool:
@@ -66,15 +73,64 @@ def runtime_name() -> str:
     )
 
 
+def import_tensorflow() -> Any:
+    """Import and return ``tensorflow`` without its start-up notices on stderr.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` unless you set it, and, the first time,
+    catches what the import writes to the stderr file descriptor: the lines in
+    :data:`TF_IMPORT_NOTICES` are dropped, anything else is written back to
+    stderr as it came. ``FERMASK_TF_NOTICES=1`` keeps every line. When
+    TensorFlow was imported before, it is returned as it is.
+
+    Raises:
+        ImportError: TensorFlow cannot be imported (callers turn it into fermask's error).
+    """
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("FERMASK_TF_NOTICES") == "1":
+        import tensorflow as tf
+
+        return tf
+    with _filtered_stderr(TF_IMPORT_NOTICES):
+        import tensorflow as tf
+    return tf
+
+
+@contextlib.contextmanager
+def _filtered_stderr(notices: tuple[str, ...]) -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file, then write back the lines that hold none of ``notices``."""
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (closed, or not a file descriptor): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        try:
+            os.dup2(caught.fileno(), 2)
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True)
+                    if not any(n.encode() in line for n in notices)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 def _interpreter_class() -> Any:
     if runtime_name() == "litert":
         from ai_edge_litert.interpreter import Interpreter
 
         return Interpreter
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf.lite.Interpreter
+    return import_tensorflow().lite.Interpreter
 
 
 @contextlib.contextmanager

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from ._runtime import tensorflow_installed
+from ._runtime import import_tensorflow, tensorflow_installed
 from .errors import MissingDependencyError
 
-__all__ = ["keras_module", "tf_module", "require_tensorflow", "INSTALL_TENSORFLOW"]
+__all__ = ["keras_module", "import_keras", "tf_module", "require_tensorflow", "INSTALL_TENSORFLOW"]
 
 #: How to install TensorFlow, for the one-line errors of the features that need it.
 INSTALL_TENSORFLOW = (
@@ -29,7 +29,7 @@ def tf_module() -> ModuleType:
     """Import and return ``tensorflow``, or raise a helpful error."""
     _quiet_env()
     try:
-        import tensorflow as tf
+        tf = import_tensorflow()
     except ImportError as exc:
         raise MissingDependencyError(
             "this feature needs TensorFlow (the Keras backend fermask uses), which could not be "
@@ -68,3 +68,27 @@ def keras_module() -> ModuleType:
             f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras"
         )
     return keras
+
+
+def import_keras() -> ModuleType:
+    """Import Keras as fermask does: on TensorFlow, without TensorFlow's start-up notices.
+
+    ``import keras`` in your own code, before fermask has imported TensorFlow,
+    lets TensorFlow print its start-up notices (absl's and oneDNN's lines) on
+    stderr. This sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``KERAS_BACKEND=tensorflow``
+    unless you set them, imports TensorFlow with those notices dropped (any
+    other line it prints is kept), and returns ``keras``.
+
+    Returns:
+        The ``keras`` module, on the TensorFlow backend.
+
+    Raises:
+        MissingDependencyError: TensorFlow is not installed, or Keras runs on another backend.
+
+    Examples:
+        >>> import fermask
+        >>> keras = fermask.import_keras()  # doctest: +SKIP
+        >>> keras.backend.backend()  # doctest: +SKIP
+        'tensorflow'
+    """
+    return keras_module()
