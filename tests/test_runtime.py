@@ -277,3 +277,18 @@ def test_importing_tensorflow_through_fermask_prints_nothing_on_stderr() -> None
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
+
+
+def test_keras_step_function_retracing_warnings_are_dropped_and_others_kept() -> None:
+    import logging
+
+    from fermask._tf import _KerasRetracingFilter
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    keep = _KerasRetracingFilter().filter
+    assert not keep(record("5 out of the last 13 calls to <function TensorFlowTrainer._make_function.<locals>."
+                           "multi_step_on_iterator at 0x7f> triggered tf.function retracing. Tracing is expensive"))
+    assert keep(record("5 out of the last 5 calls to <function my_step at 0x7f> triggered tf.function retracing."))
+    assert keep(record("TensorFlowTrainer: something else"))

@@ -6,6 +6,7 @@ reading never do, so ``import fermask`` stays free of TensorFlow.
 
 from __future__ import annotations
 
+import logging
 import os
 from types import ModuleType
 
@@ -25,6 +26,22 @@ def _quiet_env() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+class _KerasRetracingFilter(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras' own step functions, and no other record.
+
+    Keras builds a new ``tf.function`` for each model's ``fit``, ``evaluate``
+    and ``predict``; TensorFlow counts them together by their code and, from
+    the sixth model in one process (a teacher, a plain and a distilled student,
+    each trained and evaluated), warns "triggered tf.function retracing" with
+    advice that a user cannot follow. Retracing of the user's own functions is
+    still reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "TensorFlowTrainer" in message)
+
+
 def tf_module() -> ModuleType:
     """Import and return ``tensorflow``, or raise a helpful error."""
     _quiet_env()
@@ -35,6 +52,9 @@ def tf_module() -> ModuleType:
             "this feature needs TensorFlow (the Keras backend fermask uses), which could not be "
             f"imported ({exc}). Install it with: {INSTALL_TENSORFLOW}"
         ) from None
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _KerasRetracingFilter) for f in logger.filters):
+        logger.addFilter(_KerasRetracingFilter())
     return tf
 
 

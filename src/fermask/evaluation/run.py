@@ -7,6 +7,7 @@ data's classes are the model's, runs the model and hands the scores to
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +68,8 @@ def predict_scores(model: Any, ds: FERDataset, *, batch_size: int = 64, progress
         color_mode=color_mode_of(c),
         label_mode=None,
     )
-    return np.asarray(model.predict(tfds, verbose=1 if progress else 0))
+    # Keras' bar is for terminals: redrawn into a log it leaves one line of control codes
+    return np.asarray(model.predict(tfds, verbose=1 if progress and sys.stdout.isatty() else 0))
 
 
 def evaluate(
