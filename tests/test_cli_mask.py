@@ -144,7 +144,12 @@ def test_demo_writes_masked_photo(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out)]) == 0
-    assert "style 'surgical'" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "style 'surgical'" in printed
+    # every file it writes is named, and the photo itself is there to try other commands on
+    written = [line.split()[1] for line in printed.splitlines() if line.startswith("wrote ")]
+    assert written and all(Path(w).is_file() for w in written)
+    assert (out / example_photo().name).read_bytes() == example_photo().read_bytes()
     masked = np.asarray(Image.open(out / "astronaut_masked.png"))
     original = np.asarray(Image.open(example_photo()).convert("RGB"))
     pair = np.asarray(Image.open(out / "astronaut_side_by_side.png"))

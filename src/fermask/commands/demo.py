@@ -23,6 +23,7 @@ found before masking, so detection plays no part.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,17 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise FermaskError(f"the output path {str(out)!r} exists and is not a folder; choose another -o")
     out.mkdir(parents=True, exist_ok=True)
+    photo_path = out / photo.name  # the photo itself, for trying the other commands on
     masked_path = out / "astronaut_masked.png"
     pair_path = out / "astronaut_side_by_side.png"
+    shutil.copyfile(photo, photo_path)
     Image.fromarray(result.image).save(masked_path)
     gap = np.full((original.shape[0], 8, 3), 255, dtype=np.uint8)
     pair = np.concatenate([to_rgb(original), gap, to_rgb(result.image)], axis=1)
     Image.fromarray(pair).save(pair_path)
     n = len(result.faces)
     print(f"masked {n} face{'s' if n != 1 else ''} with style {result.style!r} in {photo.name}")
+    print(f"wrote {photo_path} (the photo, to try other commands on)")
     print(f"wrote {masked_path}")
     print(f"wrote {pair_path}")
     _predict(args, original, result, out)
