@@ -303,3 +303,15 @@ def test_warnings_print_one_line_each_as_errors_do(tmp_path: Path, astronaut_cro
         "symbolic link to a folder, which fermask does not follow (name that folder as an input to include it)"
     ]
     assert done.stdout.startswith("1 masked")
+
+
+def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Eleven unreadable files: ten are listed, then "... and 1 more error" (never "1 more errors")."""
+    src = tmp_path / "bad"
+    src.mkdir()
+    for i in range(11):
+        (src / f"x{i:02d}.png").write_text("not an image")
+    assert main(["mask", str(src), "-o", str(tmp_path / "out"), "-q"]) == 0
+    cap = capsys.readouterr()
+    assert "... and 1 more error (see " in cap.err
+    assert cap.out.strip() == f"0 masked, 0 no face, 11 errors -> {tmp_path / 'out'}"

@@ -24,8 +24,23 @@ from fermask.errors import InvalidValueError
 __all__ = [
     "add_masker_arguments", "build_masker", "add_data_arguments", "load_data",
     "int_option", "float_option", "seed_option", "port_option", "workers_option",
-    "learning_rate_option", "validation_option", "check_out_dir", "default_masked_model",
+    "learning_rate_option", "validation_option", "check_out_dir", "default_masked_model", "plural",
 ]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1: the counts of every summary a command prints.
+
+    Args:
+        n: The count.
+        word: The singular (``"error"``).
+        many: The plural when it is not ``word + "s"`` (``"faces"`` needs none; ``"matches"`` does).
+
+    Examples:
+        >>> plural(1, "error"), plural(0, "error"), plural(2, "match", "matches")
+        ('1 error', '0 errors', '2 matches')
+    """
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def _option_type(name: str, parse: Callable[[str], Any], check: Callable[[Any], Any]) -> Callable[[str], Any]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from fermask.errors import FermaskError
 
-from ._common import add_masker_arguments, build_masker, default_masked_model
+from ._common import add_masker_arguments, build_masker, default_masked_model, plural
 
 __all__ = ["add_arguments", "run"]
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     pair = np.concatenate([to_rgb(original), gap, to_rgb(result.image)], axis=1)
     Image.fromarray(pair).save(pair_path)
     n = len(result.faces)
-    print(f"masked {n} face{'s' if n != 1 else ''} with style {result.style!r} in {photo.name}")
+    print(f"masked {plural(n, 'face')} with style {result.style!r} in {photo.name}")
     print(f"wrote {masked_path}")
     print(f"wrote {pair_path}")
     _predict(args, original, result, out)
