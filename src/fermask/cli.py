@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-model": ("import_model", "make a model bundle from your own Keras FER model file"),
     "export": ("export", "export a Keras bundle as a TFLite bundle (runs without TensorFlow), SavedModel or ONNX"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
+    "models": ("models", "list the model architectures fermask train builds (--model NAME)"),
     "train": ("train", "train a model on FER2013-format data and write a model bundle"),
     "adapt": ("adapt", "adapt an emotion model to masked faces without labels (teacher -> student)"),
     "evaluate": ("evaluate", "evaluate a model bundle: accuracy, per-class F1, confusion matrix, per mask style"),
