@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from fermask.cli import main
+from fermask.cli import build_parser, main
+
+
+def _subparser(name: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+def test_every_train_option_has_help_and_the_value_options_a_default() -> None:
+    from fermask.training.config import TrainConfig
+
+    p = _subparser("train")
+    options = [a for a in p._actions if a.option_strings and a.dest != "help"]
+    assert not [a.option_strings for a in options if not a.help]
+    required_or_flags = {"data", "out", "config", "mask", "keep_color", "binary", "cap", "quiet", "teacher",
+                         "overwrite"}
+    no_default = [a.option_strings[0] for a in options if a.dest not in required_or_flags and "default" not in a.help]
+    assert no_default == []
+    d = TrainConfig()
+    text = p.format_help()
+    assert f"(default: {d.epochs})" in text and f"(default: {d.batch_size})" in text
+    assert "fermask models" in text and "python -c" not in text
 
 
 def test_models_lists_the_registered_architectures(capsys: pytest.CaptureFixture[str]) -> None:

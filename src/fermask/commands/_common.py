@@ -136,8 +136,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binary", metavar="CLASS", help="a two-class view: CLASS against the rest (e.g. happy)")
     parser.add_argument("--cap", metavar="CLASS=N", action="append", default=[],
                         help="keep at most N images of CLASS (repeatable), e.g. --cap happy=3500")
-    parser.add_argument("--limit", type=int_option(), default=None, help="use a stratified random subset of this many images")
-    parser.add_argument("--workers", type=workers_option, default=None, help="masking worker processes")
+    parser.add_argument("--limit", type=int_option(), default=None, metavar="N",
+                        help="use a stratified random subset of N images (default: all)")
+    parser.add_argument("--workers", type=workers_option, default=None, metavar="N",
+                        help="worker processes that mask the faces for --mask (default: one per CPU)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
