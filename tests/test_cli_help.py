@@ -71,3 +71,12 @@ def test_a_plugin_model_that_fails_is_listed_with_its_error(monkeypatch: pytest.
     out = capsys.readouterr().out
     assert "vgg_fer" in out and "(cannot be loaded: RuntimeError: plugin import failed)" in out
     assert "shallow_cnn" in out
+
+
+def test_demo_help_says_it_predicts_and_what_it_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "predict its emotion bare and masked" in out
+    for picture in ("astronaut_masked.png", "astronaut_side_by_side.png", "astronaut_emotions.png"):
+        assert picture in out

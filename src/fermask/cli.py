@@ -19,7 +19,7 @@ from .errors import FermaskError
 
 # subcommand name -> (module in fermask.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("demo", "mask the packaged example photo with the default style"),
+    "demo": ("demo", "mask the packaged example photo, predict the face's emotion bare and masked, write pictures"),
     "mask": ("mask", "mask the faces in image files and folders"),
     "styles": ("styles", "list the registered mask styles"),
     "download-landmarks": ("download_landmarks", "download dlib's 68-point landmark model (needs internet)"),

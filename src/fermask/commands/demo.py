@@ -1,4 +1,4 @@
-"""``fermask demo``: mask the packaged example photo with the default style.
+"""``fermask demo``: mask the packaged example photo, predict the face's emotion bare and masked, write pictures.
 
 Examples::
 
@@ -36,6 +36,12 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask demo``."""
+    parser.description = (
+        "Mask the face in the packaged example photo (a public-domain NASA portrait), predict its emotion bare and "
+        "masked, and write the pictures: astronaut_masked.png, astronaut_side_by_side.png and, with a model, "
+        "astronaut_emotions.png. Masking needs no download; predicting needs a model: the default pretrained "
+        "one once downloaded (fermask download-model), or --model."
+    )
     parser.add_argument("--output", "-o", default="fermask-demo", metavar="DIR",
                         help="folder for the results (default: ./fermask-demo)")
     parser.add_argument("--model", "-m", metavar="BUNDLE",
