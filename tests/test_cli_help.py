@@ -73,6 +73,17 @@ def test_a_plugin_model_that_fails_is_listed_with_its_error(monkeypatch: pytest.
     assert "shallow_cnn" in out
 
 
+def test_top_level_help_ends_with_examples_and_where_the_docs_are(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    examples = out[out.index("examples:"):]
+    for command in ("fermask demo", "fermask mask ", "fermask predict ", "fermask train "):
+        assert f"\n  {command}" in examples  # kept on their own lines (RawDescriptionHelpFormatter)
+    assert "mkdocs serve" in examples and "docs/" in examples
+    assert "predict the face's emotion bare and masked" in " ".join(out.split())  # demo's line in the list
+
+
 def test_demo_help_says_it_predicts_and_what_it_writes(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--help"])

@@ -38,11 +38,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The examples and the pointer to the documentation at the end of ``fermask --help``.
+EPILOG = """\
+examples:
+  fermask demo                                   mask the packaged photo and predict its emotion
+  fermask mask photos/ -o masked/ --style n95    mask every face in a folder of photos
+  fermask predict photo.jpg                      the emotion of each face, masked or not
+  fermask train --data fer2013.csv --mask surgical --out runs/masked
+                                                 train a model on masked faces
+  fermask COMMAND --help                         the options of one command
+
+documentation: docs/ in the source tree (the user guide starts at docs/index.md);
+`mkdocs serve` there, after pip install -e '.[docs]', serves it as a website.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fermask`` command."""
     parser = argparse.ArgumentParser(
         prog="fermask",
         description="Facial-expression recognition on faces that wear masks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"fermask {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
