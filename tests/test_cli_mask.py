@@ -98,6 +98,27 @@ def test_changed_options_refused_then_forced(mixed_folder: Path, tmp_path: Path,
     assert (out / "crop.png").exists()
 
 
+def test_another_style_is_refused_with_a_free_folder_to_use(mixed_folder: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    crop = mixed_folder / "a" / "b" / "crop.png"
+    assert main(["mask", str(crop), "-o", str(out), "-q"]) == 0
+    assert not (out / ".fermask.lock").exists()  # a finished run removes its lock
+    capsys.readouterr()
+    assert main(["mask", str(crop), "-o", str(out), "-q", "--style", "n95"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "(style surgical, now n95)" in err and "--output " + str(tmp_path / "out-n95") + " " in err
+    assert "--force" in err
+    assert not (out / ".fermask.lock").exists()  # nor does a refused one
+    (tmp_path / "out-n95").mkdir()  # the suggestion is a folder that is free
+    assert main(["mask", str(crop), "-o", str(out), "-q", "--style", "n95"]) == 2
+    assert "--output " + str(tmp_path / "out-n95-2") + " " in capsys.readouterr().err
+    assert main(["mask", str(crop), "-o", str(out), "-q", "--seed", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "(style surgical, other options)" in err and "--output " + str(tmp_path / "out-2") + " " in err
+
+
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_two_workers_match_one(mixed_folder: Path, tmp_path: Path) -> None:
     args = [str(mixed_folder), "-q", "--style", "random", "--color", "random", "--seed", "3"]
@@ -287,3 +308,15 @@ def test_warnings_print_one_line_each_as_errors_do(tmp_path: Path, astronaut_cro
         "symbolic link to a folder, which fermask does not follow (name that folder as an input to include it)"
     ]
     assert done.stdout.startswith("1 masked")
+
+
+def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Eleven unreadable files: ten are listed, then "... and 1 more error" (never "1 more errors")."""
+    src = tmp_path / "bad"
+    src.mkdir()
+    for i in range(11):
+        (src / f"x{i:02d}.png").write_text("not an image")
+    assert main(["mask", str(src), "-o", str(tmp_path / "out"), "-q"]) == 0
+    cap = capsys.readouterr()
+    assert "... and 1 more error (see " in cap.err
+    assert cap.out.strip() == f"0 masked, 0 no face, 11 errors -> {tmp_path / 'out'}"

@@ -278,6 +278,7 @@ def test_predict_and_demo_use_the_default_model(toy_entry: PretrainedModel, toy_
 
 
 # ----------------------------------------------------------------------------- import-model
+@pytest.mark.filterwarnings("ignore:.*with scale")  # a random toy model: its answers do look mis-scaled
 def test_import_model_command(toy_h5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bundle"
     args = ["import-model", str(toy_h5), "-o", str(out), "--labels", "calm,glad,cross", "--input", "16x16x1",
@@ -304,7 +305,7 @@ def test_import_model_command(toy_h5: Path, tmp_path: Path, capsys: pytest.Captu
 )
 def test_import_model_errors(toy_h5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                              extra: list[str], message: str) -> None:
-    assert main(["import-model", str(toy_h5), "-o", str(tmp_path / "b"), *extra]) == 2
+    assert main(["import-model", str(toy_h5), "-o", str(tmp_path / "b"), "--scale", "unit", *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
 
@@ -313,14 +314,68 @@ def test_import_model_refuses_non_model_files(tmp_path: Path) -> None:
     junk = tmp_path / "weights.h5"
     junk.write_bytes(b"not hdf5")
     with pytest.raises(DataFormatError, match="Keras could not load"):
-        import_model(junk, tmp_path / "b")
+        import_model(junk, tmp_path / "b", scale="unit")
     with pytest.raises(DataFormatError, match="not a Keras model file"):
-        import_model(_touch(tmp_path / "m.onnx"), tmp_path / "b")
+        import_model(_touch(tmp_path / "m.onnx"), tmp_path / "b", scale="unit")
 
 
 def _touch(p: Path) -> Path:
     p.write_bytes(b"x")
     return p
+
+
+def test_import_model_needs_a_scale_and_says_how_to_find_it(toy_h5: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import-model", str(toy_h5), "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "--scale is required" in err
+    for word in ("none", "unit", "symmetric", "FACTOR,OFFSET", "preprocessing code", "whose emotion you know"):
+        assert word in err
+    with pytest.raises(fermask.errors.InvalidValueError, match="scale is required"):
+        import_model(toy_h5, tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.fixture(scope="module")
+def bright_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-class 16x16 gray model whose first logit is 0.01 * the sum of the pixels: trained, say, on 0-1 pixels."""
+    model = keras.Sequential([
+        keras.Input((16, 16, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax"),
+    ])
+    kernel = np.zeros((256, 3), np.float32)
+    kernel[:, 0] = 0.01
+    model.layers[-1].set_weights([kernel, np.zeros(3, np.float32)])
+    path = tmp_path_factory.mktemp("bright") / "bright.h5"
+    model.save(path)
+    return path
+
+
+def _scale_warnings(model_file: Path, out: Path, scale: str) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import_model(model_file, out, scale=scale, labels=list(LABELS))
+    assert (out / "fermask.json").is_file()  # the bundle is written all the same
+    return [str(w.message) for w in caught if "with scale" in str(w.message)]
+
+
+def test_import_model_warns_when_the_answers_look_like_the_wrong_scale(bright_h5: Path, tmp_path: Path) -> None:
+    from fermask.convert import scale_trial
+
+    # 0-255 pixels into a model that expects 0-1: its first logit reaches 650 on white, ~250 on the face
+    (msg,) = _scale_warnings(bright_h5, tmp_path / "none", "none")
+    assert "with scale 'none'" in msg and "99% sure on a white image (calm) and on a face (calm)" in msg
+    assert "preprocessing code" in msg
+    # the right scale: white gives 0.86, the face less; black an even 1/3 each: no warning
+    assert _scale_warnings(bright_h5, tmp_path / "unit", "unit") == []
+    p = Predictor.load(tmp_path / "unit")
+    black, white, face = scale_trial(p.model, p.info)
+    np.testing.assert_allclose(black, [1 / 3] * 3, atol=1e-6)
+    assert 0.8 < white[0] < 0.9 and 0.5 < face[0] < white[0]
+    # scaled far too small: black, white and the face all get nearly 1/3 each
+    (msg,) = _scale_warnings(bright_h5, tmp_path / "tiny", "0.00001,0")
+    assert "barely change between a black image, a white one and a face (calm each time)" in msg
 
 
 def test_synthetic_bundle_warns_on_load(toy_h5: Path, tmp_path: Path) -> None:

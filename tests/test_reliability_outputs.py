@@ -212,7 +212,7 @@ def small_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _import(src: Path, out: Path) -> list[str]:
-    return ["import-model", str(src), "-o", str(out), "--labels", "a,b,c", "--force"]
+    return ["import-model", str(src), "-o", str(out), "--labels", "a,b,c", "--scale", "unit", "--force"]
 
 
 def test_import_model_force_keeps_other_files_and_the_input(small_h5: Path, tmp_path: Path,

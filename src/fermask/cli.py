@@ -19,7 +19,7 @@ from .errors import FermaskError
 
 # subcommand name -> (module in fermask.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("demo", "mask the packaged example photo with the default style"),
+    "demo": ("demo", "mask the packaged example photo, predict the face's emotion bare and masked, write pictures"),
     "mask": ("mask", "mask the faces in image files and folders"),
     "styles": ("styles", "list the registered mask styles"),
     "download-landmarks": ("download_landmarks", "download dlib's 68-point landmark model (needs internet)"),
@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-model": ("import_model", "make a model bundle from your own Keras FER model file"),
     "export": ("export", "export a Keras bundle as a TFLite bundle (runs without TensorFlow), SavedModel or ONNX"),
     "predict": ("predict", "predict the emotions of the faces in photos and videos"),
+    "models": ("models", "list the model architectures fermask train builds (--model NAME)"),
     "train": ("train", "train a model on FER2013-format data and write a model bundle"),
     "adapt": ("adapt", "adapt an emotion model to masked faces without labels (teacher -> student)"),
     "evaluate": ("evaluate", "evaluate a model bundle: accuracy, per-class F1, confusion matrix, per mask style"),
@@ -37,11 +38,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The examples and the pointer to the documentation at the end of ``fermask --help``.
+EPILOG = """\
+examples:
+  fermask demo                                   mask the packaged photo and predict its emotion
+  fermask mask photos/ -o masked/ --style n95    mask every face in a folder of photos
+  fermask predict photo.jpg                      the emotion of each face, masked or not
+  fermask train --data fer2013.csv --mask surgical --out runs/masked
+                                                 train a model on masked faces
+  fermask COMMAND --help                         the options of one command
+
+documentation: docs/ in the source tree (the user guide starts at docs/index.md);
+`mkdocs serve` there, after pip install -e '.[docs]', serves it as a website.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fermask`` command."""
     parser = argparse.ArgumentParser(
         prog="fermask",
         description="Facial-expression recognition on faces that wear masks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"fermask {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

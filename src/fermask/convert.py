@@ -32,7 +32,7 @@ import numpy as np
 from ._files import TFLITE_MODEL_FILE, check_replaceable, sha256_file
 from ._runtime import TFLiteModel, tensorflow_installed
 from .bundle import BundleInfo, save_bundle, save_tflite_bundle
-from .errors import DataFormatError, FermaskError
+from .errors import DataFormatError, FermaskError, InvalidValueError
 from .pretrained import (
     PretrainedModel,
     fetch_weights,
@@ -44,7 +44,7 @@ from .pretrained import (
     scratch_dir,
 )
 
-__all__ = ["import_model", "download_model", "wrap_model", "MODEL_SUFFIXES"]
+__all__ = ["import_model", "download_model", "wrap_model", "MODEL_SUFFIXES", "missing_scale_message", "scale_trial"]
 
 #: The Keras model files :func:`import_model` reads.
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
@@ -117,7 +117,7 @@ def import_model(
     *,
     labels: Sequence[str] | None = None,
     input_shape: Sequence[int] | None = None,
-    scale: str | tuple[float, float] = "none",
+    scale: str | tuple[float, float] | None = None,
     face_margin: float = 0.0,
     provenance: dict[str, Any] | None = None,
     overwrite: bool = False,
@@ -135,7 +135,11 @@ def import_model(
             take; checked against the model (default: read from it).
         scale: How 0-255 pixels become the model's input: ``"none"``,
             ``"unit"`` (x/255), ``"symmetric"`` ((x/255 - 0.5)*2) or
-            ``(factor, offset)``. Built into the bundle's model.
+            ``(factor, offset)``. Built into the bundle's model. Required:
+            a wrong scale gives confident wrong answers, so there is no
+            default (``None`` is refused with how to find it). After the
+            import the model is tried on a face and on blank images, and a
+            warning says when its answers look like the wrong scale.
         face_margin: Border added around detected face boxes, as a fraction
             of their size, when the bundle predicts on photos.
         provenance: Where the model came from, recorded in ``fermask.json``
@@ -148,8 +152,9 @@ def import_model(
         The bundle folder, ready for :meth:`fermask.Predictor.load`.
 
     Raises:
-        DataFormatError: The file is not a Keras model, or its shapes
-            contradict ``input_shape`` or ``labels``.
+        InvalidValueError: ``scale`` is not given.
+        DataFormatError: The file is not a Keras model, its shapes
+            contradict ``input_shape`` or ``labels``, or ``scale`` is unknown.
         FermaskError: ``output`` exists and ``overwrite`` is false, or it
             is not a bundle fermask wrote, or it holds ``model_file``.
 
@@ -158,6 +163,9 @@ def import_model(
         ...              scale="symmetric")  # doctest: +SKIP
         PosixPath('bundles/mine')
     """
+    if scale is None:
+        raise InvalidValueError(missing_scale_message("scale"))
+    scale_factors(scale)  # an unknown scale fails before the model is loaded
     src = Path(model_file)
     out = Path(output)
     check_replaceable(out, overwrite, inputs=[src])
@@ -175,7 +183,83 @@ def import_model(
         raise DataFormatError(f"'{src.name}': {exc}") from None
     info.check_model(model, f"'{src.name}'", fix="give one label per model output, in output order")
     _save_replacing(out, model, info)
+    _warn_if_scale_looks_wrong(model, info, scale, src.name, out)
     return out
+
+
+#: How to find a model's scale, for the messages of :func:`import_model` (docs/guide/pretrained.md says more).
+FIND_SCALE = (
+    "the preprocessing code of the project that trained the model says it (x / 255: unit; (x / 255 - 0.5) * 2 "
+    "or x / 127.5 - 1: symmetric; the pixels as they are: none), or import it with each scale and keep the one "
+    "that gets a photo whose emotion you know right (fermask predict PHOTO --model BUNDLE)"
+)
+
+#: A top score at least this high on both a face and a white image: the model's answers are saturated.
+SATURATED = 0.99
+#: Scores that move less than this between a black image, a white one and a face: the model barely sees its input.
+FLAT = 0.05
+
+
+def missing_scale_message(option: str) -> str:
+    """The error for an import without a scale: the accepted values and how to find the right one.
+
+    Args:
+        option: The option's name as the caller wrote it (``"--scale"`` or ``"scale"``).
+    """
+    return (
+        f"{option} is required and was not given: how the model expects its pixels, one of none (0-255), "
+        f"unit (x / 255), symmetric ((x / 255 - 0.5) * 2) or FACTOR,OFFSET (pixel * FACTOR + OFFSET). A wrong "
+        f"scale gives confident wrong answers. To find it: {FIND_SCALE}"
+    )
+
+
+def scale_trial(model: Any, info: BundleInfo) -> np.ndarray:
+    """The scores of ``model`` (0-255 pixels in) for a black image, a white one and the packaged portrait's face.
+
+    Returns:
+        ``(3, classes)`` probabilities in that order; a one-unit (yes/no)
+        model's score ``p`` becomes ``[1 - p, p]``.
+    """
+    import warnings
+
+    from PIL import Image
+
+    from ._image import fit_image
+    from .assets import example_photo
+
+    h, w, c = info.input_shape
+    mode = "grayscale" if c == 1 else "rgb"
+    with Image.open(example_photo()) as photo:
+        face = np.asarray(photo.convert("RGB").crop((170, 70, 275, 185)))  # the portrait's face, as FER2013 crops
+    images = [np.zeros((h, w, 3), np.uint8), np.full((h, w, 3), 255, np.uint8), face]
+    x = np.stack([fit_image(im, (h, w), mode) for im in images]).astype(np.float32).reshape(3, h, w, c)
+    with warnings.catch_warnings():  # Keras notes input names that differ from the inner model's: not the user's concern
+        warnings.simplefilter("ignore")
+        scores = np.asarray(model.predict(x, verbose=0), dtype=np.float64).reshape(3, -1)
+    return np.concatenate([1 - scores, scores], axis=1) if scores.shape[1] == 1 else scores
+
+
+def _warn_if_scale_looks_wrong(model: Any, info: BundleInfo, scale: Any, name: str, out: Path) -> None:
+    """Warn when the imported model's answers look like a model fed pixels in another range than it learnt on."""
+    import warnings
+
+    try:
+        black, white, face = scale_trial(model, info)
+    except Exception:  # the check is advice; a model it cannot run is judged when it is used
+        return
+    if min(white.max(), face.max()) >= SATURATED:
+        symptom = (f"it is at least {SATURATED:.0%} sure on a white image ({info.labels[int(white.argmax())]}) "
+                   f"and on a face ({info.labels[int(face.argmax())]})")
+    elif len({int(black.argmax()), int(white.argmax()), int(face.argmax())}) == 1 and max(
+            np.abs(white - black).max(), np.abs(face - black).max()) < FLAT:
+        symptom = (f"its scores barely change between a black image, a white one and a face "
+                   f"({info.labels[int(face.argmax())]} each time)")
+    else:
+        return
+    warnings.warn(
+        f"'{name}' with scale {scale!r}: {symptom}, as when a model gets pixels in another range than it was "
+        f"trained on. Check the scale before using {out}: {FIND_SCALE}", stacklevel=3,
+    )
 
 
 def _save_replacing(out: Path, model: Any, info: BundleInfo, licence_file: Path | None = None,

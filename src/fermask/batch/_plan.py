@@ -134,6 +134,36 @@ def check_arguments(
         raise FermaskError(f"the output path {str(out)!r} exists and is not a folder; choose another -o")
 
 
+def _style_names(config: dict[str, Any]) -> list[str]:
+    """The style names of a run's configuration (a masker without styles: none)."""
+    masker = config.get("masker") if isinstance(config.get("masker"), dict) else {}
+    styles = masker.get("styles") if isinstance(masker.get("styles"), list) else []
+    names = [str(s.get("name")) for s in styles if isinstance(s, dict) and s.get("name")]
+    return names
+
+
+def _other_configuration(out: Path, records: list[dict[str, Any]], run_config: dict[str, Any]) -> str:
+    """Why a run into ``out`` is refused, and the two ways out: a new folder named after the style, or --force."""
+    runs = [r for r in records if r.get("type") == "run" and isinstance(r.get("config"), dict)]
+    before = ",".join(_style_names(runs[-1]["config"])) if runs else ""
+    now = ",".join(_style_names(run_config))
+    changed = bool(before and now) and before != now
+    if changed:
+        what = f"style {before}, now {now}"
+    else:
+        what = f"style {before}, other options" if before else "other options"
+    stem, n = (f"{out}-{now.replace(',', '-')}", 1) if changed else (str(out), 2)
+    folder = Path(stem if n == 1 else f"{stem}-{n}")
+    while folder.exists():  # a free name: the suggestion must work as written
+        n += 1
+        folder = Path(f"{stem}-{n}")
+    return (
+        f"{str(out)!r} holds the masks of a run with another configuration ({what}); a rerun into it must use the same options. "
+        f"Write to a new folder, such as --output {folder} (outdir={str(folder)!r}), "
+        "or pass --force (force=True) to mask every input again into this one, replacing its masks"
+    )
+
+
 def plan_run(
     chosen: dict[Path, InputFile],
     ignored: int,
@@ -165,11 +195,7 @@ def plan_run(
         )
     last_hash, previous = previous_state(records)
     if last_hash is not None and last_hash != digest and not force:
-        raise FermaskError(
-            f"{str(out)!r} holds the results of a run with another configuration (hash {last_hash}, "
-            f"now {digest}); a resumed run must use the same options. Use a new output folder, or "
-            "pass --force (force=True) to redo every input into this one"
-        )
+        raise FermaskError(_other_configuration(out, records, run_config))
     if force:
         previous = {}
     reals = list(chosen)

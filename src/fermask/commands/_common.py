@@ -24,8 +24,23 @@ from fermask.errors import InvalidValueError
 __all__ = [
     "add_masker_arguments", "build_masker", "add_data_arguments", "load_data",
     "int_option", "float_option", "seed_option", "port_option", "workers_option",
-    "learning_rate_option", "validation_option", "check_out_dir", "default_masked_model",
+    "learning_rate_option", "validation_option", "check_out_dir", "default_masked_model", "plural",
 ]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1: the counts of every summary a command prints.
+
+    Args:
+        n: The count.
+        word: The singular (``"error"``).
+        many: The plural when it is not ``word + "s"`` (``"faces"`` needs none; ``"matches"`` does).
+
+    Examples:
+        >>> plural(1, "error"), plural(0, "error"), plural(2, "match", "matches")
+        ('1 error', '0 errors', '2 matches')
+    """
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def _option_type(name: str, parse: Callable[[str], Any], check: Callable[[Any], Any]) -> Callable[[str], Any]:
@@ -121,8 +136,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binary", metavar="CLASS", help="a two-class view: CLASS against the rest (e.g. happy)")
     parser.add_argument("--cap", metavar="CLASS=N", action="append", default=[],
                         help="keep at most N images of CLASS (repeatable), e.g. --cap happy=3500")
-    parser.add_argument("--limit", type=int_option(), default=None, help="use a stratified random subset of this many images")
-    parser.add_argument("--workers", type=workers_option, default=None, help="masking worker processes")
+    parser.add_argument("--limit", type=int_option(), default=None, metavar="N",
+                        help="use a stratified random subset of N images (default: all)")
+    parser.add_argument("--workers", type=workers_option, default=None, metavar="N",
+                        help="worker processes that mask the faces for --mask (default: one per CPU)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 

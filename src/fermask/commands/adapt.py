@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import check_out_dir, float_option, int_option, learning_rate_option, seed_option, validation_option
+from ._common import check_out_dir, float_option, int_option, learning_rate_option, plural, seed_option, validation_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     result = adapt(args.teacher, args.faces, config, out_dir=args.output, overwrite=args.overwrite, progress=not args.quiet)
     a = result.agreement
     n = int(a["n_heldout"])
-    print(f"agreement with the teacher's unmasked answers on {n} held-out faces:")
+    print(f"agreement with the teacher's unmasked answers on {plural(n, 'held-out face')}:")
     print(f"  masked, the teacher itself:  {a['masked_before']:.1%}")
     print(f"  masked, the adapted student: {a['masked_after']:.1%}")
     print(f"  unmasked, the student:       {a['unmasked_after']:.1%}")

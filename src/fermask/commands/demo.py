@@ -1,4 +1,4 @@
-"""``fermask demo``: mask the packaged example photo with the default style.
+"""``fermask demo``: mask the packaged example photo, predict the face's emotion bare and masked, write pictures.
 
 Examples::
 
@@ -30,13 +30,19 @@ from typing import Any
 
 from fermask.errors import FermaskError
 
-from ._common import add_masker_arguments, build_masker, default_masked_model
+from ._common import add_masker_arguments, build_masker, default_masked_model, plural
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask demo``."""
+    parser.description = (
+        "Mask the face in the packaged example photo (a public-domain NASA portrait), predict its emotion bare and "
+        "masked, and write the pictures: astronaut_masked.png, astronaut_side_by_side.png and, with a model, "
+        "astronaut_emotions.png. Masking needs no download; predicting needs a model: the default pretrained "
+        "one once downloaded (fermask download-model), or --model."
+    )
     parser.add_argument("--output", "-o", default="fermask-demo", metavar="DIR",
                         help="folder for the results (default: ./fermask-demo)")
     parser.add_argument("--model", "-m", metavar="BUNDLE",
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     pair = np.concatenate([to_rgb(original), gap, to_rgb(result.image)], axis=1)
     Image.fromarray(pair).save(pair_path)
     n = len(result.faces)
-    print(f"masked {n} face{'s' if n != 1 else ''} with style {result.style!r} in {photo.name}")
+    print(f"masked {plural(n, 'face')} with style {result.style!r} in {photo.name}")
     print(f"wrote {photo_path} (the photo, to try other commands on)")
     print(f"wrote {masked_path}")
     print(f"wrote {pair_path}")

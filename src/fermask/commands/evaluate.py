@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate only these rows of the Usage column: PrivateTest, PublicTest, Training or Test")
     parser.add_argument("--heldout-styles", metavar="STYLE", nargs="+", default=[],
                         help="mask styles the model did not see in training (reported apart)")
-    parser.add_argument("--batch-size", type=int_option(), default=64)
+    parser.add_argument("--batch-size", type=int_option(), default=64, metavar="N",
+                        help="images per prediction step; changes speed and memory, not results (default: 64)")
     parser.add_argument("--out", metavar="DIR", help="write evaluation.json/.md/_confusion.png here")
 
 

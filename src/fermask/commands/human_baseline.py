@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import int_option, port_option, seed_option
+from ._common import int_option, plural, port_option, seed_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.data:
             raise FermaskError(f"'{folder}' holds no session yet; give DATA (a FER2013 CSV or an image folder)")
-        print(f"drawing {args.n} images from {args.data} and masking them ({args.style}) ...")
+        print(f"drawing {plural(args.n, 'image')} from {args.data} and masking them ({args.style}) ...")
         session = Session.create(folder, args.data, n=args.n, seed=args.seed, style=args.style, usage=args.usage)
-        print(f"session {folder}: {session.total} images")
+        print(f"session {folder}: {plural(session.total, 'image')}")
     predictor = None
     if args.model:
         from fermask.predictor import Predictor

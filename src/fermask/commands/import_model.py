@@ -5,10 +5,12 @@ Examples::
     fermask import-model emotion_model.hdf5 -o bundles/mine --input 64x64x1 --scale symmetric
     fermask import-model happy.h5 -o bundles/happy --labels not_happy,happy --scale unit
 
-``--scale`` says how the model expects its pixels: ``none`` (0-255),
+``--scale`` (required) says how the model expects its pixels: ``none`` (0-255),
 ``unit`` (x/255), ``symmetric`` ((x/255 - 0.5)*2) or ``FACTOR,OFFSET``
 (pixel * FACTOR + OFFSET). The scaling is built into the bundle, which takes
-0-255 pixels like every fermask model.
+0-255 pixels like every fermask model. After the import the model is tried
+on a face and on blank images, and a warning says when its answers look like
+the wrong scale (saturated, or blind to its input).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="class names in output order (default: the 7 FER2013 emotions for 7 outputs)")
     parser.add_argument("--input", type=_shape, metavar="HxWxC",
                         help="the input the model takes, checked against the file (e.g. 64x64x1)")
-    parser.add_argument("--scale", default="none", metavar="SCALE",
-                        help="pixel scaling the model expects: none, unit, symmetric or FACTOR,OFFSET (default: none)")
+    parser.add_argument("--scale", default=None, metavar="SCALE",
+                        help="required: the pixels the model expects: none (0-255), unit (x/255), symmetric "
+                             "((x/255-0.5)*2) or FACTOR,OFFSET (pixel*FACTOR+OFFSET). Read it in the preprocessing "
+                             "code of the project that trained the model, or try each on a photo whose emotion "
+                             "you know")
     parser.add_argument("--face-margin", type=float_option(low=0, high=1), default=0.0, metavar="F",
                         help="border added around face boxes, as a fraction of their size (default: 0)")
     parser.add_argument("--force", action="store_true", help="replace an existing bundle folder")
@@ -48,9 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask import-model``."""
-    from fermask.convert import import_model
+    from fermask.convert import import_model, missing_scale_message
+    from fermask.errors import FermaskError
     from fermask.pretrained import scale_factors
 
+    if args.scale is None:  # not argparse's required=True: the message lists the scales and how to find the right one
+        raise FermaskError(missing_scale_message("--scale"))
     scale_factors(args.scale)  # a bad --scale fails before TensorFlow loads
     check_out_dir(args.output, "--output")
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None

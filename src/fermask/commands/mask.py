@@ -38,7 +38,7 @@ from concurrent.futures import Executor
 from fermask._choices import DEFAULT_PNG_LEVEL, OUTPUT_FORMATS
 from fermask.errors import FermaskError
 
-from ._common import add_masker_arguments, build_masker, int_option, workers_option
+from ._common import add_masker_arguments, build_masker, int_option, plural, workers_option
 
 __all__ = ["add_arguments", "run", "build_masker", "resume_command"]
 
@@ -137,6 +137,6 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in summary.error_inputs[:10]:
         print(f"error: {reason}" if path in reason else f"error: {path}: {reason}", file=sys.stderr)
     if len(summary.error_inputs) > 10:
-        print(f"... and {len(summary.error_inputs) - 10} more errors (see {summary.manifest})", file=sys.stderr)
+        print(f"... and {plural(len(summary.error_inputs) - 10, 'more error')} (see {summary.manifest})", file=sys.stderr)
     print(summary.line())
     return 1 if (args.strict and summary.errors) else 0

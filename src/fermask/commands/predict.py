@@ -30,7 +30,7 @@ from typing import Any
 
 from fermask._choices import DETECTORS, FACE_POLICIES
 
-from ._common import check_out_dir, default_masked_model, float_option, int_option, workers_option
+from ._common import check_out_dir, default_masked_model, float_option, int_option, plural, workers_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         for number, t, preds in result.frames:
             emit(preds, {"frame": number, "time_s": round(t, 4)}, source=str(path))
         csv_path = result.to_csv(names(out_dir, path.stem, ".emotions.csv"))
-        msg = f"{path}: {len(result.frames)} frames -> {csv_path}"
+        msg = f"{path}: {plural(len(result.frames), 'frame')} -> {csv_path}"
         if plot_dir is not None:
             from fermask.plots import save_figure
 
@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
             msg += f", {png}"
         print(msg, file=sys.stderr if args.json else sys.stdout)
     if failed and not args.json:
-        print(f"{failed} of {len(paths)} input{'s' if len(paths) != 1 else ''} could not be read", file=sys.stderr)
+        print(f"{failed} of {plural(len(paths), 'input')} could not be read", file=sys.stderr)
     if faceless and not args.quiet:
         print(_no_face_note(faceless, len(images), args.detector, predictor), file=sys.stderr)
     return 1 if failed else 0
@@ -262,7 +262,7 @@ def _no_face_note(faceless: list[str], n_images: int, detector: str, predictor: 
         hint = "try --detector cnn (slow), or --face-policy full_frame if the images are face crops"
     else:
         hint = "try the default --detector hybrid (finds masked faces), or --face-policy full_frame for face crops"
-    return f"no face found in {len(faceless)} of {n_images} image{'s' if n_images != 1 else ''}: {shown}; {hint}"
+    return f"no face found in {len(faceless)} of {plural(n_images, 'image')}: {shown}; {hint}"
 
 
 def _plot_image(path: Path, preds: Any, plot_dir: Path, names: _Names) -> None:

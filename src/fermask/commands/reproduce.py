@@ -20,7 +20,7 @@ import argparse
 
 from fermask._choices import FACE_POLICIES
 
-from ._common import int_option, seed_option, workers_option
+from ._common import int_option, plural, seed_option, workers_option
 
 __all__ = ["add_arguments", "run"]
 
@@ -83,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
     print(result.markdown)
     print(f"Written: {result.out_dir / 'results.md'} and results.json; run folders under {result.out_dir}/")
     if result.failed:
-        print(f"fermask reproduce: {len(result.failed)} experiment(s) failed: {', '.join(result.failed)}", file=sys.stderr)
+        print(f"fermask reproduce: {plural(len(result.failed), 'experiment')} failed: {', '.join(result.failed)}", file=sys.stderr)
         return 1
     return 0

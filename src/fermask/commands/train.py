@@ -34,30 +34,52 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the options of ``fermask train``."""
+    """Declare the options of ``fermask train`` (the defaults are :class:`~fermask.TrainConfig`'s)."""
+    from fermask.training.config import TrainConfig
+
+    d = TrainConfig()
     add_data_arguments(parser)
     parser.add_argument("--out", metavar="DIR", required=True, help="run folder (bundle, config, history, curves)")
     parser.add_argument("--config", metavar="JSON", help="a config.json of an earlier run (other options override it)")
-    parser.add_argument("--model", help="registered model name (see: python -c 'import fermask; print(fermask.list_models())')")
-    parser.add_argument("--epochs", type=int_option())
-    parser.add_argument("--batch-size", type=int_option())
-    parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=learning_rate_option)
-    parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--schedule", choices=SCHEDULES)
-    parser.add_argument("--augment", action="store_true", default=None, help="random flips, shifts, rotations, brightness")
-    parser.add_argument("--class-weights", choices=["balanced"], help="weigh classes by inverse frequency")
-    parser.add_argument("--early-stopping", type=int_option(), metavar="PATIENCE")
-    parser.add_argument("--label-smoothing", type=float_option(low=0, high=1, high_open=True))
-    parser.add_argument("--seed", type=seed_option)
-    parser.add_argument("--deterministic", action="store_true", default=None, help="bit-for-bit repeatable ops (slower)")
+    parser.add_argument("--model", metavar="NAME",
+                        help=f"registered model to train (default: {d.model}; list them with: fermask models)")
+    parser.add_argument("--epochs", type=int_option(), metavar="N",
+                        help=f"passes over the training data (default: {d.epochs})")
+    parser.add_argument("--batch-size", type=int_option(), metavar="N",
+                        help=f"images per step; the global batch over all GPUs (default: {d.batch_size})")
+    parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=learning_rate_option, metavar="RATE",
+                        help=f"(initial) learning rate, above 0 and at most 1 (default: {d.learning_rate:g})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS,
+                        help=f"optimizer; sgd uses momentum 0.9 (default: {d.optimizer})")
+    parser.add_argument("--schedule", choices=SCHEDULES,
+                        help="learning-rate schedule: constant, cosine (decays to 0 over all steps) or plateau "
+                             f"(divided by 10 after {d.plateau_patience} epochs without improvement) "
+                             f"(default: {d.schedule})")
+    parser.add_argument("--augment", action="store_true", default=None,
+                        help="random flips, shifts, rotations, brightness (default: off)")
+    parser.add_argument("--class-weights", choices=["balanced"],
+                        help="weigh classes by inverse frequency (default: every class weighs 1)")
+    parser.add_argument("--early-stopping", type=int_option(), metavar="PATIENCE",
+                        help="stop after PATIENCE epochs without improvement of the validation loss and keep the "
+                             "best weights (default: off, every epoch runs)")
+    parser.add_argument("--label-smoothing", type=float_option(low=0, high=1, high_open=True), metavar="F",
+                        help=f"label smoothing of the cross-entropy, 0 to below 1 (default: {d.label_smoothing:g})")
+    parser.add_argument("--seed", type=seed_option,
+                        help=f"seeds the weights, shuffling, augmentation, --limit and the validation split "
+                             f"(default: {d.seed})")
+    parser.add_argument("--deterministic", action="store_true", default=None,
+                        help="bit-for-bit repeatable ops on the same machine (slower; default: off)")
     parser.add_argument("--val", metavar="FRACTION", type=validation_option, default=None,
                         help="hold out this fraction for validation (default: PublicTest rows if present, else 0.1)")
     parser.add_argument("--teacher", metavar="BUNDLE",
                         help="distillation: a bundle that sees the unmasked faces (needs --mask)")
-    parser.add_argument("--alpha", dest="distill_alpha", type=float_option(low=0, high=1), help="distillation: weight of the true labels (default 0.5)")
-    parser.add_argument("--temperature", dest="distill_temperature", type=float_option(low=0, high=100, low_open=True), help="distillation: temperature (default 4)")
+    parser.add_argument("--alpha", dest="distill_alpha", type=float_option(low=0, high=1), metavar="A",
+                        help=f"distillation: weight of the true labels (default: {d.distill_alpha:g})")
+    parser.add_argument("--temperature", dest="distill_temperature", type=float_option(low=0, high=100, low_open=True),
+                        metavar="T", help=f"distillation: temperature (default: {d.distill_temperature:g})")
     parser.add_argument("--strategy", choices=["mirrored", "multi_worker_mirrored"],
-                        help="tf.distribute strategy: several GPUs (mirrored) or machines (multi_worker_mirrored)")
+                        help="tf.distribute strategy: several GPUs (mirrored) or machines (multi_worker_mirrored) "
+                             "(default: none, one device)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out")
 
 
