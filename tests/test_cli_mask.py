@@ -117,6 +117,9 @@ def test_another_style_is_refused_with_a_free_folder_to_use(mixed_folder: Path, 
     assert main(["mask", str(crop), "-o", str(out), "-q", "--seed", "4"]) == 2
     err = capsys.readouterr().err
     assert "(style surgical, other options)" in err and "--output " + str(tmp_path / "out-2") + " " in err
+    assert main(["mask", str(crop), "-o", str(out), "-q", "--style", "random"]) == 2
+    err = capsys.readouterr().err  # every style is named, but the folder's name stays short
+    assert "now bandana,cloth,gas," in err and "--output " + str(tmp_path / "out-mixed") + " " in err
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")

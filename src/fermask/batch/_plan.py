@@ -152,7 +152,9 @@ def _other_configuration(out: Path, records: list[dict[str, Any]], run_config: d
         what = f"style {before}, now {now}"
     else:
         what = f"style {before}, other options" if before else "other options"
-    stem, n = (f"{out}-{now.replace(',', '-')}", 1) if changed else (str(out), 2)
+    names = now.split(",")
+    suffix = "-".join(names) if len(names) <= 2 else "mixed"  # 'random' lists every style: too long for a name
+    stem, n = (f"{out}-{suffix}", 1) if changed else (str(out), 2)
     folder = Path(stem if n == 1 else f"{stem}-{n}")
     while folder.exists():  # a free name: the suggestion must work as written
         n += 1
