@@ -183,6 +183,31 @@ def test_cli_table_plots_and_video(bundle: str, astronaut: np.ndarray, clip: str
     assert [r["frame"] for r in rows] == ["0", "2", "4"]
 
 
+def test_cli_table_gives_video_rows_their_frame_and_time(bundle: str, astronaut: np.ndarray, clip: str,
+                                                       tmp_path, capsys) -> None:
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    assert run_cli([str(photo), clip, "--model", bundle, "--out", str(tmp_path), "--stride", "2", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["FILE", "FRAME", "TIME", "FACE"]
+    cells = [line.split() for line in lines[1:]]
+    assert cells[0][:4] == [str(photo), "-", "-", "0"]  # a photo has no frame or time
+    video = [c for c in cells if c[0] == clip]
+    # 5 fps, every 2nd frame: frames 0, 2, 4 at 0.0, 0.4, 0.8 s; the last frame is blank
+    assert [c[1:3] for c in video] == [["0", "0.00s"], ["2", "0.40s"], ["4", "0.80s"]]
+    assert video[0][3] == "0" and " ".join(video[2][3:]) == "- no face found"
+    assert lines[-1].startswith(f"{clip}: 3 frames -> ")
+
+
+def test_cli_table_of_photos_alone_has_no_frame_column(bundle: str, astronaut: np.ndarray, tmp_path,
+                                                      capsys) -> None:
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    assert run_cli([str(photo), "--model", bundle, "--quiet"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["FILE", "FACE"] and row.split()[:2] == [str(photo), "0"]
+
+
 def test_cli_bad_model_is_a_clear_error(tmp_path, astronaut: np.ndarray) -> None:
     from fermask.errors import FermaskError
 

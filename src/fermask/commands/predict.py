@@ -8,9 +8,10 @@ Examples::
     fermask predict photo.jpg --model bundle --simulate-mask surgical --plot figures/
     fermask predict clip.mp4 --model bundle --stride 5 --out tables/ --plot figures/
 
-Images and videos may be mixed; folders are searched recursively. Each
-unreadable input is reported on its own line and the run goes on; the exit
-status is 1 when any input failed, else 0.
+Images and videos may be mixed; folders are searched recursively. When a
+video is among the inputs, the table has FRAME and TIME columns (``-`` on a
+photo's rows). Each unreadable input is reported on its own line and the run
+goes on; the exit status is 1 when any input failed, else 0.
 
 ``--json`` prints one JSON object per line: ``{"source", "faces", "error"}``
 per image, and per sampled video frame the same plus ``"frame"`` and
@@ -121,11 +122,20 @@ class _Names:
             n += 1
 
 
-def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> list[str]:
+def _when_cells(frame: int | None = None, time_s: float | None = None) -> str:
+    """The FRAME and TIME cells of a table row: a video frame's number and time, ``-`` for a photo."""
+    if frame is None or time_s is None:
+        return f"{'-':>5}  {'-':>8}  "
+    return f"{frame:>5}  {f'{time_s:.2f}s':>8}  "
+
+
+def _table_line(source: str, preds: Any, width: int, routed: bool = False, when: str = "") -> list[str]:
+    """One table row per face of ``preds`` (``when``: the FRAME and TIME cells, when the table has them)."""
+    source = f"{source:<{width}}  {when}"
     if preds.error:
-        return [f"{source:<{width}}  -     error: {preds.error}"]
+        return [f"{source}-     error: {preds.error}"]
     if not preds:
-        return [f"{source:<{width}}  -     no face found"]
+        return [f"{source}-     no face found"]
     lines = []
     for p in preds:
         box = ",".join(str(v) for v in p.box)
@@ -134,7 +144,7 @@ def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> li
         masked = f"  [{p.masked_style}]" if p.masked_style else ""
         mask = "-" if p.mask_score is None else f"{'yes' if p.masked else 'no'} {p.mask_score:.2f}"
         by = f"  (answered by {p.model})" if routed and p.model else ""
-        lines.append(f"{source:<{width}}  {p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {mask:<8}  "
+        lines.append(f"{source}{p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {mask:<8}  "
                      f"{nxt}{masked}{by}")
     return lines
 
@@ -190,8 +200,10 @@ def run(args: argparse.Namespace) -> int:
     width = min(40, max(len(str(p)) for p in paths))
     failed = 0
     faceless: list[str] = []
+    timed = any(is_video(p) for p in paths)  # FRAME and TIME columns only when a video is in the table
     if not args.json:
-        print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
+        when = f"{'FRAME':>5}  {'TIME':>8}  " if timed else ""
+        print(f"{'FILE':<{width}}  {when}FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
 
     def emit(preds: Any, extra: dict[str, Any] | None = None, source: str | None = None) -> None:
         src = source or preds.source
@@ -201,7 +213,8 @@ def run(args: argparse.Namespace) -> int:
             rec["error"] = preds.error
             print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
         else:
-            for line in _table_line(src, preds, width, predictor.routing.masked is not None):
+            when = _when_cells(**(extra or {})) if timed else ""
+            for line in _table_line(src, preds, width, predictor.routing.masked is not None, when):
                 print(line)
 
     images = [p for p in paths if not is_video(p)]
