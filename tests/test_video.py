@@ -208,6 +208,31 @@ def test_cli_table_of_photos_alone_has_no_frame_column(bundle: str, astronaut: n
     assert header.split()[:2] == ["FILE", "FACE"] and row.split()[:2] == [str(photo), "0"]
 
 
+def test_cli_names_each_plot_it_writes(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(astronaut).save(photos / name)
+    plots = tmp_path / "plots"
+    (plots).mkdir()
+    (plots / "a.scores.png").write_bytes(b"kept")  # taken: the next free name is written and named
+    assert run_cli([str(photos), "--model", bundle, "--plot", str(plots)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    wrote = [line.removeprefix("wrote ") for line in out if line.startswith("wrote ")]
+    assert wrote == [str(plots / n) for n in ("a.annotated.png", "a-2.scores.png", "b.annotated.png", "b.scores.png")]
+    assert all(Path(w).is_file() and Image.open(w).size[0] > 100 for w in wrote)
+    assert out.index(f"wrote {wrote[0]}") > max(i for i, line in enumerate(out) if line.startswith(str(photos)))
+
+    # with --json the lines go to stderr and stdout stays JSON lines; --quiet leaves them out
+    assert run_cli([str(photos / "a.png"), "--model", bundle, "--plot", str(plots), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["source"] for line in captured.out.splitlines()] == [str(photos / "a.png")]
+    assert f"wrote {plots / 'a-2.annotated.png'}" in captured.err.splitlines()
+    assert run_cli([str(photos / "a.png"), "--model", bundle, "--plot", str(plots), "--json", "--quiet"]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("wrote ")]
+    assert (plots / "a-3.annotated.png").is_file()
+
+
 def test_cli_bad_model_is_a_clear_error(tmp_path, astronaut: np.ndarray) -> None:
     from fermask.errors import FermaskError
 
