@@ -224,6 +224,11 @@ def annotate_image(
 ) -> Figure:
     """The photo with a box and the top label over every face.
 
+    A new figure keeps the photo's size, its longer side within 600 to 1600
+    pixels (at 100 dpi); fonts and lines grow with it, and each label sits
+    above its face (else below, else inside the box's top edge), clear of
+    the other labels: crowded labels go on two lines or shrink.
+
     Args:
         image: The photo (anything :func:`fermask.load_image` takes).
         predictions: Its predictions.
@@ -233,33 +238,22 @@ def annotate_image(
     Returns:
         The figure.
     """
-    matplotlib, Figure = _mpl()
-    from matplotlib.patches import Rectangle
-
+    _mpl()
+    from . import _annotate
     from ._image import load_image
 
     arr = load_image(image)
-    if ax is None:
-        h, w = arr.shape[:2]
-        scale = 6.0 / max(h, w)
-        fig = Figure(figsize=(max(2.0, w * scale), max(2.0, h * scale) + 0.4), layout="constrained")
-        ax = fig.add_subplot()
+    if ax is None:  # the photo's own size, 600 to 1600 px on its longer side
+        ax = _annotate.new_axes(arr.shape[:2], bool(title))
     ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255)
-    for p in predictions:
-        l, t, r, b = p.box
-        color = _color(p.label, p.index)
-        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor=color, linewidth=2))
-        text = f"{p.index}: {p.label} {p.score:.0%}{p.mask_note}"
-        if p.masked_style:
-            text += f" [{p.masked_style}]"
-        ax.text(l, t - 3, text, color="white", fontsize=9, va="bottom",
-                bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"})
+    colors = [_color(p.label, p.index) for p in predictions]
+    fontsize = _annotate.draw_faces(ax, arr.shape[:2], predictions, colors)
     if not predictions:
-        ax.text(0.5, 0.02, "no face found", transform=ax.transAxes, ha="center", va="bottom",
+        ax.text(0.5, 0.02, "no face found", transform=ax.transAxes, ha="center", va="bottom", fontsize=fontsize,
                 color="white", bbox={"facecolor": "black", "alpha": 0.6})
     ax.set_axis_off()
     if title:
-        ax.set_title(printable(title))
+        ax.set_title(printable(title), fontsize=fontsize + 1)
     return ax.figure  # type: ignore[return-value]
 
 
