@@ -386,10 +386,12 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
     Args:
         history: ``{metric: [value per epoch]}``, as in ``TrainResult.history``
             or a run's ``history.json``.
-        title: A title over the figure.
+        title: A title over the figure; each of its lines is wrapped to the
+            figure's width.
 
     Returns:
-        A matplotlib ``Figure`` (no window is opened).
+        A matplotlib ``Figure`` (no window is opened); the epoch axis has
+        whole-number ticks.
 
     Raises:
         DataFormatError: The history has neither ``loss`` nor ``accuracy``.
@@ -401,6 +403,8 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
         2
     """
     _, Figure = _mpl()
+    from matplotlib.ticker import MaxNLocator
+
     panels = [k for k in ("loss", "accuracy") if k in history]
     if not panels:
         raise DataFormatError(f"the history has neither 'loss' nor 'accuracy' (keys: {sorted(history)})")
@@ -412,13 +416,15 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
             if vals:
                 ax.plot(range(1, len(vals) + 1), vals, style, marker="o" if len(vals) < 30 else None, label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, never 1.2
         ax.set_ylabel(key)
         if key == "accuracy":
             ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(printable(title))
+    if title:  # each line wrapped to the figure's width (about 10 characters an inch at 11 pt)
+        lines = printable(title).splitlines()
+        fig.suptitle("\n".join(textwrap.fill(x, int(10 * fig.get_figwidth())) for x in lines), fontsize=11)
     return fig
 
 
