@@ -256,6 +256,16 @@ def test_plots_without_faces_and_score_bars() -> None:
         plots.plot_emotion_timeline([0, 1, 2], np.zeros((2, 7)), EMOTIONS)
 
 
+def test_timeline_lines_at_0_and_1_stay_off_the_frame() -> None:
+    pytest.importorskip("matplotlib")
+    from fermask import plots
+
+    fig = plots.plot_emotion_timeline([0.0, 0.5, 1.0], np.array([[1.0, 0.0]] * 3), ["happy", "sad"])
+    low, high = fig.axes[0].get_ylim()
+    assert low < 0.0 and high > 1.0  # a certain score is drawn inside the axes, not on their border
+    assert high - 1.0 < 0.1 and 0.0 - low < 0.1
+
+
 def test_fermask_main_predict_json(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:
     """The installed command line routes ``fermask predict`` to this command."""
     from fermask.cli import main

@@ -295,7 +295,7 @@ def plot_emotion_timeline(
     for i, lab in enumerate(labels):
         ax.plot(t, s[:, i], label=lab, color=_color(lab, i), linewidth=1.5,
                 marker="." if len(t) < 60 else None)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.03, 1.05)  # headroom: a score of 1 or 0 is not drawn on the frame
     ax.set_xlabel(xlabel)
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
