@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fermask.results", 0),
     # figures are drawn from plain data: any layer's .plot() convenience may call them
     ("fermask.plots", 0),
+    # the layout of annotated photos (figure size, label placement) that plots.annotate_image draws with
+    ("fermask._annotate", 0),
     ("fermask.faces", 1),
     ("fermask.masks", 2),
     ("fermask.masker", 3),

@@ -290,3 +290,31 @@ def test_plot_history_needs_loss_or_accuracy() -> None:
     assert [len(line.get_xdata()) for line in ax.get_lines()] == [2, 2]
     with pytest.raises(DataFormatError):
         plot_history({"lr": [0.1]})
+
+
+def test_plot_history_titles_fit_and_epochs_are_whole_numbers() -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from fermask.training import plot_history
+    from fermask.training.run_files import RunRecord, curves_title
+
+    source = "SYNTHETIC FER-format data (fermask.data.make_synthetic_fer; not FER2013): n=200, seed=0 | masked"
+    records = {name: RunRecord(net=None, model_name="shallow_cnn", config=TrainConfig(), history={}, metrics={},
+                               versions={}, data={"train": {"source": source}, **extra})
+               for name, extra in (("teacher", {}), ("student", {"teacher": "bundle 'runs/distil/teacher/bundle'"}))}
+    titles = {name: curves_title(Path("runs/distil") / name, r) for name, r in records.items()}
+    assert titles["teacher"] != titles["student"]
+    assert "teacher" in titles["teacher"].splitlines()[0] and "distilled from" in titles["student"]
+    for title in titles.values():
+        fig = plot_history({"loss": [2.0, 1.0], "val_loss": [2.1, 1.5], "accuracy": [0.2, 0.5]}, title=title)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        text = fig.get_suptitle()
+        assert source in text.replace("\n", " ")  # nothing cut off
+        [suptitle] = [t for t in fig.texts if t.get_text() == text]
+        extent = suptitle.get_window_extent(canvas.get_renderer())
+        assert extent.x0 >= 0 and extent.x1 <= fig.bbox.width and extent.y1 <= fig.bbox.height
+        for ax in fig.axes:
+            ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+            assert ticks and all(t.isdigit() for t in ticks), ticks

@@ -183,6 +183,56 @@ def test_cli_table_plots_and_video(bundle: str, astronaut: np.ndarray, clip: str
     assert [r["frame"] for r in rows] == ["0", "2", "4"]
 
 
+def test_cli_table_gives_video_rows_their_frame_and_time(bundle: str, astronaut: np.ndarray, clip: str,
+                                                       tmp_path, capsys) -> None:
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    assert run_cli([str(photo), clip, "--model", bundle, "--out", str(tmp_path), "--stride", "2", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["FILE", "FRAME", "TIME", "FACE"]
+    cells = [line.split() for line in lines[1:]]
+    assert cells[0][:4] == [str(photo), "-", "-", "0"]  # a photo has no frame or time
+    video = [c for c in cells if c[0] == clip]
+    # 5 fps, every 2nd frame: frames 0, 2, 4 at 0.0, 0.4, 0.8 s; the last frame is blank
+    assert [c[1:3] for c in video] == [["0", "0.00s"], ["2", "0.40s"], ["4", "0.80s"]]
+    assert video[0][3] == "0" and " ".join(video[2][3:]) == "- no face found"
+    assert lines[-1].startswith(f"{clip}: 3 frames -> ")
+
+
+def test_cli_table_of_photos_alone_has_no_frame_column(bundle: str, astronaut: np.ndarray, tmp_path,
+                                                      capsys) -> None:
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    assert run_cli([str(photo), "--model", bundle, "--quiet"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["FILE", "FACE"] and row.split()[:2] == [str(photo), "0"]
+
+
+def test_cli_names_each_plot_it_writes(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(astronaut).save(photos / name)
+    plots = tmp_path / "plots"
+    (plots).mkdir()
+    (plots / "a.scores.png").write_bytes(b"kept")  # taken: the next free name is written and named
+    assert run_cli([str(photos), "--model", bundle, "--plot", str(plots)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    wrote = [line.removeprefix("wrote ") for line in out if line.startswith("wrote ")]
+    assert wrote == [str(plots / n) for n in ("a.annotated.png", "a-2.scores.png", "b.annotated.png", "b.scores.png")]
+    assert all(Path(w).is_file() and Image.open(w).size[0] > 100 for w in wrote)
+    assert out.index(f"wrote {wrote[0]}") > max(i for i, line in enumerate(out) if line.startswith(str(photos)))
+
+    # with --json the lines go to stderr and stdout stays JSON lines; --quiet leaves them out
+    assert run_cli([str(photos / "a.png"), "--model", bundle, "--plot", str(plots), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["source"] for line in captured.out.splitlines()] == [str(photos / "a.png")]
+    assert f"wrote {plots / 'a-2.annotated.png'}" in captured.err.splitlines()
+    assert run_cli([str(photos / "a.png"), "--model", bundle, "--plot", str(plots), "--json", "--quiet"]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("wrote ")]
+    assert (plots / "a-3.annotated.png").is_file()
+
+
 def test_cli_bad_model_is_a_clear_error(tmp_path, astronaut: np.ndarray) -> None:
     from fermask.errors import FermaskError
 
@@ -204,6 +254,16 @@ def test_plots_without_faces_and_score_bars() -> None:
     assert widths == pytest.approx([0.6, 0.3, 0.1])
     with pytest.raises(ValueError, match="shape"):
         plots.plot_emotion_timeline([0, 1, 2], np.zeros((2, 7)), EMOTIONS)
+
+
+def test_timeline_lines_at_0_and_1_stay_off_the_frame() -> None:
+    pytest.importorskip("matplotlib")
+    from fermask import plots
+
+    fig = plots.plot_emotion_timeline([0.0, 0.5, 1.0], np.array([[1.0, 0.0]] * 3), ["happy", "sad"])
+    low, high = fig.axes[0].get_ylim()
+    assert low < 0.0 and high > 1.0  # a certain score is drawn inside the axes, not on their border
+    assert high - 1.0 < 0.1 and 0.0 - low < 0.1
 
 
 def test_fermask_main_predict_json(bundle: str, astronaut: np.ndarray, tmp_path, capsys) -> None:

@@ -224,6 +224,11 @@ def annotate_image(
 ) -> Figure:
     """The photo with a box and the top label over every face.
 
+    A new figure keeps the photo's size, its longer side within 600 to 1600
+    pixels (at 100 dpi); fonts and lines grow with it, and each label sits
+    above its face (else below, else inside the box's top edge), clear of
+    the other labels: crowded labels go on two lines or shrink.
+
     Args:
         image: The photo (anything :func:`fermask.load_image` takes).
         predictions: Its predictions.
@@ -233,33 +238,22 @@ def annotate_image(
     Returns:
         The figure.
     """
-    matplotlib, Figure = _mpl()
-    from matplotlib.patches import Rectangle
-
+    _mpl()
+    from . import _annotate
     from ._image import load_image
 
     arr = load_image(image)
-    if ax is None:
-        h, w = arr.shape[:2]
-        scale = 6.0 / max(h, w)
-        fig = Figure(figsize=(max(2.0, w * scale), max(2.0, h * scale) + 0.4), layout="constrained")
-        ax = fig.add_subplot()
+    if ax is None:  # the photo's own size, 600 to 1600 px on its longer side
+        ax = _annotate.new_axes(arr.shape[:2], bool(title))
     ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=255)
-    for p in predictions:
-        l, t, r, b = p.box
-        color = _color(p.label, p.index)
-        ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, edgecolor=color, linewidth=2))
-        text = f"{p.index}: {p.label} {p.score:.0%}{p.mask_note}"
-        if p.masked_style:
-            text += f" [{p.masked_style}]"
-        ax.text(l, t - 3, text, color="white", fontsize=9, va="bottom",
-                bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"})
+    colors = [_color(p.label, p.index) for p in predictions]
+    fontsize = _annotate.draw_faces(ax, arr.shape[:2], predictions, colors)
     if not predictions:
-        ax.text(0.5, 0.02, "no face found", transform=ax.transAxes, ha="center", va="bottom",
+        ax.text(0.5, 0.02, "no face found", transform=ax.transAxes, ha="center", va="bottom", fontsize=fontsize,
                 color="white", bbox={"facecolor": "black", "alpha": 0.6})
     ax.set_axis_off()
     if title:
-        ax.set_title(printable(title))
+        ax.set_title(printable(title), fontsize=fontsize + 1)
     return ax.figure  # type: ignore[return-value]
 
 
@@ -301,7 +295,7 @@ def plot_emotion_timeline(
     for i, lab in enumerate(labels):
         ax.plot(t, s[:, i], label=lab, color=_color(lab, i), linewidth=1.5,
                 marker="." if len(t) < 60 else None)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.03, 1.05)  # headroom: a score of 1 or 0 is not drawn on the frame
     ax.set_xlabel(xlabel)
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
@@ -392,10 +386,12 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
     Args:
         history: ``{metric: [value per epoch]}``, as in ``TrainResult.history``
             or a run's ``history.json``.
-        title: A title over the figure.
+        title: A title over the figure; each of its lines is wrapped to the
+            figure's width.
 
     Returns:
-        A matplotlib ``Figure`` (no window is opened).
+        A matplotlib ``Figure`` (no window is opened); the epoch axis has
+        whole-number ticks.
 
     Raises:
         DataFormatError: The history has neither ``loss`` nor ``accuracy``.
@@ -407,6 +403,8 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
         2
     """
     _, Figure = _mpl()
+    from matplotlib.ticker import MaxNLocator
+
     panels = [k for k in ("loss", "accuracy") if k in history]
     if not panels:
         raise DataFormatError(f"the history has neither 'loss' nor 'accuracy' (keys: {sorted(history)})")
@@ -418,13 +416,15 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
             if vals:
                 ax.plot(range(1, len(vals) + 1), vals, style, marker="o" if len(vals) < 30 else None, label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, never 1.2
         ax.set_ylabel(key)
         if key == "accuracy":
             ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(printable(title))
+    if title:  # each line wrapped to the figure's width (about 10 characters an inch at 11 pt)
+        lines = printable(title).splitlines()
+        fig.suptitle("\n".join(textwrap.fill(x, int(10 * fig.get_figwidth())) for x in lines), fontsize=11)
     return fig
 
 

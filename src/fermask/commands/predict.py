@@ -8,9 +8,10 @@ Examples::
     fermask predict photo.jpg --model bundle --simulate-mask surgical --plot figures/
     fermask predict clip.mp4 --model bundle --stride 5 --out tables/ --plot figures/
 
-Images and videos may be mixed; folders are searched recursively. Each
-unreadable input is reported on its own line and the run goes on; the exit
-status is 1 when any input failed, else 0.
+Images and videos may be mixed; folders are searched recursively. When a
+video is among the inputs, the table has FRAME and TIME columns (``-`` on a
+photo's rows). Each unreadable input is reported on its own line and the run
+goes on; the exit status is 1 when any input failed, else 0.
 
 ``--json`` prints one JSON object per line: ``{"source", "faces", "error"}``
 per image, and per sampled video frame the same plus ``"frame"`` and
@@ -70,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="video: folder for the per-frame CSV tables (default: current folder); "
                         "an existing file is never replaced (the next free name is used)")
     parser.add_argument("--landmarks", metavar="PATH", help="path of shape_predictor_68_face_landmarks.dat")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no 'loading model' note")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bars, no 'loading model' note, no 'wrote PATH' lines for the photos' plots")
 
 
 def _collect(inputs: list[str]) -> list[Path]:
@@ -121,11 +123,20 @@ class _Names:
             n += 1
 
 
-def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> list[str]:
+def _when_cells(frame: int | None = None, time_s: float | None = None) -> str:
+    """The FRAME and TIME cells of a table row: a video frame's number and time, ``-`` for a photo."""
+    if frame is None or time_s is None:
+        return f"{'-':>5}  {'-':>8}  "
+    return f"{frame:>5}  {f'{time_s:.2f}s':>8}  "
+
+
+def _table_line(source: str, preds: Any, width: int, routed: bool = False, when: str = "") -> list[str]:
+    """One table row per face of ``preds`` (``when``: the FRAME and TIME cells, when the table has them)."""
+    source = f"{source:<{width}}  {when}"
     if preds.error:
-        return [f"{source:<{width}}  -     error: {preds.error}"]
+        return [f"{source}-     error: {preds.error}"]
     if not preds:
-        return [f"{source:<{width}}  -     no face found"]
+        return [f"{source}-     no face found"]
     lines = []
     for p in preds:
         box = ",".join(str(v) for v in p.box)
@@ -134,7 +145,7 @@ def _table_line(source: str, preds: Any, width: int, routed: bool = False) -> li
         masked = f"  [{p.masked_style}]" if p.masked_style else ""
         mask = "-" if p.mask_score is None else f"{'yes' if p.masked else 'no'} {p.mask_score:.2f}"
         by = f"  (answered by {p.model})" if routed and p.model else ""
-        lines.append(f"{source:<{width}}  {p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {mask:<8}  "
+        lines.append(f"{source}{p.index:<4}  {box:<19}  {p.label:<9} {p.score:5.2f}  {mask:<8}  "
                      f"{nxt}{masked}{by}")
     return lines
 
@@ -151,25 +162,49 @@ def _default_model() -> str:
     return PRETRAINED_PREFIX + DEFAULT_PRETRAINED  # the registered model, whatever folders are here
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``fermask predict``; returns 0, or 1 when some input failed."""
+class _Printer:
+    """Prints the results of ``fermask predict``: JSON lines, or the table (with FRAME and TIME when ``timed``)."""
+
+    def __init__(self, as_json: bool, width: int, timed: bool, routed: bool) -> None:
+        self.as_json, self.width, self.timed, self.routed = as_json, width, timed, routed
+
+    def header(self) -> None:
+        """The table's header line (nothing for JSON lines)."""
+        if not self.as_json:
+            when = f"{'FRAME':>5}  {'TIME':>8}  " if self.timed else ""
+            print(f"{'FILE':<{self.width}}  {when}FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
+
+    def emit(self, preds: Any, source: str, frame: int | None = None, time_s: float | None = None) -> None:
+        """One image's or video frame's predictions: a JSON line, or its table rows."""
+        if self.as_json:
+            rec: dict[str, Any] = {"source": source}
+            if frame is not None:
+                rec.update(frame=frame, time_s=time_s)
+            rec["faces"] = preds.to_dicts()
+            rec["error"] = preds.error
+            print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
+        else:
+            when = _when_cells(frame, time_s) if self.timed else ""
+            for line in _table_line(source, preds, self.width, self.routed, when):
+                print(line)
+
+    def note(self, text: str) -> None:
+        """A line about written files: on stdout under the table, on stderr beside JSON lines."""
+        print(text, file=sys.stderr if self.as_json else sys.stdout)
+
+
+def _load_predictor(args: argparse.Namespace) -> Any:
+    """The :class:`~fermask.Predictor` the options ask for; a model that will not load is a one-line error."""
     from fermask.errors import FermaskError
     from fermask.predictor import Predictor
-    from fermask.video import is_video, predict_video
 
-    paths = _collect(args.inputs)
-    if not paths:
-        raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
-    for folder, option in [(args.plot, "--plot"), (args.out if any(is_video(p) for p in paths) else None, "--out")]:
-        if folder is not None:
-            check_out_dir(folder, option)
     model = args.model or _default_model()
     masked_model = default_masked_model(args.model, args.masked_model)
     if not args.quiet and sys.stderr.isatty():
         pair = f" (masked faces: {masked_model.removeprefix('pretrained:')})" if masked_model else ""
         print(f"loading model {model.removeprefix('pretrained:')}{pair} ...", file=sys.stderr, flush=True)
     try:
-        predictor = Predictor.load(
+        return Predictor.load(
             model,
             detector=args.detector,
             face_policy=args.face_policy,
@@ -184,46 +219,72 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a corrupt model.keras fails deep inside Keras
         raise FermaskError(f"could not load the model bundle '{model}': {exc}") from None
 
-    plot_dir = Path(args.plot) if args.plot else None
-    out_dir = Path(args.out)
-    names = _Names(paths)
-    width = min(40, max(len(str(p)) for p in paths))
-    failed = 0
-    faceless: list[str] = []
-    if not args.json:
-        print(f"{'FILE':<{width}}  FACE  {'BOX':<19}  {'EMOTION':<9} SCORE  {'MASKED':<8}  NEXT")
 
-    def emit(preds: Any, extra: dict[str, Any] | None = None, source: str | None = None) -> None:
-        src = source or preds.source
-        if args.json:
-            rec: dict[str, Any] = {"source": src, **(extra or {})}
-            rec["faces"] = preds.to_dicts()
-            rec["error"] = preds.error
-            print(json.dumps(rec, allow_nan=False), flush=True)  # scores are finite: to_probabilities refuses NaN
-        else:
-            for line in _table_line(src, preds, width, predictor.routing.masked is not None):
-                print(line)
+def run(args: argparse.Namespace) -> int:
+    """Run ``fermask predict``; returns 0, or 1 when some input failed."""
+    from fermask.errors import FermaskError
+    from fermask.video import is_video
 
+    paths = _collect(args.inputs)
+    if not paths:
+        raise FermaskError(f"no image or video files found in {', '.join(args.inputs)}")
     images = [p for p in paths if not is_video(p)]
     videos = [p for p in paths if is_video(p)]
-    if images:
-        from tqdm.auto import tqdm
+    for folder, option in [(args.plot, "--plot"), (args.out if videos else None, "--out")]:
+        if folder is not None:
+            check_out_dir(folder, option)
+    predictor = _load_predictor(args)
+    names = _Names(paths)
+    # FRAME and TIME columns only when a video is in the table
+    printer = _Printer(args.json, min(40, max(len(str(p)) for p in paths)), bool(videos),
+                       predictor.routing.masked is not None)
+    printer.header()
+    failed, faceless = _run_images(args, predictor, images, printer, names) if images else (0, [])
+    failed += _run_videos(args, predictor, videos, printer, names)
+    if failed and not args.json:
+        print(f"{failed} of {plural(len(paths), 'input')} could not be read", file=sys.stderr)
+    if faceless and not args.quiet:
+        print(_no_face_note(faceless, len(images), args.detector, predictor), file=sys.stderr)
+    return 1 if failed else 0
 
-        results = predictor.iter_predict([str(p) for p in images], args.batch_size, on_error="record",
-                                         workers=args.workers)
-        for path, preds in tqdm(zip(images, results), total=len(images), desc="predict", unit="img",
-                                disable=args.quiet or not args.json or len(images) < 2, file=sys.stderr):
-            emit(preds, source=str(path))
-            if preds.error:
-                failed += 1
-                if args.json:
-                    print(f"fermask predict: {path}: {preds.error}", file=sys.stderr)
-            else:
-                if not preds:
-                    faceless.append(str(path))
-                if plot_dir is not None:
-                    _plot_image(path, preds, plot_dir, names)
 
+def _run_images(args: argparse.Namespace, predictor: Any, images: list[Path], printer: _Printer,
+                names: _Names) -> tuple[int, list[str]]:
+    """Predict, print and (with ``--plot``) plot the photos; returns how many failed and those without a face.
+
+    The plots' paths are printed after the photos' rows (``wrote PATH``, one
+    line each; none with ``--quiet``), so they do not break up the table.
+    """
+    from tqdm.auto import tqdm
+
+    failed, faceless, written = 0, [], []
+    results = predictor.iter_predict([str(p) for p in images], args.batch_size, on_error="record",
+                                     workers=args.workers)
+    for path, preds in tqdm(zip(images, results), total=len(images), desc="predict", unit="img",
+                            disable=args.quiet or not args.json or len(images) < 2, file=sys.stderr):
+        printer.emit(preds, str(path))
+        if preds.error:
+            failed += 1
+            if args.json:
+                print(f"fermask predict: {path}: {preds.error}", file=sys.stderr)
+            continue
+        if not preds:
+            faceless.append(str(path))
+        if args.plot:
+            written.extend(_plot_image(path, preds, Path(args.plot), names))
+    if not args.quiet:
+        for png in written:
+            printer.note(f"wrote {png}")
+    return failed, faceless
+
+
+def _run_videos(args: argparse.Namespace, predictor: Any, videos: list[Path], printer: _Printer,
+                names: _Names) -> int:
+    """Predict and print the videos, write their CSV tables and (with ``--plot``) plots; returns how many failed."""
+    from fermask.errors import FermaskError
+    from fermask.video import predict_video
+
+    failed = 0
     for path in videos:
         try:
             result = predict_video(predictor, path, stride=args.stride, batch_size=args.batch_size,
@@ -232,25 +293,21 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             from fermask.results import PredictionList
 
-            emit(PredictionList(source=str(path), error=str(exc)))
+            printer.emit(PredictionList(source=str(path), error=str(exc)), str(path))
             if args.json:
                 print(f"fermask predict: {path}: {exc}", file=sys.stderr)
             continue
         for number, t, preds in result.frames:
-            emit(preds, {"frame": number, "time_s": round(t, 4)}, source=str(path))
-        csv_path = result.to_csv(names(out_dir, path.stem, ".emotions.csv"))
+            printer.emit(preds, str(path), number, round(t, 4))
+        csv_path = result.to_csv(names(Path(args.out), path.stem, ".emotions.csv"))
         msg = f"{path}: {plural(len(result.frames), 'frame')} -> {csv_path}"
-        if plot_dir is not None:
+        if args.plot:
             from fermask.plots import save_figure
 
-            png = save_figure(result.plot(), names(plot_dir, path.stem, ".emotions.png"))
+            png = save_figure(result.plot(), names(Path(args.plot), path.stem, ".emotions.png"))
             msg += f", {png}"
-        print(msg, file=sys.stderr if args.json else sys.stdout)
-    if failed and not args.json:
-        print(f"{failed} of {plural(len(paths), 'input')} could not be read", file=sys.stderr)
-    if faceless and not args.quiet:
-        print(_no_face_note(faceless, len(images), args.detector, predictor), file=sys.stderr)
-    return 1 if failed else 0
+        printer.note(msg)
+    return failed
 
 
 def _no_face_note(faceless: list[str], n_images: int, detector: str, predictor: Any) -> str:
@@ -265,10 +322,13 @@ def _no_face_note(faceless: list[str], n_images: int, detector: str, predictor: 
     return f"no face found in {len(faceless)} of {plural(n_images, 'image')}: {shown}; {hint}"
 
 
-def _plot_image(path: Path, preds: Any, plot_dir: Path, names: _Names) -> None:
+def _plot_image(path: Path, preds: Any, plot_dir: Path, names: _Names) -> list[Path]:
+    """Write a photo's annotated copy and its score bars; returns the two paths."""
     from fermask._image import load_image
     from fermask.plots import annotate_image, plot_face_scores, save_figure
 
     image = preds.masked_image if preds.masked_image is not None else load_image(path)
-    save_figure(annotate_image(image, preds, title=path.name), names(plot_dir, path.stem, ".annotated.png"))
-    save_figure(plot_face_scores(preds, image), names(plot_dir, path.stem, ".scores.png"))
+    return [
+        save_figure(annotate_image(image, preds, title=path.name), names(plot_dir, path.stem, ".annotated.png")),
+        save_figure(plot_face_scores(preds, image), names(plot_dir, path.stem, ".scores.png")),
+    ]

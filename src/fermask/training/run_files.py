@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..evaluation import EvaluationReport
     from .config import TrainConfig
 
-__all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "RunRecord", "write_run_end"]
+__all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "RunRecord", "write_run_end",
+           "curves_title"]
 
 #: The files and folders a run writes in its ``out_dir`` (the only ones ``overwrite=True`` removes).
 RUN_FILES = (
@@ -202,7 +203,7 @@ def write_run_end(out: Path, record: RunRecord) -> Path:
         r.report.save(out, stem="evaluation")
     if r.history:
         try:
-            fig = plot_history(r.history, title=f"{r.model_name} ({str(r.data['train']['source'])[:60]})")
+            fig = plot_history(r.history, title=curves_title(out, r))
         except FermaskError:
             r.notes.append("curves.png was not drawn: plotting needs matplotlib, pip install 'fermask[plot]'")
         else:
@@ -214,3 +215,24 @@ def write_run_end(out: Path, record: RunRecord) -> Path:
          "metrics": r.metrics, "notes": r.notes},
     )
     return bundle_path
+
+
+def curves_title(out: Path, record: RunRecord) -> str:
+    """The title of a run's ``curves.png``: which run and model (and teacher), then what it trained on.
+
+    The run is named by its folder, so a teacher's curves and its students'
+    (``runs/distil/teacher``, ``runs/distil/student``) tell themselves apart.
+
+    Examples:
+        >>> from types import SimpleNamespace
+        >>> r = SimpleNamespace(model_name="shallow_cnn", data={"train": {"source": "fer2013.csv | masked"},
+        ...                                                     "teacher": "bundle 'runs/distil/teacher/bundle'"})
+        >>> print(curves_title(Path("runs/distil/student"), r))
+        run student: shallow_cnn, distilled from bundle 'runs/distil/teacher/bundle'
+        trained on fer2013.csv | masked
+    """
+    run_name = out.resolve().name
+    head = record.model_name if run_name == record.model_name else f"run {run_name}: {record.model_name}"
+    if record.data.get("teacher"):
+        head += f", distilled from {record.data['teacher']}"
+    return f"{head}\ntrained on {record.data['train']['source']}"
