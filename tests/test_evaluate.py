@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fermask.data import FERDataset, make_synthetic_fer
+import fermask.evaluation.report as report_module
 from fermask.errors import DataFormatError
 from fermask.evaluation import (
     EvaluationReport,
@@ -152,3 +153,16 @@ def test_evaluate_runs_a_model_on_a_dataset() -> None:
     assert r.confusion == np.diag(np.bincount(ds.labels, minlength=7)).tolist()
     with pytest.raises(DataFormatError, match="score"):
         evaluate(model, ds2.binary("happy"))
+
+
+def test_a_saved_confusion_plot_is_titled_with_what_was_evaluated(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from unittest import mock
+
+    r = report_from_predictions(Y, S, ["a", "b", "c"])
+    with mock.patch("fermask.evaluation.report._draw_confusion", wraps=report_module._draw_confusion) as draw:
+        r.save(tmp_path / "teacher", name="run teacher: shallow_cnn")
+        r.save(tmp_path / "plain")
+    titled, plain = (c.kwargs["title"] for c in draw.call_args_list)
+    assert titled == "run teacher: shallow_cnn\naccuracy 50.0% (n=8)"
+    assert plain is None  # the plot's own default: the accuracy alone

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
                       progress=not args.quiet)
     print(report.to_markdown())
     if args.out:
-        paths = report.save(args.out)
+        shown = f"{args.bundle}" + (f", {args.usage} rows" if args.usage else "")
+        paths = report.save(args.out, name=shown)  # the plot's title says what was evaluated
         print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -151,8 +151,17 @@ class EvaluationReport:
             lines += ["", "### Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
-    def save(self, folder: str | os.PathLike[str], *, stem: str = "evaluation", plot: bool = True) -> dict[str, Path]:
+    def save(
+        self, folder: str | os.PathLike[str], *, stem: str = "evaluation", plot: bool = True, name: str | None = None
+    ) -> dict[str, Path]:
         """Write ``<stem>.json``, ``<stem>.md`` and, with matplotlib installed, ``<stem>_confusion.png``.
+
+        Args:
+            folder: Where to write (created if missing).
+            stem: The files' common name.
+            plot: Draw the confusion matrix too.
+            name: What was evaluated (a run, a model), put before the accuracy in
+                the plot's title so that the plots of several runs tell themselves apart.
 
         Returns:
             The paths written, by kind (``"json"``, ``"markdown"``, ``"plot"``).
@@ -164,7 +173,8 @@ class EvaluationReport:
         paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
         if plot:
             try:
-                fig = _draw_confusion(self)
+                title = f"accuracy {100 * self.accuracy:.1f}% (n={self.n:,})"
+                fig = _draw_confusion(self, title=f"{name}\n{title}" if name else None)
             except FermaskError:  # matplotlib missing: the JSON and Markdown hold the numbers
                 pass
             else:

@@ -200,7 +200,7 @@ def write_run_end(out: Path, record: RunRecord) -> Path:
     bundle_path = save_bundle(out / "bundle", r.net, info)
     write_json_atomic(out / "history.json", r.history)
     if r.report is not None:
-        r.report.save(out, stem="evaluation")
+        r.report.save(out, stem="evaluation", name=curves_title(out, r).splitlines()[0].split(", distilled from")[0])
     if r.history:
         try:
             fig = plot_history(r.history, title=curves_title(out, r))
