@@ -38,9 +38,10 @@ def main() -> None:
             out = Path(args.plot)
             out.mkdir(parents=True, exist_ok=True)
             tag = simulate or "plain"
-            save_figure(plot_face_scores(faces), out / f"scores-{tag}.png")
-            save_figure(annotate_image(faces.masked_image if simulate else args.photo, faces), out / f"faces-{tag}.png")
-            print(f"  plots in {out}")
+            for png in (save_figure(plot_face_scores(faces), out / f"scores-{tag}.png"),
+                        save_figure(annotate_image(faces.masked_image if simulate else args.photo, faces),
+                                    out / f"faces-{tag}.png")):
+                print(f"  wrote {png}")
     print("top emotion:", faces.top_emotion(default=None))
 
 

@@ -68,6 +68,7 @@ def test_train_then_predict_and_analyse_a_video(tmp_path: Path) -> None:
     pred = run("predict_on_a_photo.py", "--model", str(bundle), "--plot", "plots", cwd=tmp_path)
     assert "as is: 1 face(s)" in pred and "masked: 1 face(s)" in pred
     assert (tmp_path / "plots" / "scores-surgical.png").exists()
+    assert "wrote plots/scores-surgical.png" in pred and "wrote plots/faces-surgical.png" in pred
     adapted = run("adapt_to_masks.py", "--teacher", str(bundle), "--epochs", "1", "--out", "adapted", cwd=tmp_path)
     assert "held-out faces: 10" in adapted and (tmp_path / "adapted" / "bundle" / "model.keras").exists()
     pytest.importorskip("imageio_ffmpeg")
