@@ -136,10 +136,11 @@ def check_arguments(
 
 def _style_names(config: dict[str, Any]) -> list[str]:
     """The style names of a run's configuration (a masker without styles: none)."""
-    masker = config.get("masker") if isinstance(config.get("masker"), dict) else {}
-    styles = masker.get("styles") if isinstance(masker.get("styles"), list) else []
-    names = [str(s.get("name")) for s in styles if isinstance(s, dict) and s.get("name")]
-    return names
+    masker = config.get("masker")
+    styles = masker.get("styles") if isinstance(masker, dict) else None
+    if not isinstance(styles, list):
+        return []
+    return [str(s.get("name")) for s in styles if isinstance(s, dict) and s.get("name")]
 
 
 def _other_configuration(out: Path, records: list[dict[str, Any]], run_config: dict[str, Any]) -> str:
