@@ -318,3 +318,9 @@ def test_plot_history_titles_fit_and_epochs_are_whole_numbers() -> None:
         for ax in fig.axes:
             ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
             assert ticks and all(t.isdigit() for t in ticks), ticks
+    one = plot_history({"loss": [2.0], "val_loss": [2.1], "accuracy": [0.2], "val_accuracy": [0.3]})
+    FigureCanvasAgg(one).draw()
+    for ax in one.axes:  # a single epoch sits at 1, with whole-number ticks around it
+        lo, hi = ax.get_xlim()
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+        assert shown == ["1"], shown

@@ -41,15 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = [
-    "plot_scores",
-    "plot_face_scores",
-    "annotate_image",
-    "plot_emotion_timeline",
-    "plot_video_prediction",
-    "plot_confusion_matrix",
-    "plot_history",
-    "plot_class_counts",
-    "save_figure",
+    "plot_scores", "plot_face_scores", "annotate_image", "plot_emotion_timeline", "plot_video_prediction",
+    "plot_confusion_matrix", "plot_history", "plot_class_counts", "save_figure",
 ]
 
 # One colour per FER2013 emotion, so every figure uses the same ones.
@@ -416,10 +409,15 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
             if vals:
                 ax.plot(range(1, len(vals) + 1), vals, style, marker="o" if len(vals) < 30 else None, label=name)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, never 1.2
+        epochs = max(len(history.get(k) or ()) for k in (key, "val_" + key))
+        if epochs <= 12:  # each epoch its tick: 1, 2, never 1.2, and a single epoch at 1, not 0.95 to 1.05
+            ax.set_xticks(range(1, epochs + 1))
+            ax.set_xlim(0.5, epochs + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         if key == "accuracy":
-            ax.set_ylim(0, 1)
+            ax.set_ylim(-0.03, 1.05)  # a score of 0 or 1 drawn inside the axes, not on their border
         ax.grid(alpha=0.3)
         ax.legend()
     if title:  # each line wrapped to the figure's width (about 10 characters an inch at 11 pt)
