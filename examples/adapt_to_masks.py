@@ -37,6 +37,8 @@ def main() -> None:
     print(f"teacher on masked faces agrees with itself unmasked: {a['masked_before']:.0%}")
     print(f"adapted student on the same masked faces:            {a['masked_after']:.0%}")
     print(f"adapted student on the unmasked faces:               {a['unmasked_after']:.0%}")
+    written = sorted(p.name + ("/" if p.is_dir() else "") for p in result.out_dir.iterdir())
+    print(f"wrote {result.out_dir}/: {', '.join(written)}")
     print(f"bundle: {result.bundle_path}")
 
 

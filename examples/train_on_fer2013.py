@@ -43,6 +43,8 @@ def main() -> None:
     print(result)
     if result.evaluation is not None:
         print(result.evaluation.to_markdown(title="Validation"))
+    written = sorted(p.name + ("/" if p.is_dir() else "") for p in result.out_dir.iterdir())
+    print(f"wrote {result.out_dir}/: {', '.join(written)}")   # bundle/, curves.png, evaluation_confusion.png, ...
     print(f"bundle for fermask.Predictor: {result.bundle_path}")
 
 

@@ -168,6 +168,9 @@ def test_command_on_a_folder_of_face_crops(faces: np.ndarray, tmp_path: Path, ca
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "agreement with the teacher's unmasked answers on 6 held-out faces" in text
+    wrote = next(line for line in text.splitlines() if line.startswith("wrote "))
+    assert wrote.startswith(f"wrote {out}/: ") and "bundle/" in wrote and "config.json" in wrote
+    assert all((out / name.rstrip("/")).exists() for name in wrote.split(": ", 1)[1].split(", "))
     info = fermask.bundle.read_bundle_info(out / "bundle")
     assert info.labels == ["dark", "mid", "light"] and info.face_margin == pytest.approx(0.1)
     assert main(args) == 2  # the run folder is not overwritten

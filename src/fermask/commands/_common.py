@@ -43,6 +43,21 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+def written_line(folder: str | Path) -> str:
+    """``wrote FOLDER/: a, b/, ...``: the run folder a command wrote and what is in it, on one line.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     (Path(d) / "bundle").mkdir(); (Path(d) / "curves.png").touch()
+        ...     written_line(d).endswith(": bundle/, curves.png")
+        True
+    """
+    out = Path(folder)
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if not p.name.startswith("."))
+    return f"wrote {out}/: {', '.join(names)}"
+
+
 def _option_type(name: str, parse: Callable[[str], Any], check: Callable[[Any], Any]) -> Callable[[str], Any]:
     """An argparse type: ``parse`` the text (``int`` or ``float``), then ``check`` the number."""
 

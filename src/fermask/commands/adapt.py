@@ -19,7 +19,16 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import check_out_dir, float_option, int_option, learning_rate_option, plural, seed_option, validation_option
+from ._common import (
+    check_out_dir,
+    float_option,
+    int_option,
+    learning_rate_option,
+    plural,
+    seed_option,
+    validation_option,
+    written_line,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -74,5 +83,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  unmasked, the student:       {a['unmasked_after']:.1%}")
     for note in result.notes:
         print(f"note: {note}")
-    print(f"wrote {result.bundle_path}; use it: fermask predict PHOTO --model {result.bundle_path}")
+    if result.out_dir is not None:
+        print(written_line(result.out_dir))
+    print(f"the bundle is {result.bundle_path}; use it: fermask predict PHOTO --model {result.bundle_path}")
     return 130 if result.interrupted else 0

@@ -28,6 +28,7 @@ from ._common import (
     load_data,
     seed_option,
     validation_option,
+    written_line,
 )
 
 __all__ = ["add_arguments", "run"]
@@ -124,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     )
     m = result.metrics
     acc = m.get("val_accuracy")
+    if result.out_dir is not None:  # a multi-worker run's workers other than the chief write nothing
+        print(written_line(result.out_dir))
     print(f"bundle: {result.bundle_path}")
     print(f"epochs: {m.get('epochs_run')}  validation accuracy: {acc:.4f}" if acc is not None else f"epochs: {m.get('epochs_run')}")
     for note in result.notes:
