@@ -173,8 +173,10 @@ def test_cli_summary_and_truncated_answers(session: Session, capsys) -> None:
     with pytest.warns(UserWarning, match="unreadable answer line"):
         code = cmd.run(parser.parse_args(["--session", str(session.folder), "--summary", "--json"]))
     assert code == 0
-    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)  # stdout is the JSON alone, ready for a pipe
     assert out["answered"] == 1 and out["accuracy"] == 1.0
+    assert "resuming" in captured.err
 
 
 def request(srv, method: str, path: str, body: bytes | None = None,

@@ -14,7 +14,9 @@ again on it resumes. Press Ctrl-C to stop the server; the summary is printed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import sys
 
 from ._common import int_option, plural, port_option, seed_option
 
@@ -47,16 +49,18 @@ def run(args: argparse.Namespace) -> int:
     from fermask.human_baseline import Session, format_summary, make_server
     from fermask.human_baseline.session import MANIFEST
 
+    # with --json, stdout holds the JSON alone: the notices go to stderr
+    notice = functools.partial(print, file=sys.stderr) if args.json else print
     folder = Path(args.session)
     if (folder / MANIFEST).is_file():
         session = Session.create(folder, args.data or "", n=args.n, seed=args.seed) if args.data else Session.open(folder)
-        print(f"resuming {folder}: {len(session.answers)} of {session.total} answered")
+        notice(f"resuming {folder}: {len(session.answers)} of {session.total} answered")
     else:
         if not args.data:
             raise FermaskError(f"'{folder}' holds no session yet; give DATA (a FER2013 CSV or an image folder)")
-        print(f"drawing {plural(args.n, 'image')} from {args.data} and masking them ({args.style}) ...")
+        notice(f"drawing {plural(args.n, 'image')} from {args.data} and masking them ({args.style}) ...")
         session = Session.create(folder, args.data, n=args.n, seed=args.seed, style=args.style, usage=args.usage)
-        print(f"session {folder}: {plural(session.total, 'image')}")
+        notice(f"session {folder}: {plural(session.total, 'image')}")
     predictor = None
     if args.model:
         from fermask.predictor import Predictor
