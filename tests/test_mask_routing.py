@@ -28,7 +28,7 @@ def test_every_prediction_says_whether_its_face_is_masked(predictor: Predictor, 
     assert bare.model == str(TINY) and masked.model == str(TINY)
     record = json.loads(json.dumps(masked.to_dict(), allow_nan=False))
     assert record["masked"] is True and 0.5 <= record["mask_score"] <= 1 and record["model"] == str(TINY)
-    assert masked.mask_note.startswith(" · masked ") and bare.mask_note.startswith(" · bare ")
+    assert masked.mask_note == f" · mask {masked.mask_score:.0%}" and bare.mask_note == f" · mask {bare.mask_score:.0%}"
 
 
 def test_mask_scores_score_crops(predictor: Predictor, astronaut: np.ndarray) -> None:

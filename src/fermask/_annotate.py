@@ -71,8 +71,8 @@ def label_texts(index: int, label: str, score: float, mask_note: str = "",
     """A face's label on one line, and (when it has a second part) on two.
 
     Examples:
-        >>> label_texts(0, "happy", 0.92, " · bare 0.00")
-        ['0: happy 92% · bare 0.00', '0: happy 92%\\nbare 0.00']
+        >>> label_texts(0, "happy", 0.92, " · mask 0%")
+        ['0: happy 92% · mask 0%', '0: happy 92%\\nmask 0%']
         >>> label_texts(1, "sad", 0.8)
         ['1: sad 80%']
     """

@@ -74,10 +74,10 @@ class Prediction:
 
     @property
     def mask_note(self) -> str:
-        """`` · masked 0.98`` or `` · bare 0.02`` for captions; empty where mask presence was not scored."""
+        """`` · mask 98%``: how likely the face wears a mask, for captions; empty where that was not scored."""
         if self.mask_score is None:
             return ""
-        return f" · {'masked' if self.masked else 'bare'} {self.mask_score:.2f}"
+        return f" · mask {self.mask_score:.0%}"
 
     def to_dict(self, *, landmarks: bool = False) -> dict[str, Any]:
         """A JSON-ready dict.
