@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="folds each leave-one-kind-out model is measured on (0: skip them; --quick: 1)")
     p.add_argument("--quick", action="store_true", help="a tiny run (a few photos, 2 folds, 1 epoch): tests use it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--replot", action="store_true",
+                   help="only redraw the figure from the figures measured in OUT/mask_presence.json (no training)")
     args = p.parse_args(argv)
     if args.quick:
         args.folds, args.epochs = 2, 1
@@ -319,16 +321,20 @@ def plot(measured: dict, path: Path) -> None:
         xs = np.arange(x, x + len(kinds))
         ax.bar(xs, [100 * values[k] for k in kinds], color=colour, label=name)
         ax.hlines(100 * target, xs[0] - 0.45, xs[-1] + 0.45, colors="black", linestyles="--", linewidth=1)
-        for xi, k in zip(xs, kinds):
-            ax.text(xi, 100 * values[k] + 0.3, f"{100 * values[k]:.1f}", ha="center", fontsize=7)
         x += len(kinds) + 1
+    low = min(80, 100 * min(values.values()) - 3)
+    for bar in ax.patches:  # each value at its bar's foot, clear of the dashed targets near the top
+        top = bar.get_height()
+        inside = top - low > 12
+        ax.text(bar.get_x() + bar.get_width() / 2, low + 1.5 if inside else top + 1, f"{top:.1f}", ha="center",
+                fontsize=8, color="white" if inside else "black", fontweight="bold" if inside else "normal")
     labels = [k for _, kinds, _, _ in groups for k in [*[k for k in kinds if k in values], ""]]
     ax.set_xticks(np.arange(len(labels)))
     ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
-    ax.set_ylim(min(80, 100 * min(values.values()) - 3), 101)
+    ax.set_ylim(low, 102)
     ax.set_ylabel("called right (%)")
-    ax.set_title("Mask presence, cross-validated by person (dashed: targets)")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Mask presence, cross-validated by person (dashed: targets)", pad=26)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -348,6 +354,10 @@ def select_quick(photos: list) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        plot(json.loads((args.out / "mask_presence.json").read_text(encoding="utf-8"))["measured"], args.plot)
+        print(f"wrote {args.plot}")
+        return 0
     start = time.perf_counter()
     progress = not args.quiet
     photos, nonfaces = data.list_photos(args.faces)
