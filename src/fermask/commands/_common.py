@@ -11,6 +11,7 @@ with status 2 and the same wording as the Python API, before any work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,31 @@ def plural(n: int, word: str, many: str | None = None) -> str:
         ('1 error', '0 errors', '2 matches')
     """
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def add_listing_arguments(parser: argparse.ArgumentParser, example: str, noun: str) -> None:
+    """The options of a listing command (``fermask styles``, ``fermask models``): a name pattern and ``--json``."""
+    parser.add_argument("pattern", nargs="?", default=None,
+                        help=f"only names matching this shell pattern, e.g. {example!r}")
+    parser.add_argument("--json", action="store_true", help=f"print one JSON object per {noun}")
+
+
+def print_listing(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    """A listing's rows: one JSON object per line, or a table of ``columns`` aligned, then each row's description.
+
+    Examples:
+        >>> print_listing([{"name": "n95", "source": "built-in", "description": "a cup"}], ["name", "source"], False)
+        NAME  SOURCE    DESCRIPTION
+        n95   built-in  a cup
+    """
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in columns}
+    print("  ".join(f"{k.upper():<{w}}" for k, w in widths.items()) + "  DESCRIPTION")
+    for r in rows:
+        print("  ".join(f"{r[k]:<{w}}" for k, w in widths.items()) + f"  {r['description']}")
 
 
 def written_line(folder: str | Path) -> str:

@@ -15,17 +15,16 @@ listed by ``fermask pretrained``.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
+
+from ._common import add_listing_arguments, print_listing
 
 __all__ = ["add_arguments", "run", "model_rows"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask models``."""
-    parser.add_argument("pattern", nargs="?", default=None,
-                        help="only names matching this shell pattern, e.g. 'resnet*'")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per model")
+    add_listing_arguments(parser, "resnet*", "model")
 
 
 def model_rows(pattern: str | None = None) -> list[dict[str, Any]]:
@@ -53,18 +52,13 @@ def model_rows(pattern: str | None = None) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask models``."""
     rows = model_rows(args.pattern)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row))
-        return 0
-    if not rows:
+    if args.json or rows:
+        print_listing(rows, ["name", "input", "output"], args.json)
+        if args.json:
+            return 0
+    else:
         print(f"no model matches {args.pattern!r}; fermask models lists them all" if args.pattern
               else "no models registered")
-    else:
-        widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in ("name", "input", "output")}
-        print("  ".join(f"{k.upper():<{w}}" for k, w in widths.items()) + "  DESCRIPTION")
-        for r in rows:
-            print("  ".join(f"{r[k]:<{w}}" for k, w in widths.items()) + f"  {r['description']}")
     from fermask.models import list_models
 
     trained = ", ".join(list_models(pretrained=True)) or "none registered"

@@ -12,16 +12,15 @@ package's entry point) and its description.
 from __future__ import annotations
 
 import argparse
-import json
+
+from ._common import add_listing_arguments, print_listing
 
 __all__ = ["add_arguments", "run", "style_rows"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask styles``."""
-    parser.add_argument("pattern", nargs="?", default=None,
-                        help="only names matching this shell pattern, e.g. '*95'")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per style")
+    add_listing_arguments(parser, "*95", "style")
 
 
 def style_rows(pattern: str | None = None) -> list[dict[str, str]]:
@@ -49,16 +48,8 @@ def style_rows(pattern: str | None = None) -> list[dict[str, str]]:
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask styles``."""
     rows = style_rows(args.pattern)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row))
-        return 0
-    if not rows:
+    if not rows and not args.json:
         print(f"no mask style matches {args.pattern!r}" if args.pattern else "no mask styles registered")
         return 0
-    w_name = max(len("NAME"), *(len(r["name"]) for r in rows))
-    w_src = max(len("SOURCE"), *(len(r["source"]) for r in rows))
-    print(f"{'NAME':<{w_name}}  {'SOURCE':<{w_src}}  DESCRIPTION")
-    for r in rows:
-        print(f"{r['name']:<{w_name}}  {r['source']:<{w_src}}  {r['description']}")
+    print_listing(rows, ["name", "source"], args.json)
     return 0
