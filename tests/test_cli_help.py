@@ -91,3 +91,19 @@ def test_demo_help_says_it_predicts_and_what_it_writes(capsys: pytest.CaptureFix
     assert "predict its emotion bare and masked" in out
     for picture in ("astronaut_masked.png", "astronaut_side_by_side.png", "astronaut_emotions.png"):
         assert picture in out
+
+
+def test_a_closed_pipe_ends_the_command_quietly(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from fermask.cli import main
+
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["styles", "--json"]) == 141  # as a Unix tool stopped by SIGPIPE; no traceback
+    assert capsys.readouterr().err == ""
