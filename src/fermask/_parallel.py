@@ -26,6 +26,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from types import FrameType
 from typing import Literal, TypeVar
 
 from .errors import InvalidValueError
@@ -145,7 +146,7 @@ def _unguarded_main_line() -> int | None:
     spec = getattr(main, "__spec__", None)
     if main is None or path is None or (spec is not None and str(spec.name).endswith("__main__")):
         return None
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
         frame = frame.f_back
     if frame is None:  # the script's top level is not on this thread's stack
