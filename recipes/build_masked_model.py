@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     report["provenance_sha256"] = _sha256(prov) if prov.is_file() else None
     table = markdown_table(cv)
     (args.out / "report.md").write_text(table + "\n")
-    plot_all(cv, args.plots or args.out)
+    written = [args.out / "report.md", *plot_all(cv, args.plots or args.out)]
     _say(args, table)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")  # kept if the final model fails
     if not args.no_final:
@@ -294,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         report["final_setting"] = setting.to_dict()
         report["final_files"] = final_model(args, ctx, setting)
         (args.out / "card.json").write_text(json.dumps(card(report, ctx, args), indent=1, sort_keys=True) + "\n")
+        written += [args.out / "model.h5", args.out / "model.tflite", args.out / "card.json"]
     report["wall_seconds"] = round(time.perf_counter() - start, 1)
     (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     _say(args, f"wall time {report['wall_seconds']:.0f} s; wrote {args.out / 'report.json'}")
+    _say(args, "and " + ", ".join(str(p) for p in written))
     return 0
 
 

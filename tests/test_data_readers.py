@@ -47,6 +47,13 @@ def test_fer2013_csv(tmp_path: Path, rows: tuple) -> None:
     assert "fer2013" in ds.source
 
 
+def test_reading_progress_ends_at_the_whole_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_fer2013_csv(make_synthetic_fer(20, seed=0), tmp_path / "small.csv")  # far fewer rows than a chunk
+    FERDataset.from_csv(path, progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "100%" in bar, bar
+
+
 def test_icml_leading_space_columns(tmp_path: Path, rows: tuple) -> None:
     images, labels, usage = rows
     p = _write(tmp_path / "icml_face_data.csv", "emotion, Usage, pixels",

@@ -205,6 +205,7 @@ def test_cli_exports_and_prints_the_agreement(keras_bundle: Path, tmp_path: Path
     assert main(["export", str(keras_bundle), "-o", str(tmp_path / "lite"), "--quantize", "float16"]) == 0
     out = capsys.readouterr().out
     assert "quantize=float16" in out and "same top class" in out and "fermask predict PHOTO --model" in out
+    assert "against the Keras model on 16 random-pixel images:" in out  # not "16 random pixels"
 
 
 @pytest.mark.parametrize(

@@ -73,9 +73,14 @@ def test_the_recipe_quick_mode_runs_end_to_end_and_repeats_its_bytes(tmp_path: P
     for run in ("a", "b"):
         out = tmp_path / run
         cmd = [sys.executable, str(RECIPES / "build_masked_model.py"), "--faces", str(faces), "--out", str(out),
-               "--quick", "--quiet"]
-        subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=900)
+               "--quick"] + (["--quiet"] if run == "b" else [])
+        done = subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=900, capture_output=True, text=True)
         outs.append(out)
+        if run == "a":  # it names every file it wrote
+            said = done.stdout.strip().splitlines()[-2:]
+            assert said[0].endswith(f"wrote {out / 'report.json'}"), said
+            for name in ("report.md", "masked_model_bare.png", "model.h5", "model.tflite", "card.json"):
+                assert str(out / name) in said[1], (name, said)
     report = json.loads((outs[0] / "report.json").read_text())
     assert report["folds"] == 2 and report["faces"] > 10
     assert report["training_files"] and all(len(v) == 64 for v in report["training_files"].values())

@@ -112,3 +112,34 @@ def test_before_fork_runs_only_before_a_pool_this_function_forks() -> None:
     got = list(ordered_map(_double_all, items, workers=2, chunksize=2, before_fork=lambda: calls.append("w2")))
     assert got == _double_all(items)
     assert calls == (["w2"] if pool_forks() else [])
+
+
+_SCRIPT = """
+import os, sys
+sys.modules.setdefault("tensorflow", type(sys)("tensorflow"))  # loaded: workers come from forkserver, not fork
+from fermask._parallel import _double_all, ordered_map
+
+def pids(xs):
+    return [os.getpid() for _ in xs]
+
+{body}
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver")
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_a_main_guard_works_here_with_a_warning(tmp_path: Path, guarded: bool) -> None:
+    call = "print(list(ordered_map(_double_all, range(5), workers=2, chunksize=2)), os.getpid() in set(ordered_map(pids, range(4), workers=2, chunksize=1)))"
+    body = f'if __name__ == "__main__":\n    {call}' if guarded else call
+    script = tmp_path / "user_script.py"
+    script.write_text(_SCRIPT.format(body=body))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    if guarded:  # the workers do the work, no warning
+        assert done.stdout.split() == ["[0,", "2,", "4,", "6,", "8]", "False"] and "RuntimeWarning" not in done.stderr
+    else:  # this process does it, and says why
+        assert done.stdout.split() == ["[0,", "2,", "4,", "6,", "8]", "True"]
+        assert "RuntimeWarning: working in this process, not in 2 worker processes" in done.stderr
+        assert f"{script}, line 9" in done.stderr and "__main__" in done.stderr

@@ -15,15 +15,18 @@ Examples:
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from types import FrameType
 from typing import Literal, TypeVar
 
 from .errors import InvalidValueError
@@ -124,6 +127,42 @@ def pool_forks() -> bool:
     return _start_method() == "fork"
 
 
+def _is_main_guard(test: ast.expr) -> bool:
+    text = ast.unparse(test)
+    return "__name__" in text and "__main__" in text
+
+
+def _unguarded_main_line() -> int | None:
+    """The line of the main script, outside ``if __name__ == "__main__":``, that is running now; else ``None``.
+
+    Workers that are not forked (``forkserver``, ``spawn``) import the main
+    script again, and code at its top level outside that guard then runs again
+    in them: it starts its own pool there and the pool breaks
+    (``BrokenProcessPool``). ``None`` for a guarded line, ``python -m``
+    packages, the interactive prompt and notebooks, whose code is not re-run.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if main is None or path is None or (spec is not None and str(spec.name).endswith("__main__")):
+        return None
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # the script's top level is not on this thread's stack
+        return None
+    line = frame.f_lineno
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_guard(node.test) and node.lineno <= line <= (node.end_lineno or line):
+            return None
+    return line
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool whose workers exit when this process dies.
 
@@ -205,7 +244,9 @@ def ordered_map(
             or a bound method of a picklable object).
         items: Any iterable; read lazily, a bounded window ahead.
         workers: Processes; ``None`` uses every CPU, ``1`` runs here without a
-            pool. Ignored when ``executor`` is given.
+            pool. Ignored when ``executor`` is given. Runs here too, with a
+            ``RuntimeWarning``, when workers would not be forked and would
+            re-run the main script's unguarded top-level code.
         executor: Any Executor; not shut down here. Twice its capacity
             (:func:`executor_capacity`: a pool's workers, a Dask cluster's
             threads) in chunks are kept in flight.
@@ -226,11 +267,22 @@ def ordered_map(
     if executor is None:
         workers = check_workers(workers)
     n_workers = cpu_count() if workers is None else int(workers)
-    if executor is None and n_workers == 1:
+    own = executor is None
+    line = None if not own or n_workers == 1 or pool_forks() else _unguarded_main_line()
+    if line is not None:
+        script = sys.modules["__main__"].__file__
+        warnings.warn_explicit(
+            f"working in this process, not in {n_workers} worker processes: TensorFlow is loaded, so workers start "
+            f"fresh and would run this script's top-level code again ({script}, line {line}). "
+            'Put that code under `if __name__ == "__main__":` to use the workers, or pass workers=1.',
+            RuntimeWarning,
+            str(script),
+            line,
+        )
+    if own and (n_workers == 1 or line is not None):
         for item in items:  # one at a time: results (and progress) as soon as each is done
             yield from fn([item])
         return
-    own = executor is None
     if own and before_fork is not None and pool_forks():
         before_fork()
     pool = executor or process_pool(n_workers)

@@ -341,7 +341,7 @@ def _check_inputs(info: BundleInfo, faces: np.ndarray | None) -> tuple[np.ndarra
         return faces, "calibration faces"
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (_PROBE_INPUTS, *info.input_shape)).astype(np.float32)
-    return x, "random pixels (not faces: pass calibration data for a figure on faces)"
+    return x, "random-pixel images (not faces: pass calibration data for a figure on faces)"
 
 
 def _agreement(reference: np.ndarray, got: np.ndarray, on: str) -> dict[str, Any]:

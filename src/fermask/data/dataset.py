@@ -424,7 +424,9 @@ class FERDataset:
         out.source = f"{self.source} | subset({n}, stratify={stratify}, seed={seed})"
         return out
 
-    def _check_classes(self, parts: Mapping[str, FERDataset], allow_empty: bool) -> None:
+    def _check_classes(
+        self, parts: Mapping[str, FERDataset], allow_empty: bool, fix: str = "Use a larger fraction or more data"
+    ) -> None:
         if allow_empty:
             return
         for name, part in parts.items():
@@ -435,7 +437,7 @@ class FERDataset:
                 raise DataFormatError(
                     f"the split leaves class(es) {', '.join(missing)} empty in '{name}' "
                     f"(counts overall: {', '.join(f'{m} {self.class_counts()[m]}' for m in missing)}). "
-                    "Use a larger fraction or more data, or pass allow_empty=True if this is intended"
+                    f"{fix}, or pass allow_empty=True if this is intended"
                 )
 
     @overload
@@ -502,7 +504,8 @@ class FERDataset:
         parts = {u: self.select(self.usage == u) for u in usage_keys(self.usage, USAGE_ORDER)}
         for u, part in parts.items():
             part.source = f"{self.source} | {u or '(no usage)'}"
-        self._check_classes(parts, allow_empty)
+        self._check_classes(parts, allow_empty, "The file's Usage column puts none there; use split(fraction=0.1) for a "
+                            "seeded split of all the rows instead")
         return parts
 
     def _split_fraction(self, f: float, seed: int, stratify: bool, allow_empty: bool) -> TrainDevSplit:

@@ -196,6 +196,8 @@ def read_fer_csv(path: str | os.PathLike[str], *, progress: bool = False) -> Csv
                     k = 0
                 if bar is not None and k % _CHUNK == 0:
                     bar.update(read_chars - bar.n)
+            if bar is not None:  # the last, partial chunk: the bar ends at 100%
+                bar.update(read_chars - bar.n)
         finally:
             if bar is not None:
                 bar.close()
