@@ -178,7 +178,11 @@ def test_demo_writes_masked_photo(tmp_path: Path, capsys: pytest.CaptureFixture[
     original = np.asarray(Image.open(example_photo()).convert("RGB"))
     pair = np.asarray(Image.open(out / "astronaut_side_by_side.png"))
     assert masked.shape == original.shape == (512, 512, 3)
-    assert pair.shape == (512, 512 * 2 + 8, 3)
+    band = pair.shape[0] - 512  # a caption above each half: "original", "masked: surgical"
+    assert pair.shape[1:] == (512 * 2 + 8, 3) and 20 <= band <= 60
+    assert np.array_equal(pair[band:, :512], original) and np.array_equal(pair[band:, 520:], masked)
+    for half in (pair[:band, :512], pair[:band, 520:]):
+        assert (half.min(axis=2) < 100).sum() > 50  # dark caption text in each band
     changed = np.abs(masked.astype(int) - original.astype(int)).sum(axis=2) > 30
     ys, xs = np.nonzero(changed)
     # the mask sits on the lower half of the face (box ~ x 165-285, y 60-200), nowhere else

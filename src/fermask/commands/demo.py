@@ -57,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fermask demo``."""
-    import numpy as np
     from PIL import Image
 
     from fermask._image import load_image, to_rgb
@@ -78,9 +77,7 @@ def run(args: argparse.Namespace) -> int:
     pair_path = out / "astronaut_side_by_side.png"
     shutil.copyfile(photo, photo_path)
     Image.fromarray(result.image).save(masked_path)
-    gap = np.full((original.shape[0], 8, 3), 255, dtype=np.uint8)
-    pair = np.concatenate([to_rgb(original), gap, to_rgb(result.image)], axis=1)
-    Image.fromarray(pair).save(pair_path)
+    _captioned_pair(to_rgb(original), to_rgb(result.image), ("original", f"masked: {result.style}")).save(pair_path)
     n = len(result.faces)
     print(f"masked {plural(n, 'face')} with style {result.style!r} in {photo.name}")
     print(f"wrote {photo_path} (the photo, to try other commands on)")
@@ -88,6 +85,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {pair_path}")
     _predict(args, original, result, out)
     return 0
+
+
+def _captioned_pair(left: Any, right: Any, captions: tuple[str, str]) -> Any:
+    """Two RGB images of one size side by side, 8 px apart, each under a caption band (a PIL image)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = left.shape[:2]
+    band = max(28, h // 14)
+    canvas = Image.new("RGB", (2 * w + 8, h + band), "white")
+    canvas.paste(Image.fromarray(left), (0, band))
+    canvas.paste(Image.fromarray(right), (w + 8, band))
+    try:
+        font: Any = ImageFont.load_default(size=int(band * 0.6))
+    except (TypeError, OSError):  # Pillow < 10.1 or no FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(captions):
+        draw.text((i * (w + 8) + w / 2, band / 2), text, fill="black", font=font, anchor="mm")
+    return canvas
 
 
 def _models(args: argparse.Namespace) -> tuple[str, str, str | None] | None:
