@@ -250,9 +250,9 @@ def test_video_cli_and_plots_on_a_tflite_bundle(pair: tuple[str, str], astronaut
 
 
 def test_tensorflow_start_up_notices_are_dropped_and_other_lines_kept(capfd: pytest.CaptureFixture[str]) -> None:
-    from fermask._runtime import TF_IMPORT_NOTICES, _filtered_stderr
+    from fermask._runtime import TF_IMPORT_NOTICES, filtered_stderr
 
-    with _filtered_stderr(TF_IMPORT_NOTICES):
+    with filtered_stderr(TF_IMPORT_NOTICES):
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
         os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on. You may see ...\n")
         os.write(2, b"E0000 something real went wrong\n")
@@ -261,9 +261,9 @@ def test_tensorflow_start_up_notices_are_dropped_and_other_lines_kept(capfd: pyt
 
 
 def test_the_notice_filter_restores_stderr_when_the_import_fails(capfd: pytest.CaptureFixture[str]) -> None:
-    from fermask._runtime import _filtered_stderr
+    from fermask._runtime import filtered_stderr
 
-    with pytest.raises(ImportError), _filtered_stderr(("noise",)):
+    with pytest.raises(ImportError), filtered_stderr(("noise",)):
         os.write(2, b"noise\nkept before the failure\n")
         raise ImportError("no tensorflow")
     os.write(2, b"after\n")

@@ -44,6 +44,10 @@ _quieted = False
 #: warning and oneDNN's "custom operations are on" notice (twice each with TensorFlow 2.21).
 TF_IMPORT_NOTICES = ("All log messages before absl::InitializeLog() is called", "oneDNN custom operations are on")
 
+#: The line TensorFlow's TFLite converter writes to stderr for every quantized conversion (``fully_quantize: 0,
+#: inference_type: 6, ...``), which says nothing the export's own summary does not.
+CONVERTER_NOTICES = ("fully_quantize:",)
+
 
 def _installed(module: str) -> bool:
     try:
@@ -92,13 +96,13 @@ def import_tensorflow() -> Any:
         import tensorflow as tf
 
         return tf
-    with _filtered_stderr(TF_IMPORT_NOTICES):
+    with filtered_stderr(TF_IMPORT_NOTICES):
         import tensorflow as tf
     return tf
 
 
 @contextlib.contextmanager
-def _filtered_stderr(notices: tuple[str, ...]) -> Iterator[None]:
+def filtered_stderr(notices: tuple[str, ...]) -> Iterator[None]:
     """Send file descriptor 2 to a temporary file, then write back the lines that hold none of ``notices``."""
     import sys
     import tempfile

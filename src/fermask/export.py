@@ -51,6 +51,7 @@ import numpy as np
 
 from ._choices import EXPORT_FORMATS, QUANTIZATIONS, check_choice
 from ._files import BUNDLE_INFO_FILE, check_replaceable, json_default, write_json_atomic
+from ._runtime import CONVERTER_NOTICES, filtered_stderr
 from ._version import __version__
 from .bundle import BundleInfo, read_bundle_info, resolve_model, save_tflite_bundle
 from .errors import FermaskError, InvalidValueError, MissingDependencyError
@@ -328,7 +329,8 @@ def _tflite_bytes(model: Any, quantize: str, faces: np.ndarray | None, work: Pat
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
     try:
-        return bytes(conv.convert())
+        with filtered_stderr(CONVERTER_NOTICES):
+            return bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError and others
         raise FermaskError(
             f"TensorFlow's TFLite converter could not convert the model with quantize={quantize!r} "
