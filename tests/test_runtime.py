@@ -292,3 +292,12 @@ def test_keras_step_function_retracing_warnings_are_dropped_and_others_kept() ->
                            "multi_step_on_iterator at 0x7f> triggered tf.function retracing. Tracing is expensive"))
     assert keep(record("5 out of the last 5 calls to <function my_step at 0x7f> triggered tf.function retracing."))
     assert keep(record("TensorFlowTrainer: something else"))
+
+
+def test_making_interpreters_prints_nothing_on_stderr() -> None:
+    model = Path(__file__).parent / "data" / "tiny_tflite_bundle" / "model.tflite"
+    code = ("import sys; from pathlib import Path; from fermask._runtime import TFLiteModel; "
+            f"b = Path({str(model)!r}).read_bytes(); TFLiteModel(b); TFLiteModel(b)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # the runtime's "Created TensorFlow Lite XNNPACK delegate" line is dropped

@@ -37,12 +37,14 @@ __all__ = [
 #: The flatbuffer file identifier every ``.tflite`` model carries at bytes 4-8.
 TFLITE_MAGIC = b"TFL3"
 
-_quieted = False
-
 #: The start-up notices TensorFlow's C++ code writes to stderr on import, before its logging is set up, so
 #: that ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them: absl's "All log messages before absl::InitializeLog()"
 #: warning and oneDNN's "custom operations are on" notice (twice each with TensorFlow 2.21).
 TF_IMPORT_NOTICES = ("All log messages before absl::InitializeLog() is called", "oneDNN custom operations are on")
+
+#: The line the TFLite runtime (LiteRT or TensorFlow's interpreter) writes to stderr when it makes its first
+#: interpreter: "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+INTERPRETER_NOTICES = ("Created TensorFlow Lite XNNPACK delegate",)
 
 #: The line TensorFlow's TFLite converter writes to stderr for every quantized conversion (``fully_quantize: 0,
 #: inference_type: 6, ...``), which says nothing the export's own summary does not.
@@ -137,28 +139,6 @@ def _interpreter_class() -> Any:
     return import_tensorflow().lite.Interpreter
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Hide the runtime's one "Created TensorFlow Lite XNNPACK delegate" line (printed by C++ once per process)."""
-    global _quieted
-    if _quieted:
-        yield
-        return
-    _quieted = True
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _load_interpreter(content: bytes, name: str, num_threads: int | None, fix: str) -> Any:
     """An allocated interpreter for a model's bytes, with fermask's errors for files that are not TFLite models."""
     if len(content) < 8 or content[4:8] != TFLITE_MAGIC:
@@ -168,7 +148,7 @@ def _load_interpreter(content: bytes, name: str, num_threads: int | None, fix: s
         )
     interpreter_class = _interpreter_class()
     try:
-        with warnings.catch_warnings(), _quiet_stderr():
+        with warnings.catch_warnings(), filtered_stderr(INTERPRETER_NOTICES):
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             interp = interpreter_class(model_content=content, num_threads=num_threads)
             interp.allocate_tensors()
