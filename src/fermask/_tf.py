@@ -21,11 +21,6 @@ INSTALL_TENSORFLOW = (
 )
 
 
-def _quiet_env() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-
 class _KerasRetracingFilter(logging.Filter):
     """Drops TensorFlow's retracing warning about Keras' own step functions, and no other record.
 
@@ -44,7 +39,7 @@ class _KerasRetracingFilter(logging.Filter):
 
 def tf_module() -> ModuleType:
     """Import and return ``tensorflow``, or raise a helpful error."""
-    _quiet_env()
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # TF_CPP_MIN_LOG_LEVEL is import_tensorflow's to set
     try:
         tf = import_tensorflow()
     except ImportError as exc:
