@@ -320,7 +320,8 @@ def plot_video_prediction(result: _Timeline, face: int = 0) -> Figure:
 
 
 def plot_confusion_matrix(
-    report: Mapping[str, Any] | _ConfusionSource, *, normalize: bool = True, title: str | None = None
+    report: Mapping[str, Any] | _ConfusionSource, *, normalize: bool = True, title: str | None = None,
+    name: str | None = None,
 ) -> Figure:
     """Draw a report's confusion matrix.
 
@@ -331,7 +332,8 @@ def plot_confusion_matrix(
             attributes (an :class:`~fermask.evaluation.EvaluationReport`).
         normalize: Colour and print each row as shares of its true class
             (counts are printed when ``False``).
-        title: The figure title (default: the accuracy).
+        title: The figure title (default: ``name``, if given, above the accuracy).
+        name: What was evaluated (a run, a bundle), for the default title.
 
     Returns:
         A matplotlib ``Figure`` (no window is opened); save it with
@@ -368,7 +370,7 @@ def plot_confusion_matrix(
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if shown[i, j] > 0.6 * top else "black")
     if title is None:
-        title = f"accuracy {100 * float(get('accuracy')):.1f}% (n={int(get('n')):,})"
+        title = (f"{name}\n" if name else "") + f"accuracy {100 * float(get('accuracy')):.1f}% (n={int(get('n')):,})"
     ax.set_title(printable(title), fontsize=10)
     return fig
 

@@ -173,8 +173,7 @@ class EvaluationReport:
         paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
         if plot:
             try:
-                title = f"accuracy {100 * self.accuracy:.1f}% (n={self.n:,})"
-                fig = _draw_confusion(self, title=f"{name}\n{title}" if name else None)
+                fig = _draw_confusion(self, name=name)
             except FermaskError:  # matplotlib missing: the JSON and Markdown hold the numbers
                 pass
             else:

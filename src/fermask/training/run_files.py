@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import TrainConfig
 
 __all__ = ["RUN_FILES", "prepare_out_dir", "epoch_recorder", "versions", "data_info", "write_run_start", "RunRecord", "write_run_end",
-           "curves_title"]
+           "curves_title", "run_label"]
 
 #: The files and folders a run writes in its ``out_dir`` (the only ones ``overwrite=True`` removes).
 RUN_FILES = (
@@ -200,7 +200,7 @@ def write_run_end(out: Path, record: RunRecord) -> Path:
     bundle_path = save_bundle(out / "bundle", r.net, info)
     write_json_atomic(out / "history.json", r.history)
     if r.report is not None:
-        r.report.save(out, stem="evaluation", name=curves_title(out, r).splitlines()[0].split(", distilled from")[0])
+        r.report.save(out, stem="evaluation", name=run_label(out, r))
     if r.history:
         try:
             fig = plot_history(r.history, title=curves_title(out, r))
@@ -217,6 +217,12 @@ def write_run_end(out: Path, record: RunRecord) -> Path:
     return bundle_path
 
 
+def run_label(out: Path, record: RunRecord) -> str:
+    """A run named by its folder and model (``run teacher: shallow_cnn``; the model alone when they are the same)."""
+    run_name = out.resolve().name
+    return record.model_name if run_name == record.model_name else f"run {run_name}: {record.model_name}"
+
+
 def curves_title(out: Path, record: RunRecord) -> str:
     """The title of a run's ``curves.png``: which run and model (and teacher), then what it trained on.
 
@@ -231,8 +237,7 @@ def curves_title(out: Path, record: RunRecord) -> str:
         run student: shallow_cnn, distilled from bundle 'runs/distil/teacher/bundle'
         trained on fer2013.csv | masked
     """
-    run_name = out.resolve().name
-    head = record.model_name if run_name == record.model_name else f"run {run_name}: {record.model_name}"
+    head = run_label(out, record)
     if record.data.get("teacher"):
         head += f", distilled from {record.data['teacher']}"
     return f"{head}\ntrained on {record.data['train']['source']}"
