@@ -235,8 +235,8 @@ def scale_trial(model: Any, info: BundleInfo) -> np.ndarray:
     x = np.stack([fit_image(im, (h, w), mode) for im in images]).astype(np.float32).reshape(3, h, w, c)
     with warnings.catch_warnings():  # Keras notes input names that differ from the inner model's: not the user's concern
         warnings.simplefilter("ignore")
-        scores = np.asarray(model.predict(x, verbose=0), dtype=np.float64).reshape(3, -1)
-    return np.concatenate([1 - scores, scores], axis=1) if scores.shape[1] == 1 else scores
+        raw = model.predict(x, verbose=0)
+    return info.to_probabilities(raw)
 
 
 def _warn_if_scale_looks_wrong(model: Any, info: BundleInfo, scale: Any, name: str, out: Path) -> None:
