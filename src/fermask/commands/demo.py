@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``fermask demo``."""
     parser.description = (
         "Mask the face in the packaged example photo (a public-domain NASA portrait), predict its emotion bare and "
-        "masked, and write the pictures: astronaut_masked.png, astronaut_side_by_side.png and, with a model, "
+        "masked, and write the pictures: a copy of the photo (astronaut.jpg), astronaut_masked.png, astronaut_side_by_side.png and, with a model, "
         "astronaut_emotions.png. Masking needs no download; predicting needs a model: the default pretrained "
         "one once downloaded (fermask download-model), or --model."
     )
