@@ -271,9 +271,11 @@ def ordered_map(
     line = None if not own or n_workers == 1 or pool_forks() else _unguarded_main_line()
     if line is not None:
         script = sys.modules["__main__"].__file__
+        why = "TensorFlow is loaded, so workers start fresh" if _start_method() == "forkserver" else (
+            "workers on this platform start fresh")
         warnings.warn_explicit(
-            f"working in this process, not in {n_workers} worker processes: TensorFlow is loaded, so workers start "
-            f"fresh and would run this script's top-level code again ({script}, line {line}). "
+            f"working in this process, not in {n_workers} worker processes: {why} "
+            f"and would run this script's top-level code again ({script}, line {line}). "
             'Put that code under `if __name__ == "__main__":` to use the workers, or pass workers=1.',
             RuntimeWarning,
             str(script),
