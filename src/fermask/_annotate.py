@@ -156,14 +156,15 @@ def place_labels(
         The labels, in the order of ``boxes``.
     """
     placed: list[Label] = []
+    sizes = _sizes(fontsize, min_fontsize)
     for i, (box, options) in enumerate(zip(boxes, texts)):
         others = [b for j, b in enumerate(boxes) if j != i]
         taken = [p.rect for p in placed]
         label = None
         for obstacles in (taken + others, taken):  # a neighbour's face is covered only where nothing else fits
-            label = label or _first_free(box, options, measure, size, _sizes(fontsize, min_fontsize), gap, obstacles)
+            label = label or _first_free(box, options, measure, size, sizes, gap, obstacles)
         if label is None:  # no free spot beside the box: the smallest label, moved as little as will clear the others
-            fs = _sizes(fontsize, min_fontsize)[-1]
+            fs = sizes[-1]
             w, h = measure(options[-1], fs)
             x, y = _nearest_clear(box, w, h, size, gap, taken, others)
             label = Label(options[-1], fs, x, y, w, h)
